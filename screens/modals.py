@@ -1,0 +1,90 @@
+"""Dialogs: yes/no questions, the region prompt."""
+
+from __future__ import annotations
+
+import re
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.validation import Regex
+from textual.widgets import Button, Input, Label, Static
+
+COMMON_REGIONS = "us-east-1, us-west-2, eu-central-1, eu-west-1, ap-southeast-2, ap-northeast-1"
+REGION_RULE = r"^[a-z]{2}(-[a-z]+)+-\d+$"
+
+
+class ConfirmModal(ModalScreen[bool]):
+    BINDINGS = [
+        Binding("escape", "answer(False)", "No", id="confirm.no"),
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n", "answer(False)", "No", show=False),
+    ]
+
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+        super().__init__()
+        self.question = question
+        self.yes, self.no = yes, no
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(self.question, classes="dialog-question")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button(self.yes, id="yes", variant="warning")
+                yield Button(self.no, id="no", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#no", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "yes")
+
+    def action_answer(self, value: bool) -> None:
+        self.dismiss(value)
+
+
+class RegionModal(ModalScreen[str | None]):
+    """Asked when no region comes from a flag, the state file or the profile: never guessed."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="region.cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(
+                "No AWS region is set (no --region, none in the state file, your profile or AWS_REGION).\n"
+                "Which region should this project use? Every resource goes there.",
+                classes="dialog-question",
+            )
+            yield Input(
+                placeholder="e.g. us-east-1",
+                id="region-input",
+                validators=[Regex(REGION_RULE, failure_description="Not a region name like us-east-1.")],
+            )
+            yield Label(f"Common: {COMMON_REGIONS}", classes="dim")
+            yield Label("", id="region-error", classes="error-text")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Use this region", id="ok", variant="primary")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        self.query_one(Input).focus()
+
+    def _submit(self) -> None:
+        value = self.query_one(Input).value.strip()
+        if not re.match(REGION_RULE, value):
+            self.query_one("#region-error", Label).update(f"{value!r} is not a region name like us-east-1.")
+            return
+        self.dismiss(value)
+
+    def on_input_submitted(self) -> None:
+        self._submit()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "ok":
+            self._submit()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,258 @@
+"""One screen per stage: what it does and why, the quickstart command, Run and Verify, live activity."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import (
+    Button,
+    Footer,
+    Header,
+    Label,
+    Markdown,
+    ProgressBar,
+    RadioButton,
+    RadioSet,
+    RichLog,
+    Static,
+)
+
+from screens.widgets import SECRET_MASK, Sidebar, ValuesTable, status_text
+
+if TYPE_CHECKING:
+    from screens.app import WizardApp
+    from wizard.steps import Stage
+
+LOG_STYLES = {"error": "red", "warning": "yellow", "success": "green", "info": ""}
+SHELL_CHOICES = (("bash", "bash / zsh"), ("fish", "fish"), ("powershell", "PowerShell"))
+
+
+class StageScreen(Screen[None]):
+    BINDINGS = [
+        Binding("r", "run", "Run", id="stage.run", tooltip="Perform this stage, then verify it"),
+        Binding("v", "verify", "Verify", id="stage.verify", tooltip="Check this stage against AWS and the folder"),
+        Binding("c", "copy_command", "Copy command", id="stage.copy", tooltip="Copy the quickstart command"),
+        Binding("s", "toggle_secrets", "Reveal", id="stage.reveal", tooltip="Show or hide secrets"),
+        Binding("n", "next_stage", "Next", id="stage.next"),
+        Binding("p", "previous_stage", "Prev", id="stage.previous"),
+    ]
+
+    def __init__(self, stage_key: str) -> None:
+        super().__init__(name=stage_key, id=f"stage-{stage_key}")
+        self.stage_key = stage_key
+        self.revealed = False
+        self.shell = "bash"
+
+    @property
+    def wizard_app(self) -> WizardApp:
+        return cast("WizardApp", self.app)
+
+    @property
+    def stage(self) -> Stage:
+        return self.wizard_app.wizard.stage(self.stage_key)
+
+    def compose(self) -> ComposeResult:
+        app = self.wizard_app
+        stage = self.stage
+        yield Header()
+        with Horizontal(id="body"):
+            yield Sidebar(app.wizard, self.stage_key)
+            with VerticalScroll(id="main"):
+                yield Static(id="stage-title")
+                if app.wizard.ctx.is_sandbox:
+                    yield Static(
+                        "SANDBOX: this runs against the offline sandbox on 127.0.0.1. Nothing is created in AWS.",
+                        id="sandbox-banner",
+                    )
+                if not stage.available:
+                    yield Static(
+                        "Not available in this version of agentcore-wizard: nothing here runs. "
+                        "The quickstart command below is what you would run by hand.",
+                        id="unavailable-banner",
+                    )
+                yield Markdown(stage.explanation, id="explanation")
+                yield Label("The quickstart's command, with this project's values", classes="section")
+                yield Static(id="command")
+                with Horizontal(id="actions"):
+                    yield Button("Run", id="run", variant="primary", disabled=not stage.available)
+                    yield Button("Verify", id="verify", disabled=not stage.available)
+                    yield Button("Copy command", id="copy")
+                    yield Button("Reveal secrets", id="reveal")
+                    yield Button("Next →", id="next")
+                yield Label("", id="blocked")
+                with Horizontal(id="progress-row"):
+                    yield ProgressBar(id="progress", show_eta=False)
+                    yield Label("", id="progress-label")
+                yield Label("Values", classes="section")
+                yield ValuesTable(id="values")
+                if self.stage_key == "env":
+                    yield from self._compose_exports()
+                yield Label("Checks", classes="section")
+                yield Static("Not checked yet.", id="checks")
+                yield Label("Activity (every AWS call is named as it happens)", classes="section")
+                yield RichLog(id="log", markup=False, wrap=True, max_lines=2000)
+        yield Footer()
+
+    def _compose_exports(self) -> ComposeResult:
+        yield Label("Load them in your shell (quoted correctly, unlike `export $(… | xargs)`)", classes="section")
+        with Vertical(id="exports-box"):
+            with RadioSet(id="shell-choice"):
+                for value, title in SHELL_CHOICES:
+                    yield RadioButton(title, value=value == self.shell, name=value)
+            yield Static(id="exports")
+            yield Button("Copy exports", id="copy-exports")
+
+    def on_mount(self) -> None:
+        self.query_one("#progress-row").display = False
+        log = self.query_one("#log", RichLog)
+        for line in self.wizard_app.logs.get(self.stage_key, []):
+            log.write(line)
+        self.refresh_view()
+
+    def on_screen_resume(self) -> None:
+        self.refresh_view()
+
+    # --- rendering --------------------------------------------------------------------------------
+
+    def refresh_view(self) -> None:
+        app = self.wizard_app
+        wizard = app.wizard
+        stage = self.stage
+        status = wizard.status_of(stage)
+        title = Text.assemble(
+            (f"Stage {stage.label} · {stage.title}", "bold"),
+            (f"   ({stage.quickstart_step})   ", "dim"),
+            status_text(status),
+        )
+        self.query_one("#stage-title", Static).update(title)
+        description = stage.describe(wizard.ctx)
+        self.query_one("#command", Static).update(Text(description.command))
+        self.query_one("#values", ValuesTable).set_rows(description.values)
+        self.query_one("#values", ValuesTable).set_revealed(self.revealed)
+        self.query_one("#reveal", Button).label = "Hide secrets" if self.revealed else "Reveal secrets"
+        self.query_one(Sidebar).refresh_statuses()
+        busy = app.busy is not None
+        blocker = wizard.blocked_by(stage) if stage.available else None
+        self.query_one("#run", Button).disabled = not stage.available or busy or blocker is not None
+        self.query_one("#verify", Button).disabled = not stage.available or busy
+        reason = ""
+        error = wizard.error_of(stage)
+        if not stage.available:
+            reason = "Run is disabled: this stage is not available in this version."
+        elif busy:
+            reason = f"Busy: {app.busy}."
+        elif blocker is not None:
+            reason = f"Run stage {blocker.label} ({blocker.title}) first."
+        elif error:
+            reason = f"✗ {error.get('message', '')}\n  → {error.get('fix', '')}"
+        self.query_one("#blocked", Label).update(Text(reason, style="red" if error and not busy else "yellow"))
+        self._render_checks()
+        if self.stage_key == "env":
+            self._render_exports()
+
+    def _render_checks(self) -> None:
+        checks = self.wizard_app.checks.get(self.stage_key)
+        if checks is None:
+            self.query_one("#checks", Static).update(Text("Not checked yet: press Verify.", style="dim"))
+            return
+        text = Text()
+        for index, check in enumerate(checks):
+            if index:
+                text.append("\n")
+            text.append("✓ " if check.ok else "✗ ", style="green" if check.ok else "red")
+            text.append(check.name, style="bold")
+            if check.detail:
+                text.append(f"  {check.detail}")
+        self.query_one("#checks", Static).update(text)
+
+    def _render_exports(self) -> None:
+        exports = self._exports(reveal=self.revealed)
+        widget = self.query_one("#exports", Static)
+        widget.update(Text(exports) if exports else Text("Available after stage 1 wrote the env file.", style="dim"))
+        self.query_one("#copy-exports", Button).disabled = not exports
+
+    def _exports(self, reveal: bool) -> str:
+        from wizard.files.identity import ENV_KEYS, ENV_NAME, SECRET_KEYS, read_env_file
+        from wizard.files.shell import exports
+
+        ctx = self.wizard_app.wizard.ctx
+        if not (ctx.project / ENV_NAME).exists():
+            return ""
+        env = read_env_file(ctx.project)
+        values = {key: env.get(key, "") for key in ENV_KEYS}
+        if not reveal:
+            values = {key: SECRET_MASK if key in SECRET_KEYS else value for key, value in values.items()}
+        return exports(values, self.shell)
+
+    def write_log(self, line: Text) -> None:
+        self.query_one("#log", RichLog).write(line)
+
+    def show_progress(self, fraction: float | None, message: str) -> None:
+        row = self.query_one("#progress-row")
+        row.display = True
+        bar = self.query_one("#progress", ProgressBar)
+        if fraction is None:
+            if bar.total is not None and bar.progress == 0:
+                bar.update(total=None)
+        else:
+            bar.update(total=100, progress=fraction * 100)
+        if message:
+            self.query_one("#progress-label", Label).update(message)
+
+    def hide_progress(self) -> None:
+        self.query_one("#progress-row").display = False
+        self.query_one("#progress", ProgressBar).update(total=None, progress=0)
+
+    # --- actions ----------------------------------------------------------------------------------
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        actions: dict[str, Any] = {
+            "run": self.action_run,
+            "verify": self.action_verify,
+            "copy": self.action_copy_command,
+            "reveal": self.action_toggle_secrets,
+            "next": self.action_next_stage,
+            "copy-exports": self._copy_exports,
+        }
+        handler = actions.get(event.button.id or "")
+        if handler:
+            handler()
+
+    def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
+        self.shell = event.pressed.name or "bash"
+        self._render_exports()
+
+    def on_sidebar_stage_chosen(self, message: Sidebar.StageChosen) -> None:
+        if message.key != self.stage_key:
+            self.wizard_app.goto(message.key)
+
+    def action_run(self) -> None:
+        if not self.query_one("#run", Button).disabled:
+            self.wizard_app.start_stage(self.stage_key)
+
+    def action_verify(self) -> None:
+        if not self.query_one("#verify", Button).disabled:
+            self.wizard_app.start_verify(self.stage_key)
+
+    def action_copy_command(self) -> None:
+        self.wizard_app.copy_text(self.stage.describe(self.wizard_app.wizard.ctx).command, "the quickstart command")
+
+    def _copy_exports(self) -> None:
+        exports = self._exports(reveal=True)
+        if exports:
+            self.wizard_app.copy_text(exports, f"the {self.shell} exports (they include the secrets)")
+
+    def action_toggle_secrets(self) -> None:
+        self.revealed = not self.revealed
+        self.refresh_view()
+
+    def action_next_stage(self) -> None:
+        self.wizard_app.goto_relative(self.stage_key, +1)
+
+    def action_previous_stage(self) -> None:
+        self.wizard_app.goto_relative(self.stage_key, -1)

@@ -1,0 +1,62 @@
+"""Shared fixtures. Every test talks to 127.0.0.1 only: a sandbox server in this process, or a
+folder sandbox started by the CLI under test."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# No test may reach AWS: blank out anything that could point boto3 at a real account.
+for _name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
+              "AWS_SESSION_TOKEN", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_name, None)
+os.environ["AWS_CONFIG_FILE"] = os.devnull
+os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+
+
+@pytest.fixture(scope="session")
+def sandbox_endpoint() -> Iterator[str]:
+    """One in-process sandbox (moto behind the wizard's front door) for the whole session."""
+    from wizard.sandbox.server import endpoint_of, make_sandbox_server
+
+    server = make_sandbox_server("127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield endpoint_of(server)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    folder = tmp_path / "project"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def options(project: Path, sandbox_endpoint: str):
+    from wizard.context import Options
+
+    return Options(project=project, sandbox_endpoint=sandbox_endpoint, region="us-east-1")
+
+
+@pytest.fixture
+def wizard(options) -> Iterator[object]:
+    from wizard.engine import Wizard
+
+    events: list = []
+    instance = Wizard(options, sink=events.append)
+    instance.events = events  # type: ignore[attr-defined]
+    instance.open()
+    try:
+        yield instance
+    finally:
+        instance.close()

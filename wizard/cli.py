@@ -1,0 +1,355 @@
+"""Command line: the TUI by default, and headless `run`, `status`, `env` and `sandbox` for facilitators and CI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from wizard import __version__
+from wizard.context import Event, Options
+from wizard.errors import UsageError, WizardError
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_WAITING = 0, 1, 2, 3
+
+_DEFAULTS: dict[str, Any] = {
+    "dir": ".",
+    "sandbox": False,
+    "sandbox_endpoint": None,
+    "region": None,
+    "profile": None,
+    "json": False,
+    "verify": False,
+    "yes": False,
+    "through": None,
+    "provider_name": "ExternalServiceProvider",
+    "model_id": "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
+    "host": "127.0.0.1",
+    "port": 0,
+    "ready_file": None,
+    "shell": "bash",
+}
+
+
+def _common(parser: argparse.ArgumentParser, aws: bool = True) -> None:
+    # SUPPRESS keeps an option given before the subcommand from being reset by the subparser.
+    s = argparse.SUPPRESS
+    parser.add_argument("--dir", default=s, help="project folder (default: the current folder)")
+    if not aws:
+        return
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--sandbox",
+        action="store_true",
+        default=s,
+        help="use this folder's offline sandbox on 127.0.0.1 (started if needed); no AWS account needed",
+    )
+    group.add_argument("--sandbox-endpoint", default=s, metavar="URL", help="use an already running sandbox")
+    parser.add_argument("--region", default=s, help="AWS region to pin for this project")
+    parser.add_argument("--profile", default=s, help="AWS profile to use")
+
+
+def _agent_options(parser: argparse.ArgumentParser) -> None:
+    s = argparse.SUPPRESS
+    parser.add_argument("--provider-name", default=s, help="credential provider the agent asks for")
+    parser.add_argument("--model-id", default=s, help="Bedrock model id the agent uses")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentcore-wizard",
+        description="Perform and verify the Amazon Bedrock AgentCore Identity quickstart. "
+        "Without a command, opens the terminal UI.",
+    )
+    parser.add_argument("--version", action="version", version=f"agentcore-wizard {__version__}")
+    _common(parser)
+    _agent_options(parser)
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser("run", help="perform the pending stages headless, in order")
+    _common(run)
+    _agent_options(run)
+    run.add_argument(
+        "--through",
+        default=argparse.SUPPRESS,
+        metavar="KEY|N",
+        help="last stage to perform (default: the last one this version can perform)",
+    )
+    run.add_argument(
+        "--yes",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="do not ask before creating resources in AWS",
+    )
+    run.add_argument(
+        "--json",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="print the final status as JSON on stdout",
+    )
+
+    status = commands.add_parser("status", help="show every stage's status")
+    _common(status)
+    status.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
+    status.add_argument(
+        "--verify",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="first check each recorded stage against reality and report drift",
+    )
+
+    env = commands.add_parser("env", help="print the identity variables as correctly quoted exports")
+    _common(env, aws=False)
+    env.add_argument("--shell", default=argparse.SUPPRESS, choices=["bash", "zsh", "fish", "powershell"])
+
+    sandbox = commands.add_parser("sandbox", help="the offline sandbox")
+    sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
+    serve = sandbox_commands.add_parser("serve", help="run a sandbox in the foreground and print its endpoint")
+    serve.add_argument("--host", default=argparse.SUPPRESS, help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=argparse.SUPPRESS, help="port (default: any free one)")
+    serve.add_argument("--ready-file", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    stop = sandbox_commands.add_parser("stop", help="stop this folder's sandbox")
+    _common(stop, aws=False)
+    return parser
+
+
+def _get(args: argparse.Namespace, name: str) -> Any:
+    return getattr(args, name, _DEFAULTS.get(name))
+
+
+def options_from(args: argparse.Namespace) -> Options:
+    project = Path(_get(args, "dir")).expanduser().resolve()
+    return Options(
+        project=project,
+        region=_get(args, "region"),
+        profile=_get(args, "profile"),
+        sandbox=bool(_get(args, "sandbox")),
+        sandbox_endpoint=_get(args, "sandbox_endpoint"),
+        assume_yes=bool(_get(args, "yes")),
+        provider_name=_get(args, "provider_name"),
+        model_id=_get(args, "model_id"),
+    )
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(dispatch(argv))
+
+
+def dispatch(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command = args.command
+    try:
+        if command is None:
+            from screens.app import run_tui
+
+            return run_tui(options_from(args))
+        if command == "run":
+            return cmd_run(args)
+        if command == "status":
+            return cmd_status(args)
+        if command == "env":
+            return cmd_env(args)
+        if command == "sandbox":
+            return cmd_sandbox(args)
+    except UsageError as error:
+        _print_error(error)
+        return EXIT_USAGE
+    except WizardError as error:
+        _print_error(error)
+        return EXIT_ERROR
+    parser.error(f"unknown command {command}")
+    return EXIT_USAGE
+
+
+def _print_error(error: WizardError) -> None:
+    print(f"error: {error.message}", file=sys.stderr)
+    if error.fix:
+        print(f"  fix: {error.fix}", file=sys.stderr)
+
+
+def _stderr_sink(event: Event) -> None:
+    if event.kind == "aws":
+        print(f"    · AWS {event.message}", file=sys.stderr, flush=True)
+    elif event.kind == "log":
+        mark = {"error": "✗", "warning": "!", "success": "✓"}.get(event.level, "·")
+        print(f"  {mark} {event.message}", file=sys.stderr, flush=True)
+    elif event.kind == "progress" and event.message and event.fraction is None:
+        print(f"  … {event.message}", file=sys.stderr, flush=True)
+
+
+def _banner(options: Options) -> None:
+    if options.is_sandbox:
+        print(
+            "SANDBOX MODE: everything runs against the offline sandbox on this machine; nothing is created in AWS.",
+            file=sys.stderr,
+        )
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from wizard.engine import Wizard
+
+    options = options_from(args)
+    _banner(options)
+    wizard = Wizard(options, sink=_stderr_sink)
+    through_ref = _get(args, "through")
+    runnable = [stage for stage in wizard.stages if stage.available and stage.number is not None]
+    if through_ref is None:
+        through = runnable[-1]
+    else:
+        try:
+            through = wizard.stage(str(through_ref))
+        except KeyError as exc:
+            raise UsageError(
+                str(exc.args[0]), fix="Use a stage key or number from `agentcore-wizard status`."
+            ) from None
+        if not through.available:
+            raise UsageError(
+                f"Stage {through.label} ({through.key}) is not available in this version of agentcore-wizard.",
+                fix=f"The last stage this version performs is {runnable[-1].key} ({runnable[-1].label}).",
+            )
+    wizard.open()
+    current = None
+    try:
+        for stage in wizard.stages:
+            if stage.number is None or stage.number > (through.number or 0):
+                break
+            current = stage
+            status = wizard.status_of(stage)
+            print(f"[{stage.label}] {stage.title}", file=sys.stderr, flush=True)
+            if status == "done":
+                print("  ✓ already done", file=sys.stderr)
+                continue
+            if stage.key != "preflight":
+                detection = wizard.detect_stage(stage.key)
+                if detection.status == "done":
+                    print("  ✓ already in place: " + "; ".join(detection.evidence), file=sys.stderr)
+                    continue
+            outcome = wizard.run_stage(stage.key)
+            if not outcome.ok:
+                assert outcome.error is not None
+                _print_error(outcome.error)
+                return _finish(args, wizard, EXIT_ERROR)
+            if stage.key == "preflight" and not options.is_sandbox and not _confirm_aws(wizard, options):
+                return _finish(args, wizard, EXIT_USAGE)
+        return _finish(args, wizard, EXIT_OK)
+    except KeyboardInterrupt:
+        if current is not None and wizard.status_of(current) == "running":
+            wizard.state.set_status(
+                current.key,
+                "failed",
+                {
+                    "message": "Stopped with Ctrl-C.",
+                    "fix": "Run again: it resumes and creates no duplicates.",
+                },
+            )
+        print("\nStopped. Run the same command again to resume.", file=sys.stderr)
+        return 130
+    finally:
+        wizard.close()
+
+
+def _confirm_aws(wizard: Any, options: Options) -> bool:
+    if options.assume_yes:
+        return True
+    account = wizard.state.data.get("account")
+    region = wizard.state.data.get("region")
+    question = f"Create quickstart resources in AWS account {account}, region {region}? [y/N] "
+    if not sys.stdin.isatty():
+        print(
+            f"error: this would create resources in AWS account {account} ({region}).\n"
+            "  fix: pass --yes to confirm, or use --sandbox to rehearse offline.",
+            file=sys.stderr,
+        )
+        return False
+    return input(question).strip().lower() in ("y", "yes")
+
+
+def _finish(args: argparse.Namespace, wizard: Any, code: int) -> int:
+    if _get(args, "json"):
+        print(json.dumps(wizard.summary(), indent=2))
+    else:
+        _print_table(wizard.summary(), sys.stderr)
+    return code
+
+
+def _print_table(summary: dict[str, Any], stream: Any) -> None:
+    mode = "sandbox (nothing in AWS)" if summary["mode"] == "sandbox" else "AWS"
+    print(f"\n{summary['project']}  ·  {mode}  ·  region {summary['region'] or '-'}", file=stream)
+    if summary.get("state_problem"):
+        print(f"! {summary['state_problem']}", file=stream)
+    for row in summary["stages"]:
+        label = "-" if row["number"] is None else row["number"]
+        print(f"  {label:>2}  {row['key']:<10} {row['status']:<13} {row['title']}", file=stream)
+        if row["error"]:
+            print(f"        {row['error'].get('message', '')}", file=stream)
+            if row["error"].get("fix"):
+                print(f"        fix: {row['error']['fix']}", file=stream)
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from wizard.engine import Wizard
+
+    options = options_from(args)
+    verify = bool(_get(args, "verify"))
+    wizard = Wizard(options, sink=_stderr_sink if verify else None)
+    if not options.project.is_dir():
+        raise UsageError(f"{options.project} is not a folder.", fix="Pass the project folder with --dir.")
+    # Reading needs no lock (writes are atomic); checking and recording drift does.
+    wizard.open(lock=verify)
+    try:
+        code = EXIT_OK
+        if verify:
+            for stage in wizard.stages:
+                if stage.available and wizard.status_of(stage) in ("done", "drifted"):
+                    outcome = wizard.verify_stage(stage.key)
+                    if not outcome.ok:
+                        code = EXIT_ERROR
+        summary = wizard.summary()
+        if _get(args, "json"):
+            print(json.dumps(summary, indent=2))
+        else:
+            _print_table(summary, sys.stdout)
+        return code
+    finally:
+        wizard.close()
+
+
+def cmd_env(args: argparse.Namespace) -> int:
+    from wizard.files.identity import ENV_KEYS, ENV_NAME, read_env_file
+    from wizard.files.shell import exports
+
+    project = Path(_get(args, "dir")).expanduser().resolve()
+    if not (project / ENV_NAME).exists():
+        raise WizardError(
+            f"{project / ENV_NAME} does not exist.",
+            fix="Run stage 1 first: agentcore-wizard run --through cognito",
+        )
+    values = read_env_file(project)
+    missing = [key for key in ENV_KEYS if key not in values]
+    if missing:
+        raise WizardError(f"{ENV_NAME} lacks {', '.join(missing)}.", fix="Run stage 1 (cognito) again to rewrite it.")
+    sys.stdout.write(exports({key: values[key] for key in ENV_KEYS}, _get(args, "shell")))
+    return EXIT_OK
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    if args.sandbox_command == "serve":
+        from wizard.sandbox.server import serve
+
+        host = _get(args, "host")
+        if host not in ("127.0.0.1", "localhost", "::1"):
+            print(f"warning: serving the sandbox on {host}, reachable beyond this machine.", file=sys.stderr)
+        ready = _get(args, "ready_file")
+        serve(host, int(_get(args, "port")), Path(ready) if ready else None)
+        return EXIT_OK
+    from wizard.sandbox.manager import stop_folder_sandbox
+
+    project = Path(_get(args, "dir")).expanduser().resolve()
+    if stop_folder_sandbox(project):
+        print(f"Stopped the sandbox of {project}; its contents are gone.")
+    else:
+        print(f"No sandbox was running for {project}.")
+    return EXIT_OK

@@ -1,0 +1,1 @@
+"""Files the quickstart's tools read and write, in their formats."""

@@ -1,0 +1,31 @@
+"""Correctly quoted exports of the identity variables for each shell people use."""
+
+from __future__ import annotations
+
+SHELLS = ("bash", "zsh", "fish", "powershell")
+
+
+def _single_quote_posix(value: str) -> str:
+    return "'" + value.replace("'", "'\"'\"'") + "'"
+
+
+def _single_quote_fish(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _single_quote_powershell(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def exports(values: dict[str, str], shell: str) -> str:
+    """Lines that set every variable in the named shell, safe for any character in the values."""
+    shell = shell.lower()
+    if shell in ("bash", "zsh", "sh"):
+        lines = [f"export {key}={_single_quote_posix(value)}" for key, value in values.items()]
+    elif shell == "fish":
+        lines = [f"set -gx {key} {_single_quote_fish(value)}" for key, value in values.items()]
+    elif shell in ("powershell", "pwsh"):
+        lines = [f"$env:{key} = {_single_quote_powershell(value)}" for key, value in values.items()]
+    else:
+        raise ValueError(f"unknown shell {shell!r}; choose one of {', '.join(SHELLS)}")
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,512 @@
+"""Stage 1: the two Cognito user pools the quickstart's `setup-cognito` makes, done idempotently."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from wizard.errors import WizardError
+from wizard.files import identity as idfiles
+from wizard.steps.base import Check, Detection, Stage
+
+if TYPE_CHECKING:
+    from wizard.context import Context
+
+PROJECT_TAG = "agentcore-wizard:project"
+DOMAIN_WAIT_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    role: str  # "runtime" (inbound JWTs) or "identity" (outbound OAuth, user consent)
+    pool_prefix: str
+    domain_prefix: str
+    client_prefix: str
+    user_prefix: str
+
+    def names(self, suffix: str) -> dict[str, str]:
+        return {
+            "pool": f"{self.pool_prefix}-{suffix}",
+            "domain": f"{self.domain_prefix}-{suffix}",
+            "client": f"{self.client_prefix}-{suffix}",
+            "user": f"{self.user_prefix}{suffix}",
+        }
+
+
+RUNTIME = PoolSpec("runtime", "AgentCoreRuntimePool", "agentcore-runtime", "RuntimeClient", "testuser")
+IDENTITY = PoolSpec("identity", "AgentCoreIdentityPool", "agentcore-identity", "IdentityClient", "externaluser")
+SPECS = (RUNTIME, IDENTITY)
+IDENTITY_SCOPES = ["openid", "profile", "email"]
+
+
+def _error_code(exc: BaseException) -> str:
+    response = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+def agentcore_callback_url(region: str) -> str:
+    return f"https://bedrock-agentcore.{region}.amazonaws.com/identities/oauth2/callback"
+
+
+class CognitoStage(Stage):
+    key = "cognito"
+    number = 1
+    title = "Create Cognito pools"
+    quickstart_step = "Step 1"
+    explanation = """\
+Creates the two Amazon Cognito user pools the quickstart needs, exactly as
+`agentcore identity setup-cognito` does, but with boto3 and safely:
+
+- **Runtime pool** (inbound auth): its app client has *no secret* and allows
+  `USER_PASSWORD_AUTH`; its access tokens are the bearer tokens your agent accepts.
+- **Identity pool** (outbound auth): its app client *has a secret* and the OAuth `code` flow with
+  `openid profile email`; it becomes the OAuth credential provider your agent uses on the user's behalf.
+- A **domain** and a **test user** with a generated permanent password in each pool.
+
+Why the wizard does it differently from the toolkit:
+
+- Every id is recorded the moment it exists, and names carry this project's id, so a crash
+  half-way is finished on the next run instead of leaving orphaned pools.
+- `.agentcore_identity_cognito_user.json` and `.agentcore_identity_user.env` are created **0600
+  from the first byte** (the toolkit leaves the JSON world-readable) and added to `.gitignore`.
+- Passwords avoid characters that break `export $(… | xargs)`.
+"""
+
+    def command(self, ctx: Context) -> str:
+        region = ctx.state.data.get("region") or ctx.options.region or "<region>"
+        return f"agentcore identity setup-cognito --region {region}"
+
+    def values(self, ctx: Context) -> list[tuple[str, str, bool]]:
+        files = idfiles.read_identity_json(ctx.project)
+        if files is None:
+            return []
+        r, i = files.runtime, files.identity
+        return [
+            ("Runtime pool", r.pool_id, False),
+            ("Runtime client", r.client_id, False),
+            ("Runtime test user", r.username, False),
+            ("Runtime password", r.password, True),
+            ("Identity pool", i.pool_id, False),
+            ("Identity client", i.client_id, False),
+            ("Identity client secret", i.client_secret or "", True),
+            ("Identity test user", i.username, False),
+            ("Identity password", i.password, True),
+        ]
+
+    # --- detect -----------------------------------------------------------------------------------
+
+    def detect(self, ctx: Context) -> Detection:
+        recorded = self.resources(ctx)
+        if all(f"{spec.role}_pool_id" in recorded for spec in SPECS):
+            failed = [c for c in self.verify(ctx) if not c.ok]
+            if not failed:
+                return Detection("done", ["both pools, clients, domains, users and files check out"])
+            was_done = ctx.state.stage(self.key).get("status") in ("done", "drifted")
+            return Detection("drifted" if was_done else "pending", [f"{c.name}: {c.detail}" for c in failed])
+        files = idfiles.read_identity_json(ctx.project)
+        if files is not None:
+            return self._adopt(ctx, files)
+        return Detection("pending")
+
+    def _adopt(self, ctx: Context, files: idfiles.IdentityFiles) -> Detection:
+        """Identity files made by the toolkit or by hand: check them against AWS, then take them over."""
+        checks = self._verify_against(ctx, files)
+        failed = [c for c in checks if not c.ok]
+        if failed:
+            return Detection(
+                "needs_action",
+                [f"Found {idfiles.JSON_NAME}, but it does not match AWS:"] + [f"{c.name}: {c.detail}" for c in failed],
+            )
+        for spec, record in ((RUNTIME, files.runtime), (IDENTITY, files.identity)):
+            self.record(ctx, f"{spec.role}_pool_id", record.pool_id)
+            self.record(ctx, f"{spec.role}_client_id", record.client_id)
+            self.record(ctx, f"{spec.role}_domain", record.domain_prefix)
+            self.record(ctx, f"{spec.role}_username", record.username)
+            self.record(ctx, f"{spec.role}_origin", "adopted")
+        return Detection("done", [f"Adopted the pools named in {idfiles.JSON_NAME}; they check out against AWS."])
+
+    # --- run --------------------------------------------------------------------------------------
+
+    def run(self, ctx: Context) -> None:  # verified independently by the engine
+        suffix = self._suffix(ctx)
+        ctx.log(f"Creating (or finding) both pools in {ctx.region} with suffix {suffix}.")
+        ctx.progress(0.05, "pools")
+        # The two pools do not depend on each other: build them side by side.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            futures = {spec.role: pool.submit(self._ensure_pool, ctx, spec, suffix) for spec in SPECS}
+            built = {role: future.result() for role, future in futures.items()}
+        ctx.checkpoint()
+        ctx.progress(0.8, "passwords")
+        files = self._with_passwords(ctx, built["runtime"], built["identity"])
+        ctx.checkpoint()
+        idfiles.write_identity_files(ctx.project, files)
+        ctx.log(f"Wrote {idfiles.JSON_NAME} and {idfiles.ENV_NAME} (0600, git-ignored).", "success")
+        ctx.progress(1.0, "done")
+
+    def _suffix(self, ctx: Context) -> str:
+        project_id = ctx.state.data.get("project_id")
+        if not project_id:
+            project_id = uuid.uuid4().hex
+            ctx.state.data["project_id"] = project_id
+            ctx.state.save()
+        return str(project_id)[:8]
+
+    def _ensure_pool(self, ctx: Context, spec: PoolSpec, suffix: str) -> idfiles.PoolRecord:
+        cognito = ctx.client("cognito-idp")
+        names = spec.names(suffix)
+        role = spec.role
+        pool_id = self._ensure_user_pool(ctx, spec, names["pool"])
+        ctx.checkpoint()
+        domain = self._ensure_domain(ctx, spec, pool_id, names["domain"])
+        ctx.checkpoint()
+        client_id = self._ensure_client(ctx, spec, pool_id, names["client"])
+        ctx.checkpoint()
+        username = names["user"]
+        try:
+            cognito.admin_get_user(UserPoolId=pool_id, Username=username)
+            ctx.log(f"{role}: test user {username} already exists.")
+        except Exception as exc:
+            if _error_code(exc) != "UserNotFoundException":
+                raise
+            # SUPPRESS: the user has no e-mail, and an invitation would only confuse.
+            cognito.admin_create_user(UserPoolId=pool_id, Username=username, MessageAction="SUPPRESS")
+            ctx.log(f"{role}: created test user {username}.")
+        self.record(ctx, f"{role}_username", username)
+        return idfiles.PoolRecord(
+            pool_id=pool_id,
+            client_id=client_id,
+            discovery_url=idfiles.discovery_url(ctx.region, pool_id),
+            domain_prefix=domain,
+            username=username,
+            password="",
+        )
+
+    def _ensure_user_pool(self, ctx: Context, spec: PoolSpec, name: str) -> str:
+        cognito = ctx.client("cognito-idp")
+        key = f"{spec.role}_pool_id"
+        recorded = self.resources(ctx).get(key)
+        if recorded:
+            try:
+                cognito.describe_user_pool(UserPoolId=recorded)
+                ctx.log(f"{spec.role}: pool {recorded} already exists.")
+                return str(recorded)
+            except Exception as exc:
+                if _error_code(exc) != "ResourceNotFoundException":
+                    raise
+                ctx.log(f"{spec.role}: recorded pool {recorded} is gone; making a new one.", "warning")
+                for suffix in ("pool_id", "client_id", "domain", "username"):
+                    ctx.state.forget(self.key, f"{spec.role}_{suffix}")
+        found = self._find_pool_by_name(ctx, name)
+        if found:
+            ctx.log(f"{spec.role}: adopting pool {found} ({name}) left by an interrupted run.")
+            self.record(ctx, key, found)
+            return found
+        answer = cognito.create_user_pool(
+            PoolName=name,
+            AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
+            UserPoolTags={PROJECT_TAG: str(ctx.state.data["project_id"])},
+        )
+        pool_id = str(answer["UserPool"]["Id"])
+        self.record(ctx, key, pool_id)
+        self.record(ctx, f"{spec.role}_origin", "created")
+        ctx.log(f"{spec.role}: created pool {pool_id} ({name}).", "success")
+        return pool_id
+
+    def _find_pool_by_name(self, ctx: Context, name: str) -> str | None:
+        """A pool with this project's name and tag: only ours, never a look-alike."""
+        cognito = ctx.client("cognito-idp")
+        paginator = cognito.get_paginator("list_user_pools")
+        candidates = [
+            pool["Id"]
+            for page in paginator.paginate(MaxResults=60)
+            for pool in page["UserPools"]
+            if pool["Name"] == name
+        ]
+        for pool_id in candidates:
+            tags = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"].get("UserPoolTags") or {}
+            if tags.get(PROJECT_TAG) == ctx.state.data["project_id"]:
+                return str(pool_id)
+        return None
+
+    def _ensure_domain(self, ctx: Context, spec: PoolSpec, pool_id: str, wanted: str) -> str:
+        cognito = ctx.client("cognito-idp")
+        key = f"{spec.role}_domain"
+        domain = str(self.resources(ctx).get(key) or wanted)
+        description = cognito.describe_user_pool_domain(Domain=domain).get("DomainDescription") or {}
+        owner = description.get("UserPoolId")
+        if owner == pool_id:
+            self.record(ctx, key, domain)
+            return domain
+        if owner:
+            # Domain prefixes are global across all AWS accounts: pick another.
+            domain = f"{wanted}-{uuid.uuid4().hex[:6]}"
+            ctx.log(f"{spec.role}: domain {wanted} is taken elsewhere; using {domain}.", "warning")
+        # Record the name first: if we die during the call, the next run checks this name.
+        self.record(ctx, key, domain)
+        cognito.create_user_pool_domain(Domain=domain, UserPoolId=pool_id)
+        ctx.log(f"{spec.role}: created domain {domain}.", "success")
+        self._wait_for_domain(ctx, spec, domain)
+        return domain
+
+    def _wait_for_domain(self, ctx: Context, spec: PoolSpec, domain: str) -> None:
+        cognito = ctx.client("cognito-idp")
+        started = time.monotonic()
+        while True:
+            status = (cognito.describe_user_pool_domain(Domain=domain).get("DomainDescription") or {}).get("Status")
+            if status == "ACTIVE":
+                return
+            waited = time.monotonic() - started
+            if waited > DOMAIN_WAIT_SECONDS:
+                ctx.log(
+                    f"{spec.role}: domain {domain} is still {status}; it is only needed at consent.",
+                    "warning",
+                )
+                return
+            ctx.emit("progress", f"{spec.role}: waiting for domain {domain} ({waited:.0f}s)")
+            ctx.checkpoint()
+            time.sleep(2)
+
+    def _ensure_client(self, ctx: Context, spec: PoolSpec, pool_id: str, name: str) -> str:
+        cognito = ctx.client("cognito-idp")
+        key = f"{spec.role}_client_id"
+        recorded = self.resources(ctx).get(key)
+        if recorded:
+            try:
+                cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=recorded)
+                return str(recorded)
+            except Exception as exc:
+                if _error_code(exc) != "ResourceNotFoundException":
+                    raise
+        for page in cognito.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool_id, MaxResults=60):
+            for client in page["UserPoolClients"]:
+                if client["ClientName"] == name:
+                    self.record(ctx, key, client["ClientId"])
+                    return str(client["ClientId"])
+        if spec is RUNTIME:
+            answer = cognito.create_user_pool_client(
+                UserPoolId=pool_id,
+                ClientName=name,
+                GenerateSecret=False,
+                ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            )
+        else:
+            answer = cognito.create_user_pool_client(
+                UserPoolId=pool_id,
+                ClientName=name,
+                GenerateSecret=True,
+                CallbackURLs=[agentcore_callback_url(ctx.region)],
+                AllowedOAuthFlows=["code"],
+                AllowedOAuthScopes=IDENTITY_SCOPES,
+                AllowedOAuthFlowsUserPoolClient=True,
+                SupportedIdentityProviders=["COGNITO"],
+            )
+        client_id = str(answer["UserPoolClient"]["ClientId"])
+        self.record(ctx, key, client_id)
+        ctx.log(f"{spec.role}: created app client {client_id}.", "success")
+        return client_id
+
+    def _with_passwords(
+        self, ctx: Context, runtime: idfiles.PoolRecord, identity: idfiles.PoolRecord
+    ) -> idfiles.IdentityFiles:
+        """Keep passwords the files already hold for these very users; set new ones otherwise."""
+        cognito = ctx.client("cognito-idp")
+        existing = idfiles.read_identity_json(ctx.project)
+        for spec, record in ((RUNTIME, runtime), (IDENTITY, identity)):
+            old = getattr(existing, spec.role, None) if existing else None
+            keep = (
+                old is not None
+                and old.pool_id == record.pool_id
+                and old.username == record.username
+                and bool(old.password)
+            )
+            if keep and spec is RUNTIME and old is not None:
+                keep = self._password_works(ctx, record.client_id, record.username, old.password)
+            if keep and old is not None:
+                record.password = old.password
+                continue
+            record.password = idfiles.generate_password()
+            cognito.admin_set_user_password(
+                UserPoolId=record.pool_id, Username=record.username, Password=record.password, Permanent=True
+            )
+            ctx.log(f"{spec.role}: set a permanent password for {record.username}.")
+        secret = cognito.describe_user_pool_client(UserPoolId=identity.pool_id, ClientId=identity.client_id)
+        identity.client_secret = secret["UserPoolClient"].get("ClientSecret")
+        if not identity.client_secret:
+            raise WizardError(
+                f"The identity app client {identity.client_id} has no secret.",
+                fix="Delete that app client in the Cognito console and run this stage again.",
+            )
+        return idfiles.IdentityFiles(runtime=runtime, identity=identity)
+
+    def _password_works(self, ctx: Context, client_id: str, username: str, password: str) -> bool:
+        try:
+            answer = ctx.client("cognito-idp").initiate_auth(
+                ClientId=client_id,
+                AuthFlow="USER_PASSWORD_AUTH",
+                AuthParameters={"USERNAME": username, "PASSWORD": password},
+            )
+        except Exception as exc:
+            if _error_code(exc) in (
+                "NotAuthorizedException",
+                "UserNotFoundException",
+                "PasswordResetRequiredException",
+            ):
+                return False
+            raise
+        return "AuthenticationResult" in answer
+
+    # --- verify -----------------------------------------------------------------------------------
+
+    def verify(self, ctx: Context) -> list[Check]:
+        files = idfiles.read_identity_json(ctx.project)
+        checks: list[Check] = []
+        if files is None:
+            checks.append(Check("identity files", False, f"{idfiles.JSON_NAME} is missing or unreadable"))
+            return checks
+        recorded = self.resources(ctx)
+        for spec, record in ((RUNTIME, files.runtime), (IDENTITY, files.identity)):
+            if recorded.get(f"{spec.role}_pool_id") not in (None, record.pool_id):
+                checks.append(
+                    Check(
+                        f"{spec.role} pool in files",
+                        False,
+                        f"{idfiles.JSON_NAME} names {record.pool_id}, the wizard recorded "
+                        f"{recorded.get(f'{spec.role}_pool_id')}",
+                    )
+                )
+        return checks + self._verify_against(ctx, files)
+
+    def _verify_against(self, ctx: Context, files: idfiles.IdentityFiles) -> list[Check]:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            runtime = pool.submit(self._check_pool, ctx, RUNTIME, files.runtime)
+            identity = pool.submit(self._check_pool, ctx, IDENTITY, files.identity)
+            login = pool.submit(self._check_login, ctx, files.runtime)
+            local = pool.submit(self._check_files, ctx, files)
+            return runtime.result() + identity.result() + [login.result()] + local.result()
+
+    def _check_pool(self, ctx: Context, spec: PoolSpec, record: idfiles.PoolRecord) -> list[Check]:
+        cognito = ctx.client("cognito-idp")
+        role = spec.role
+        try:
+            cognito.describe_user_pool(UserPoolId=record.pool_id)
+        except Exception as exc:
+            if _error_code(exc) != "ResourceNotFoundException":
+                raise
+            return [Check(f"{role} pool exists", False, f"{record.pool_id} does not exist")]
+        checks = [Check(f"{role} pool exists", True, record.pool_id)]
+        description = (
+            (cognito.describe_user_pool_domain(Domain=record.domain_prefix).get("DomainDescription") or {})
+            if record.domain_prefix
+            else {}
+        )
+        if description.get("UserPoolId") == record.pool_id:
+            checks.append(Check(f"{role} domain", True, f"{record.domain_prefix} ({description.get('Status')})"))
+        else:
+            checks.append(Check(f"{role} domain", False, f"{record.domain_prefix or '(none)'} is not on this pool"))
+        try:
+            client = cognito.describe_user_pool_client(UserPoolId=record.pool_id, ClientId=record.client_id)[
+                "UserPoolClient"
+            ]
+        except Exception as exc:
+            if _error_code(exc) != "ResourceNotFoundException":
+                raise
+            checks.append(Check(f"{role} app client", False, f"{record.client_id} does not exist"))
+            client = None
+        if client is not None:
+            checks.append(self._check_client(spec, client, record))
+        try:
+            user = cognito.admin_get_user(UserPoolId=record.pool_id, Username=record.username)
+            status = user.get("UserStatus")
+            checks.append(Check(f"{role} test user", status == "CONFIRMED", f"{record.username} is {status}"))
+        except Exception as exc:
+            if _error_code(exc) != "UserNotFoundException":
+                raise
+            checks.append(Check(f"{role} test user", False, f"{record.username} does not exist"))
+        return checks
+
+    def _check_client(self, spec: PoolSpec, client: dict[str, Any], record: idfiles.PoolRecord) -> Check:
+        name = f"{spec.role} app client"
+        if spec is RUNTIME:
+            if client.get("ClientSecret"):
+                return Check(name, False, "has a secret; USER_PASSWORD_AUTH would then need SECRET_HASH")
+            if "ALLOW_USER_PASSWORD_AUTH" not in (client.get("ExplicitAuthFlows") or []):
+                return Check(name, False, "does not allow USER_PASSWORD_AUTH")
+            return Check(name, True, f"{record.client_id}: no secret, USER_PASSWORD_AUTH")
+        problems = []
+        if not client.get("ClientSecret"):
+            problems.append("has no secret")
+        if "code" not in (client.get("AllowedOAuthFlows") or []):
+            problems.append("lacks the code flow")
+        if "openid" not in (client.get("AllowedOAuthScopes") or []):
+            problems.append("lacks the openid scope")
+        if record.client_secret and client.get("ClientSecret") and record.client_secret != client["ClientSecret"]:
+            problems.append(f"its secret differs from the one in {idfiles.JSON_NAME}")
+        if problems:
+            return Check(name, False, "; ".join(problems))
+        return Check(name, True, f"{record.client_id}: secret, code flow, openid")
+
+    def _check_login(self, ctx: Context, runtime: idfiles.PoolRecord) -> Check:
+        try:
+            works = self._password_works(ctx, runtime.client_id, runtime.username, runtime.password)
+        except Exception as exc:
+            return Check("runtime test user can sign in", False, f"{type(exc).__name__}")
+        return Check(
+            "runtime test user can sign in",
+            works,
+            "USER_PASSWORD_AUTH returned tokens" if works else "the password in the files is rejected",
+        )
+
+    def _check_files(self, ctx: Context, files: idfiles.IdentityFiles) -> list[Check]:
+        checks = []
+        for name in idfiles.SECRET_FILES:
+            mode = idfiles.file_mode(ctx.project / name)
+            ok = mode is not None and mode & 0o077 == 0
+            detail = "missing" if mode is None else f"mode {mode:o}"
+            checks.append(Check(f"{name} private", ok, detail))
+        env = idfiles.read_env_file(ctx.project) if (ctx.project / idfiles.ENV_NAME).exists() else {}
+        expected = files.env_values()
+        mismatched = [key for key in idfiles.ENV_KEYS if env.get(key) != expected[key]]
+        checks.append(
+            Check(
+                f"{idfiles.ENV_NAME} matches",
+                not mismatched,
+                "all 11 variables agree with the JSON" if not mismatched else "differs: " + ", ".join(mismatched),
+            )
+        )
+        ignored = (ctx.project / ".gitignore").read_text().splitlines() if (ctx.project / ".gitignore").exists() else []
+        missing = [name for name in idfiles.SECRET_FILES if name not in {line.strip() for line in ignored}]
+        checks.append(Check("secret files git-ignored", not missing, ", ".join(missing) or ".gitignore lists both"))
+        return checks
+
+    # --- undo -------------------------------------------------------------------------------------
+
+    def undo(self, ctx: Context) -> None:
+        """Delete the domains and pools this wizard created (never adopted ones), then the files."""
+        cognito = ctx.client("cognito-idp")
+        recorded = self.resources(ctx)
+        for spec in SPECS:
+            role = spec.role
+            pool_id = recorded.get(f"{role}_pool_id")
+            if not pool_id or recorded.get(f"{role}_origin") != "created":
+                continue
+            domain = recorded.get(f"{role}_domain")
+            if domain:
+                try:
+                    cognito.delete_user_pool_domain(Domain=domain, UserPoolId=pool_id)
+                except Exception as exc:
+                    if _error_code(exc) not in ("ResourceNotFoundException", "InvalidParameterException"):
+                        raise
+                ctx.state.forget(self.key, f"{role}_domain")
+            try:
+                cognito.delete_user_pool(UserPoolId=pool_id)
+            except Exception as exc:
+                if _error_code(exc) != "ResourceNotFoundException":
+                    raise
+            ctx.log(f"{role}: deleted pool {pool_id}.")
+            for suffix in ("pool_id", "client_id", "username", "origin"):
+                ctx.state.forget(self.key, f"{role}_{suffix}")
+        for name in idfiles.SECRET_FILES:
+            (ctx.project / name).unlink(missing_ok=True)
