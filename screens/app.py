@@ -24,6 +24,13 @@ if TYPE_CHECKING:
     from wizard.steps import Check
 
 
+# Stages whose work may already exist, made by the quickstart's CLI or by hand. The others are
+# left for the user to run: marking them done behind their back would skip the lesson.
+ADOPTABLE = ("cognito", "agent")
+
+NO_CREDENTIALS = ("NoCredentialsError", "PartialCredentialsError")
+
+
 class WizardEvent(Message):
     def __init__(self, event: Event) -> None:
         super().__init__()
@@ -64,7 +71,7 @@ class WizardApp(App[int]):
         try:
             preflight_done = wizard.status_of(wizard.stage("preflight")) == "done"
             for stage in wizard.runnable():
-                if stage.key == "preflight" or wizard.status_of(stage) == "done":
+                if stage.key not in ADOPTABLE or wizard.status_of(stage) == "done":
                     continue
                 if stage.needs_aws and not preflight_done:
                     continue
@@ -104,7 +111,7 @@ class WizardApp(App[int]):
         return None
 
     def _refresh_active(self) -> None:
-        if isinstance(self.screen, StageScreen):
+        if isinstance(self.screen, (StageScreen, WelcomeScreen)):
             self.screen.refresh_view()
 
     def _set_busy(self, what: str | None) -> None:
@@ -158,6 +165,18 @@ class WizardApp(App[int]):
             self.notify(f"Stage {stage.label} done and verified.", title=stage.title)
         elif outcome.error is not None and outcome.error.code == "region_missing":
             self.push_screen(RegionModal(), partial(self._region_chosen, key))
+        elif (
+            outcome.error is not None
+            and outcome.error.code in NO_CREDENTIALS
+            and not self.wizard.state.data.get("mode")
+        ):
+            question = (
+                "No AWS credentials were found.\n\nContinue in the offline sandbox instead? Every stage runs the same "
+                "way on this machine and nothing is created in AWS. (Or quit, run `aws configure`, and start again.)"
+            )
+            self.push_screen(
+                ConfirmModal(question, yes="Use the sandbox", no="Not now"), partial(self._sandbox_chosen, key)
+            )
         elif outcome.error is not None:
             self.notify(
                 f"{outcome.error.message}\n→ {outcome.error.fix}",
@@ -165,6 +184,12 @@ class WizardApp(App[int]):
                 severity="error",
                 timeout=12,
             )
+
+    def _sandbox_chosen(self, key: str, use_sandbox: bool | None) -> None:
+        if use_sandbox:
+            self.wizard.ctx.switch_to_sandbox()
+            self.sub_title = "SANDBOX · nothing is created in AWS"
+            self.start_stage(key)
 
     def _region_chosen(self, key: str, region: str | None) -> None:
         if region:

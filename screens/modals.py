@@ -61,7 +61,7 @@ class RegionModal(ModalScreen[str | None]):
                 id="region-input",
                 validators=[Regex(REGION_RULE, failure_description="Not a region name like us-east-1.")],
             )
-            yield Label(f"Common: {COMMON_REGIONS}", classes="dim")
+            yield Static(f"Common: {COMMON_REGIONS}", classes="dim")
             yield Label("", id="region-error", classes="error-text")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Use this region", id="ok", variant="primary")

@@ -62,40 +62,42 @@ class StageScreen(Screen[None]):
         yield Header()
         with Horizontal(id="body"):
             yield Sidebar(app.wizard, self.stage_key)
-            with VerticalScroll(id="main"):
-                yield Static(id="stage-title")
-                if app.wizard.ctx.is_sandbox:
+            with Vertical(id="main"):
+                # The head stays put while the body scrolls: status and actions are always in view.
+                with Vertical(id="stage-head"):
+                    yield Static(id="stage-title")
                     yield Static(
                         "SANDBOX: this runs against the offline sandbox on 127.0.0.1. Nothing is created in AWS.",
                         id="sandbox-banner",
                     )
-                if not stage.available:
-                    yield Static(
-                        "Not available in this version of agentcore-wizard: nothing here runs. "
-                        "The quickstart command below is what you would run by hand.",
-                        id="unavailable-banner",
-                    )
-                yield Markdown(stage.explanation, id="explanation")
-                yield Label("The quickstart's command, with this project's values", classes="section")
-                yield Static(id="command")
-                with Horizontal(id="actions"):
-                    yield Button("Run", id="run", variant="primary", disabled=not stage.available)
-                    yield Button("Verify", id="verify", disabled=not stage.available)
-                    yield Button("Copy command", id="copy")
-                    yield Button("Reveal secrets", id="reveal")
-                    yield Button("Next →", id="next")
-                yield Label("", id="blocked")
-                with Horizontal(id="progress-row"):
-                    yield ProgressBar(id="progress", show_eta=False)
-                    yield Label("", id="progress-label")
-                yield Label("Values", classes="section")
-                yield ValuesTable(id="values")
-                if self.stage_key == "env":
-                    yield from self._compose_exports()
-                yield Label("Checks", classes="section")
-                yield Static("Not checked yet.", id="checks")
-                yield Label("Activity (every AWS call is named as it happens)", classes="section")
-                yield RichLog(id="log", markup=False, wrap=True, max_lines=2000)
+                    if not stage.available:
+                        yield Static(
+                            "Not available in this version of agentcore-wizard: nothing here runs. "
+                            "The quickstart command below is what you would run by hand.",
+                            id="unavailable-banner",
+                        )
+                    with Horizontal(id="actions"):
+                        yield Button("Run", id="run", variant="primary", disabled=not stage.available)
+                        yield Button("Verify", id="verify", disabled=not stage.available)
+                        yield Button("Copy command", id="copy")
+                        yield Button("Reveal secrets", id="reveal")
+                        yield Button("Next →", id="next")
+                    yield Label("", id="blocked")
+                    with Horizontal(id="progress-row"):
+                        yield ProgressBar(id="progress", show_eta=False)
+                        yield Label("", id="progress-label")
+                with VerticalScroll(id="stage-body"):
+                    yield Markdown(stage.explanation, id="explanation")
+                    yield Label("The quickstart's command, with this project's values", classes="section")
+                    yield Static(id="command")
+                    yield Label("Values", classes="section")
+                    yield ValuesTable(id="values")
+                    if self.stage_key == "env":
+                        yield from self._compose_exports()
+                    yield Label("Checks", classes="section")
+                    yield Static("Not checked yet.", id="checks")
+                    yield Label("Activity (every AWS call is named as it happens)", classes="section")
+                    yield RichLog(id="log", markup=False, wrap=True, max_lines=2000)
         yield Footer()
 
     def _compose_exports(self) -> ComposeResult:
@@ -130,6 +132,8 @@ class StageScreen(Screen[None]):
             status_text(status),
         )
         self.query_one("#stage-title", Static).update(title)
+        # The mode can change at run time (no credentials, the user chose the sandbox).
+        self.query_one("#sandbox-banner").display = wizard.ctx.is_sandbox
         description = stage.describe(wizard.ctx)
         self.query_one("#command", Static).update(Text(description.command))
         self.query_one("#values", ValuesTable).set_rows(description.values)

@@ -48,19 +48,26 @@ class WelcomeScreen(Screen[None]):
             yield Static(self._resume_text(), id="resume")
             yield Static(self._stage_table(), id="overview")
             with Horizontal(id="welcome-actions"):
-                target = wizard.first_unfinished()
-                label = (
-                    f"Continue at stage {target.label}: {target.title}"
-                    if target is not None and self._has_progress()
-                    else "Start at stage 0: Prerequisites"
-                )
-                if target is None:
-                    label = "All stages done: review them"
-                yield Button(label, id="start", variant="primary")
+                yield Button(self._start_label(), id="start", variant="primary")
         yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#start", Button).focus()
+
+    def refresh_view(self) -> None:
+        """Statuses change behind this screen while existing work is detected."""
+        self.query_one("#resume", Static).update(self._resume_text())
+        self.query_one("#overview", Static).update(self._stage_table())
+        self.query_one("#mode", Static).update(self._mode_text())
+        self.query_one("#start", Button).label = self._start_label()
+
+    def _start_label(self) -> str:
+        target = self.wizard_app.wizard.first_unfinished()
+        if target is None:
+            return "All stages done: review them"
+        if self._has_progress():
+            return f"Continue at stage {target.label}: {target.title}"
+        return "Start at stage 0: Prerequisites"
 
     def _has_progress(self) -> bool:
         wizard = self.wizard_app.wizard

@@ -112,18 +112,22 @@ class Context:
                     fix=f"Drop --region (or pass --region {pinned}); resources already exist in {pinned}. "
                     "To start over in another region, use another folder.",
                 )
-            return flag, "--region" if self.options.region else "chosen in the wizard"
+            return flag, "--region" if self.options.region else "your choice"
         if pinned:
-            return pinned, "state file"
+            return pinned, "the state file"
         if self.is_sandbox:
             env_region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
             if env_region:
                 _check_region(env_region)
                 return env_region, "AWS_REGION"
-            return SANDBOX_DEFAULT_REGION, "sandbox default"
-        region = self.session().region_name
+            return SANDBOX_DEFAULT_REGION, "the sandbox default"
+        # botocore reads AWS_DEFAULT_REGION and the profile, but not AWS_REGION, which the SDK and most
+        # tools honour; people set either.
+        region = os.environ.get("AWS_REGION") or self.session().region_name
         if region:
             _check_region(region)
+            if os.environ.get("AWS_REGION"):
+                return region, "AWS_REGION"
             return region, f"profile {self.options.profile}" if self.options.profile else "AWS config/env"
         raise RegionMissing(
             "No AWS region is set, and the wizard never guesses one.",
@@ -155,6 +159,13 @@ class Context:
             self._endpoint = ensure_folder_sandbox(self.project)
             self.log(f"Sandbox at {self._endpoint} (nothing is created in AWS).")
         return self._endpoint
+
+    def switch_to_sandbox(self) -> None:
+        """Used when there are no AWS credentials and the user chooses to rehearse offline instead."""
+        with self._clients_lock:
+            self.options.sandbox = True
+            self._session = None
+            self._clients.clear()
 
     def session(self) -> Any:
         if self._session is None:

@@ -74,6 +74,12 @@ _KNOWN_FIXES = (
 )
 
 
+def error_code(exc: BaseException) -> str:
+    """The AWS error code of a botocore ClientError, or "" for anything else."""
+    response = getattr(exc, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
 def explain(exc: BaseException) -> WizardError:
     """Turn any exception from a stage into a WizardError with the best known fix."""
     if isinstance(exc, WizardError):

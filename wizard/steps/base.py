@@ -16,6 +16,7 @@ class Check:
     name: str
     ok: bool
     detail: str = ""
+    code: str = ""  # the underlying error code when a failure has a known remedy
 
 
 @dataclass

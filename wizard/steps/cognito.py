@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from wizard.errors import WizardError
+from wizard.errors import WizardError, error_code
 from wizard.files import identity as idfiles
 from wizard.steps.base import Check, Detection, Stage
 
@@ -40,11 +40,6 @@ RUNTIME = PoolSpec("runtime", "AgentCoreRuntimePool", "agentcore-runtime", "Runt
 IDENTITY = PoolSpec("identity", "AgentCoreIdentityPool", "agentcore-identity", "IdentityClient", "externaluser")
 SPECS = (RUNTIME, IDENTITY)
 IDENTITY_SCOPES = ["openid", "profile", "email"]
-
-
-def _error_code(exc: BaseException) -> str:
-    response = getattr(exc, "response", None)
-    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
 def agentcore_callback_url(region: str) -> str:
@@ -169,7 +164,7 @@ Why the wizard does it differently from the toolkit:
             cognito.admin_get_user(UserPoolId=pool_id, Username=username)
             ctx.log(f"{role}: test user {username} already exists.")
         except Exception as exc:
-            if _error_code(exc) != "UserNotFoundException":
+            if error_code(exc) != "UserNotFoundException":
                 raise
             # SUPPRESS: the user has no e-mail, and an invitation would only confuse.
             cognito.admin_create_user(UserPoolId=pool_id, Username=username, MessageAction="SUPPRESS")
@@ -194,7 +189,7 @@ Why the wizard does it differently from the toolkit:
                 ctx.log(f"{spec.role}: pool {recorded} already exists.")
                 return str(recorded)
             except Exception as exc:
-                if _error_code(exc) != "ResourceNotFoundException":
+                if error_code(exc) != "ResourceNotFoundException":
                     raise
                 ctx.log(f"{spec.role}: recorded pool {recorded} is gone; making a new one.", "warning")
                 for suffix in ("pool_id", "client_id", "domain", "username"):
@@ -278,7 +273,7 @@ Why the wizard does it differently from the toolkit:
                 cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=recorded)
                 return str(recorded)
             except Exception as exc:
-                if _error_code(exc) != "ResourceNotFoundException":
+                if error_code(exc) != "ResourceNotFoundException":
                     raise
         for page in cognito.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool_id, MaxResults=60):
             for client in page["UserPoolClients"]:
@@ -349,7 +344,7 @@ Why the wizard does it differently from the toolkit:
                 AuthParameters={"USERNAME": username, "PASSWORD": password},
             )
         except Exception as exc:
-            if _error_code(exc) in (
+            if error_code(exc) in (
                 "NotAuthorizedException",
                 "UserNotFoundException",
                 "PasswordResetRequiredException",
@@ -393,7 +388,7 @@ Why the wizard does it differently from the toolkit:
         try:
             cognito.describe_user_pool(UserPoolId=record.pool_id)
         except Exception as exc:
-            if _error_code(exc) != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise
             return [Check(f"{role} pool exists", False, f"{record.pool_id} does not exist")]
         checks = [Check(f"{role} pool exists", True, record.pool_id)]
@@ -411,7 +406,7 @@ Why the wizard does it differently from the toolkit:
                 "UserPoolClient"
             ]
         except Exception as exc:
-            if _error_code(exc) != "ResourceNotFoundException":
+            if error_code(exc) != "ResourceNotFoundException":
                 raise
             checks.append(Check(f"{role} app client", False, f"{record.client_id} does not exist"))
             client = None
@@ -422,7 +417,7 @@ Why the wizard does it differently from the toolkit:
             status = user.get("UserStatus")
             checks.append(Check(f"{role} test user", status == "CONFIRMED", f"{record.username} is {status}"))
         except Exception as exc:
-            if _error_code(exc) != "UserNotFoundException":
+            if error_code(exc) != "UserNotFoundException":
                 raise
             checks.append(Check(f"{role} test user", False, f"{record.username} does not exist"))
         return checks
@@ -497,13 +492,13 @@ Why the wizard does it differently from the toolkit:
                 try:
                     cognito.delete_user_pool_domain(Domain=domain, UserPoolId=pool_id)
                 except Exception as exc:
-                    if _error_code(exc) not in ("ResourceNotFoundException", "InvalidParameterException"):
+                    if error_code(exc) not in ("ResourceNotFoundException", "InvalidParameterException"):
                         raise
                 ctx.state.forget(self.key, f"{role}_domain")
             try:
                 cognito.delete_user_pool(UserPoolId=pool_id)
             except Exception as exc:
-                if _error_code(exc) != "ResourceNotFoundException":
+                if error_code(exc) != "ResourceNotFoundException":
                     raise
             ctx.log(f"{role}: deleted pool {pool_id}.")
             for suffix in ("pool_id", "client_id", "username", "origin"):

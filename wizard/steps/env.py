@@ -6,7 +6,7 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from wizard.errors import WizardError
+from wizard.errors import WizardError, error_code
 from wizard.files import identity as idfiles
 from wizard.files.shell import exports
 from wizard.steps.base import Check, Detection, Stage
@@ -129,9 +129,7 @@ bash`). Secrets stay masked here until you reveal them.
         try:
             ctx.client("cognito-idp").describe_user_pool(UserPoolId=pool_id)
         except Exception as exc:
-            response = getattr(exc, "response", None)
-            code = response.get("Error", {}).get("Code") if isinstance(response, dict) else type(exc).__name__
-            return Check(name, False, f"{pool_id}: {code}")
+            return Check(name, False, f"{pool_id}: {error_code(exc) or type(exc).__name__}")
         return Check(name, True, pool_id)
 
     def undo(self, ctx: Context) -> None:

@@ -10,8 +10,6 @@ from wizard.steps.base import UnavailableStage
 if TYPE_CHECKING:
     from wizard.context import Context
 
-NOT_YET = "\n\n**Not available in this version of agentcore-wizard.** Run the command below by hand for now."
-
 
 def _identity_value(ctx: Context, role: str, field: str, placeholder: str) -> str:
     files = idfiles.read_identity_json(ctx.project)
@@ -28,7 +26,7 @@ class ConfigureStage(UnavailableStage):
     explanation = (
         "Writes `.bedrock_agentcore.yaml` for the agent `identity_demo`: entrypoint `agent.py`, memory off, "
         "and a **custom JWT authorizer** that accepts access tokens of the runtime pool's app client "
-        "(`allowedClients`, since Cognito access tokens carry no `aud`)." + NOT_YET
+        "(`allowedClients`, since Cognito access tokens carry no `aud`)."
     )
 
     def command(self, ctx: Context) -> str:
@@ -48,7 +46,7 @@ class ProviderStage(UnavailableStage):
     quickstart_step = "Step 5"
     explanation = (
         "Creates the OAuth2 credential provider `ExternalServiceProvider` in AgentCore Identity from the "
-        "identity pool's app client, and registers the provider's callback URL on that client." + NOT_YET
+        "identity pool's app client, and registers the provider's callback URL on that client."
     )
 
     def command(self, ctx: Context) -> str:
@@ -70,7 +68,7 @@ class WorkloadStage(UnavailableStage):
     quickstart_step = "Step 6"
     explanation = (
         "Creates the workload identity `identity-demo-workload`, the agent's identity towards AgentCore "
-        "Identity, with the OAuth return URLs it may send users back to." + NOT_YET
+        "Identity, with the OAuth return URLs it may send users back to."
     )
     command_text = "agentcore identity create-workload-identity \\\n  --name identity-demo-workload"
 
@@ -82,7 +80,7 @@ class DeployStage(UnavailableStage):
     quickstart_step = "Step 7"
     explanation = (
         "Packages the agent, creates its execution role with the Identity permissions, creates the "
-        "AgentCore Runtime and waits until it is READY." + NOT_YET
+        "AgentCore Runtime and waits until it is READY."
     )
     command_text = "agentcore deploy"
 
@@ -95,7 +93,7 @@ class InvokeStage(UnavailableStage):
     explanation = (
         "Gets a bearer token for the runtime pool's test user, invokes the agent (which answers with an "
         "authorization URL), has you consent in the browser, and invokes again in the same session to get "
-        "an authenticated answer." + NOT_YET
+        "an authenticated answer."
     )
     command_text = (
         "BEARER_TOKEN=$(agentcore identity get-cognito-inbound-token)\n"
@@ -110,8 +108,7 @@ class CleanupStage(UnavailableStage):
     title = "Cleanup"
     quickstart_step = "Cleanup"
     explanation = (
-        "Removes exactly what the wizard created, in dependency order, and verifies nothing it recorded "
-        "remains." + NOT_YET
+        "Removes exactly what the wizard created, in dependency order, and verifies nothing it recorded remains."
     )
     command_text = (
         "agentcore identity cleanup --agent identity_demo --force\nagentcore destroy --agent identity_demo --force"

@@ -62,7 +62,7 @@ Checks what every later stage relies on, **before** anything is created:
         failed = [check for check in checks if not check.ok]
         if failed:
             first = failed[0]
-            raise WizardError(f"{first.name}: {first.detail}", fix=_FIXES.get(first.name, ""))
+            raise WizardError(f"{first.name}: {first.detail}", fix=_FIXES.get(first.name, ""), code=first.code)
         state = ctx.state
         with_region = state.data.get("region") != region
         state.data["region"] = region
@@ -91,7 +91,7 @@ Checks what every later stage relies on, **before** anything is created:
             answer = ctx.client("sts").get_caller_identity()
         except Exception as exc:  # every credential problem becomes a check with its fix
             error = explain(exc)
-            return Check("AWS credentials", False, f"{error.message} {error.fix}".strip())
+            return Check("AWS credentials", False, f"{error.message} {error.fix}".strip(), code=error.code)
         account, arn = answer["Account"], answer["Arn"]
         recorded = ctx.state.data.get("account")
         if recorded and recorded != account:
