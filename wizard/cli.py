@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -30,7 +31,10 @@ _DEFAULTS: dict[str, Any] = {
     "port": 0,
     "ready_file": None,
     "shell": "bash",
+    "scopes": "openid",
 }
+
+PROVIDER_NAME = re.compile(r"^[a-zA-Z0-9\-_]{1,128}$")
 
 
 def _common(parser: argparse.ArgumentParser, aws: bool = True) -> None:
@@ -55,6 +59,7 @@ def _agent_options(parser: argparse.ArgumentParser) -> None:
     s = argparse.SUPPRESS
     parser.add_argument("--provider-name", default=s, help="credential provider the agent asks for")
     parser.add_argument("--model-id", default=s, help="Bedrock model id the agent uses")
+    parser.add_argument("--scopes", default=s, help="OAuth scopes the agent asks for, comma-separated (default openid)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -121,6 +126,17 @@ def _get(args: argparse.Namespace, name: str) -> Any:
 
 def options_from(args: argparse.Namespace) -> Options:
     project = Path(_get(args, "dir")).expanduser().resolve()
+    provider_name = str(_get(args, "provider_name"))
+    if not PROVIDER_NAME.match(provider_name):
+        raise UsageError(
+            f"--provider-name {provider_name!r} is not a valid credential provider name.",
+            fix="Use 1-128 letters, digits, '-' or '_' (the service's rule), e.g. ExternalServiceProvider.",
+        )
+    scopes = [scope.strip() for scope in str(_get(args, "scopes")).replace(" ", ",").split(",") if scope.strip()]
+    if not scopes or any(len(scope) > 128 for scope in scopes):
+        raise UsageError("--scopes needs one or more scopes of 1-128 characters.", fix="For example --scopes openid")
+    if not str(_get(args, "model_id")).strip():
+        raise UsageError("--model-id is empty.", fix="Pass a Bedrock model id, or leave the option out.")
     return Options(
         project=project,
         region=_get(args, "region"),
@@ -128,8 +144,9 @@ def options_from(args: argparse.Namespace) -> Options:
         sandbox=bool(_get(args, "sandbox")),
         sandbox_endpoint=_get(args, "sandbox_endpoint"),
         assume_yes=bool(_get(args, "yes")),
-        provider_name=_get(args, "provider_name"),
-        model_id=_get(args, "model_id"),
+        provider_name=provider_name,
+        scopes=scopes,
+        model_id=str(_get(args, "model_id")).strip(),
     )
 
 
@@ -211,6 +228,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 fix=f"The last stage this version performs is {runnable[-1].key} ({runnable[-1].label}).",
             )
     wizard.open()
+    if wizard.state.load_problem:
+        print(f"warning: {wizard.state.load_problem}", file=sys.stderr)
     current = None
     try:
         for stage in wizard.stages:
@@ -225,7 +244,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             if stage.key != "preflight":
                 detection = wizard.detect_stage(stage.key)
                 if detection.status == "done":
-                    print("  ✓ already in place: " + "; ".join(detection.evidence), file=sys.stderr)
+                    print(
+                        "  ✓ already in place: " + "; ".join(e.rstrip(".") for e in detection.evidence), file=sys.stderr
+                    )
                     continue
             outcome = wizard.run_stage(stage.key)
             if not outcome.ok:

@@ -69,7 +69,8 @@ class Context:
         self.cancel_event = threading.Event()
         self.current_stage = ""
         self.region_choice: str | None = None
-        self._endpoint: str | None = options.sandbox_endpoint
+        self._endpoint: str | None = None
+        self._endpoint_lock = threading.Lock()
         self._session: Any = None
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
@@ -152,17 +153,22 @@ class Context:
         """The sandbox endpoint, starting this folder's sandbox on first use."""
         if not self.is_sandbox:
             return None
-        if self._endpoint is None:
-            from wizard.sandbox.manager import ensure_folder_sandbox
+        with self._endpoint_lock:  # parallel checks must not start two sandboxes
+            if self._endpoint is None and self.options.sandbox_endpoint:
+                from wizard.sandbox.manager import require_healthy
 
-            self.log("Starting this folder's sandbox on 127.0.0.1 …")
-            self._endpoint = ensure_folder_sandbox(self.project)
-            self.log(f"Sandbox at {self._endpoint} (nothing is created in AWS).")
-        return self._endpoint
+                self._endpoint = require_healthy(self.options.sandbox_endpoint)
+            if self._endpoint is None:
+                from wizard.sandbox.manager import ensure_folder_sandbox
+
+                self.log("Starting this folder's sandbox on 127.0.0.1 …")
+                self._endpoint = ensure_folder_sandbox(self.project)
+                self.log(f"Sandbox at {self._endpoint} (nothing is created in AWS).")
+            return self._endpoint
 
     def switch_to_sandbox(self) -> None:
         """Used when there are no AWS credentials and the user chooses to rehearse offline instead."""
-        with self._clients_lock:
+        with self._clients_lock, self._endpoint_lock:
             self.options.sandbox = True
             self._session = None
             self._clients.clear()

@@ -7,7 +7,10 @@ from typing import Any
 
 from wizard.context import Context, EventSink, Options
 from wizard.errors import Cancelled, WizardError, explain
-from wizard.state import ProjectLock, StateFile
+from wizard.files.agent_code import AGENT_FILE, REQUIREMENTS_FILE
+from wizard.files.identity import SECRET_FILES
+from wizard.sandbox.manager import sandbox_file
+from wizard.state import ProjectLock, StateFile, remove_stale_temps
 from wizard.steps import Check, Detection, Stage, all_stages, stage_by_ref
 
 # What must be done before a stage can run (beyond what the stage checks itself).
@@ -46,6 +49,8 @@ class Wizard:
         if lock:
             self.lock.acquire()
             self._locked = True
+            remove_stale_temps(project, (*SECRET_FILES, ".gitignore", AGENT_FILE, REQUIREMENTS_FILE))
+            remove_stale_temps(self.state.path.parent, (self.state.path.name,))
         self.state.load()
         recorded_mode = self.state.data.get("mode")
         if not lock:
@@ -53,6 +58,9 @@ class Wizard:
             if recorded_mode == "sandbox":
                 self.options.sandbox = not self.options.sandbox_endpoint
             return self
+        if recorded_mode is None and self.state.recovered_from and sandbox_file(project).exists():
+            # The state was lost, but this folder has its own sandbox: that is where its work lives.
+            recorded_mode = "sandbox"
         if recorded_mode == "sandbox" and not self.options.is_sandbox:
             # Nothing in the sandbox can touch AWS, so carrying on there is always safe.
             self.options.sandbox = True

@@ -80,6 +80,17 @@ def _create_exclusive_temp(directory: Path, stem: str, mode: int) -> tuple[int, 
     raise OSError(f"could not create a temporary file in {directory}")
 
 
+def remove_stale_temps(directory: Path, names: tuple[str, ...]) -> list[Path]:
+    """Temp files left by a process killed mid-write. Call only while holding the project lock."""
+    removed = []
+    for name in names:
+        for path in directory.glob(f".{name}.*.tmp"):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
+
+
 def _fsync_dir(directory: Path) -> None:
     if os.name != "posix":
         return

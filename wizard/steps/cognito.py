@@ -108,6 +108,11 @@ Why the wizard does it differently from the toolkit:
 
     def _adopt(self, ctx: Context, files: idfiles.IdentityFiles) -> Detection:
         """Identity files made by the toolkit or by hand: check them against AWS, then take them over."""
+        evidence = []
+        # The toolkit writes the JSON world-readable; rewrite both whole, 0600 from the first byte.
+        if any((idfiles.file_mode(ctx.project / name) or 0) & 0o077 for name in idfiles.SECRET_FILES):
+            idfiles.write_identity_files(ctx.project, files)
+            evidence.append("rewrote the identity files 0600 (they were readable by others)")
         checks = self._verify_against(ctx, files)
         failed = [c for c in checks if not c.ok]
         if failed:
@@ -115,13 +120,21 @@ Why the wizard does it differently from the toolkit:
                 "needs_action",
                 [f"Found {idfiles.JSON_NAME}, but it does not match AWS:"] + [f"{c.name}: {c.detail}" for c in failed],
             )
+        cognito = ctx.client("cognito-idp")
         for spec, record in ((RUNTIME, files.runtime), (IDENTITY, files.identity)):
+            tags = cognito.describe_user_pool(UserPoolId=record.pool_id)["UserPool"].get("UserPoolTags") or {}
+            project_id = tags.get(PROJECT_TAG)
+            # Our own pools, found again after the state file was lost: still ours to clean up.
+            ours = bool(project_id) and ctx.state.data.get("project_id") in (None, project_id)
+            if ours and not ctx.state.data.get("project_id"):
+                ctx.state.data["project_id"] = project_id
             self.record(ctx, f"{spec.role}_pool_id", record.pool_id)
             self.record(ctx, f"{spec.role}_client_id", record.client_id)
             self.record(ctx, f"{spec.role}_domain", record.domain_prefix)
             self.record(ctx, f"{spec.role}_username", record.username)
-            self.record(ctx, f"{spec.role}_origin", "adopted")
-        return Detection("done", [f"Adopted the pools named in {idfiles.JSON_NAME}; they check out against AWS."])
+            self.record(ctx, f"{spec.role}_origin", "created" if ours else "adopted")
+        evidence.insert(0, f"Adopted the pools named in {idfiles.JSON_NAME}; they check out against AWS.")
+        return Detection("done", evidence)
 
     # --- run --------------------------------------------------------------------------------------
 
