@@ -159,10 +159,18 @@ class Context:
 
                 self._endpoint = require_healthy(self.options.sandbox_endpoint)
             if self._endpoint is None:
-                from wizard.sandbox.manager import ensure_folder_sandbox
+                from wizard.sandbox.manager import ensure_folder_sandbox, running_endpoint
 
-                self.log("Starting this folder's sandbox on 127.0.0.1 …")
-                self._endpoint = ensure_folder_sandbox(self.project)
+                self._endpoint = running_endpoint(self.project)
+                if self._endpoint is None:
+                    self.log("Starting this folder's sandbox on 127.0.0.1 …")
+                    self._endpoint = ensure_folder_sandbox(self.project)
+                    if self._has_resources():
+                        self.log(
+                            "This is a new sandbox: what the previous one held is gone. "
+                            "`agentcore-wizard status --verify` shows which stages to run again.",
+                            "warning",
+                        )
                 self.log(f"Sandbox at {self._endpoint} (nothing is created in AWS).")
             return self._endpoint
 

@@ -192,6 +192,9 @@ class StateFile:
             version = data.get("schema_version")
             if not isinstance(version, int):
                 raise ValueError("it has no schema_version")
+            for key, record in data["stages"].items():
+                if not isinstance(record, dict) or record.get("status", "pending") not in STATUSES:
+                    raise ValueError(f"its record of stage {key!r} is damaged")
         except (OSError, ValueError) as exc:
             self._set_aside(f"{self.path} could not be read ({exc}).")
             return self
@@ -217,6 +220,10 @@ class StateFile:
     def _set_aside(self, problem: str) -> None:
         stamp = time.strftime("%Y%m%d-%H%M%S")
         aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
+        counter = 1
+        while aside.exists():  # never overwrite an earlier damaged copy
+            counter += 1
+            aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{counter}")
         os.replace(self.path, aside)
         self.recovered_from = aside
         self.load_problem = (
@@ -256,6 +263,8 @@ class StateFile:
 
     def record(self, key: str, name: str, value: Any) -> None:
         """Store one created resource (or fact) and persist at once: this is what makes resume safe."""
+        # Checked before it touches the data: a refused secret must not linger and poison later saves.
+        _check_no_secrets({name: value})
         with self._lock:
             self.stage(key).setdefault("resources", {})[name] = value
             self.save()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 SHELLS = ("bash", "zsh", "fish", "powershell")
 
 
@@ -14,7 +16,8 @@ def _single_quote_fish(value: str) -> str:
 
 
 def _single_quote_powershell(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
+    # PowerShell also ends a single-quoted string at the typographic quotes U+2018..U+201B.
+    return "'" + re.sub("(['\u2018-\u201b])", r"\1\1", value) + "'"
 
 
 def exports(values: dict[str, str], shell: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
     from wizard.context import Context
 
 REQUIRED_PACKAGES = ("bedrock-agentcore", "strands-agents")
+# The distribution name at the start of a PEP 508 line ("name[extra]>=1", "name @ url").
+_REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
 class AgentStage(Stage):
@@ -195,23 +198,10 @@ def inspect_requirements(path: Path) -> Check:
         return Check("requirements.txt", False, "missing")
     names = set()
     for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            names.add(
-                line.split(";")[0]
-                .split("[")[0]
-                .split("=")[0]
-                .split(">")[0]
-                .split("<")[0]
-                .split("~")[0]
-                .split("!")[0]
-                .strip()
-                .lower()
-                .replace("_", "-")
-            )
+        match = _REQUIREMENT_NAME.match(line.split("#", 1)[0])
+        if match:
+            names.add(re.sub(r"[-_.]+", "-", match.group(1)).lower())
     missing = [package for package in REQUIRED_PACKAGES if package not in names]
-    return Check(
-        "requirements.txt",
-        not missing,
-        "lists " + ", ".join(REQUIRED_PACKAGES) if not missing else "missing " + ", ".join(missing),
-    )
+    if missing:
+        return Check("requirements.txt", False, "missing " + ", ".join(missing))
+    return Check("requirements.txt", True, "lists " + ", ".join(REQUIRED_PACKAGES))

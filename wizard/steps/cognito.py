@@ -211,6 +211,7 @@ Why the wizard does it differently from the toolkit:
         if found:
             ctx.log(f"{spec.role}: adopting pool {found} ({name}) left by an interrupted run.")
             self.record(ctx, key, found)
+            self.record(ctx, f"{spec.role}_origin", "created")
             return found
         answer = cognito.create_user_pool(
             PoolName=name,

@@ -1,0 +1,409 @@
+"""The real CLI in subprocesses (`python -m wizard …`), each in its own folder with its own sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from wizard.files import identity as idf
+from wizard.state import ProjectLock
+
+TIMEOUT = 120
+RUN = ["run", "--sandbox", "--yes", "--through", "agent"]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    """The test's environment without any AWS setting, so nothing can reach a real account."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env.update(
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        PYTHONUNBUFFERED="1",
+    )
+    env.update(extra)
+    return env
+
+
+def cli(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wizard", *args],
+        cwd=folder,
+        env=env or _env(),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+    )
+
+
+def stop_sandbox(folder: Path) -> None:
+    if folder.exists():
+        subprocess.run(
+            [sys.executable, "-m", "wizard", "sandbox", "stop", "--dir", str(folder)],
+            env=_env(), capture_output=True, timeout=TIMEOUT,
+        )
+
+
+def sandbox_endpoint_of(folder: Path) -> str:
+    data = json.loads((folder / ".agentcore-wizard" / "sandbox.json").read_text())
+    endpoint = data["endpoint"]
+    assert endpoint.startswith("http://127.0.0.1:"), endpoint
+    return endpoint
+
+
+def idp_of(folder: Path) -> Any:
+    return boto3.client(
+        "cognito-idp",
+        endpoint_url=sandbox_endpoint_of(folder),
+        region_name="us-east-1",
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
+
+
+def pool_count(folder: Path) -> int:
+    client = idp_of(folder)
+    return sum(len(page["UserPools"]) for page in client.get_paginator("list_user_pools").paginate(MaxResults=60))
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Iterator[Path]:
+    """An empty project folder whose sandbox (if any test starts one) is always stopped."""
+    path = tmp_path / "proj"
+    path.mkdir()
+    try:
+        yield path
+    finally:
+        stop_sandbox(path)
+
+
+@pytest.fixture(scope="module")
+def done_folder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, subprocess.CompletedProcess[str]]]:
+    """One full headless run through stage 3; tests only read from it."""
+    path = tmp_path_factory.mktemp("cli") / "proj"
+    path.mkdir()
+    try:
+        result = cli(path, *RUN)
+        yield path, result
+    finally:
+        stop_sandbox(path)
+
+
+def _secrets(folder: Path) -> list[str]:
+    files = idf.read_identity_json(folder)
+    assert files is not None
+    values = [files.runtime.password, files.identity.password, files.identity.client_secret or ""]
+    assert all(values)
+    return values
+
+
+# --- (a) a full run -------------------------------------------------------------------------------
+
+
+def test_run_through_agent_succeeds(done_folder: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    folder, result = done_folder
+    assert result.returncode == 0, result.stderr
+    assert "SANDBOX MODE" in result.stderr
+    for name in ("agent.py", "requirements.txt", idf.JSON_NAME, idf.ENV_NAME, ".gitignore"):
+        assert (folder / name).is_file(), name
+
+
+def test_status_json_after_run(done_folder: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    folder, _ = done_folder
+    result = cli(folder, "status", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["mode"] == "sandbox"
+    assert summary["region"] == "us-east-1"
+    assert summary["state_problem"] is None
+    rows = summary["stages"]
+    for row in rows:
+        assert {"number", "key", "title", "status", "error"} <= set(row), row
+    by_number = {row["number"]: row for row in rows}
+    for number in range(4):
+        assert by_number[number]["status"] == "done", by_number[number]
+        assert by_number[number]["error"] is None
+    for number in range(4, 9):
+        assert by_number[number]["status"] == "unavailable", by_number[number]
+    assert [row["key"] for row in rows][:4] == ["preflight", "cognito", "env", "agent"]
+
+
+def test_identity_files_private_and_complete(done_folder: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    folder, _ = done_folder
+    for name in idf.SECRET_FILES:
+        assert (folder / name).stat().st_mode & 0o777 == 0o600, name
+    values = idf.read_env_file(folder)
+    assert list(values) == list(idf.ENV_KEYS)
+    assert all(values[key] for key in idf.ENV_KEYS)
+    files = idf.read_identity_json(folder)
+    assert files is not None and files.env_values() == values
+
+
+def test_no_other_file_holds_a_secret(done_folder: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    folder, result = done_folder
+    secrets = [secret.encode() for secret in _secrets(folder)]
+    checked = []
+    for path in folder.rglob("*"):
+        if not path.is_file() or path.name in idf.SECRET_FILES:
+            continue
+        data = path.read_bytes()
+        checked.append(path.relative_to(folder).as_posix())
+        for secret in secrets:
+            assert secret not in data, f"{path} contains a secret"
+    assert ".agentcore-wizard/state.json" in checked
+    assert ".agentcore-wizard/sandbox.log" in checked
+    # Nor did the run print one.
+    for secret in _secrets(folder):
+        assert secret not in result.stdout and secret not in result.stderr
+
+
+def test_status_verify_still_done(done_folder: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    folder, _ = done_folder
+    result = cli(folder, "status", "--verify", "--json")
+    assert result.returncode == 0, result.stderr
+    statuses = {row["key"]: row["status"] for row in json.loads(result.stdout)["stages"]}
+    assert [statuses[key] for key in ("preflight", "cognito", "env", "agent")] == ["done"] * 4
+
+
+def test_status_table(done_folder: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    folder, _ = done_folder
+    result = cli(folder, "status")
+    assert result.returncode == 0, result.stderr
+    assert re.search(r"^\s+1\s+cognito\s+done", result.stdout, re.MULTILINE)
+    assert re.search(r"^\s+4\s+configure\s+unavailable", result.stdout, re.MULTILINE)
+
+
+def test_rerun_is_a_no_op(done_folder: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    folder, _ = done_folder
+    before = pool_count(folder)
+    result = cli(folder, *RUN)
+    assert result.returncode == 0, result.stderr
+    assert "already done" in result.stderr
+    assert "Create" not in "".join(line for line in result.stderr.splitlines() if "AWS" in line)
+    assert pool_count(folder) == before == 2
+
+
+# --- (d) env --------------------------------------------------------------------------------------
+
+
+def test_env_prints_bash_exports(done_folder: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
+    folder, _ = done_folder
+    result = cli(folder, "env", "--shell", "bash")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 11
+    assert all(line.startswith("export ") for line in lines)
+    assert [line.split("=", 1)[0].removeprefix("export ") for line in lines] == list(idf.ENV_KEYS)
+    # And bash reads back exactly the values in the file.
+    script = result.stdout + "".join(f'printf "%s\\0" "${key}"\n' for key in idf.ENV_KEYS)
+    out = subprocess.run(["bash", "-c", script], capture_output=True, check=True, timeout=TIMEOUT).stdout
+    assert dict(zip(idf.ENV_KEYS, out.decode().split("\0")[:-1], strict=True)) == idf.read_env_file(folder)
+
+
+def test_env_in_empty_folder_fails_clearly(folder: Path) -> None:
+    result = cli(folder, "env")
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert idf.ENV_NAME in result.stderr
+    assert "does not exist" in result.stderr
+    assert "fix:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# --- (b) killed mid-stage -------------------------------------------------------------------------
+
+
+def _lines(stream: Any, sink: queue.Queue) -> None:
+    for line in stream:
+        sink.put(line)
+    sink.put(None)
+
+
+def _settled_pool_count(folder: Path) -> int:
+    """The pool count once it has stopped changing (polling only; nothing is asserted on time)."""
+    last = pool_count(folder)
+    stable = 0
+    for _ in range(50):
+        time.sleep(0.2)
+        current = pool_count(folder)
+        stable = stable + 1 if current == last else 0
+        last = current
+        if stable >= 4:
+            break
+    return last
+
+
+@pytest.mark.parametrize(
+    "kill_after",
+    [
+        r"AWS cognito-idp CreateUserPool$",
+        r"created domain",
+        r"AWS cognito-idp CreateUserPoolClient$",
+        r"set a permanent password",
+    ],
+)
+def test_sigkill_during_cognito_then_rerun_makes_exactly_two_pools(folder: Path, kill_after: str) -> None:
+    pattern = re.compile(kill_after)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wizard", *RUN],
+        cwd=folder, env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE, text=True,
+    )
+    lines: queue.Queue = queue.Queue()
+    reader = threading.Thread(target=_lines, args=(proc.stderr, lines), daemon=True)
+    reader.start()
+    seen: list[str] = []
+    try:
+        while True:
+            line = lines.get(timeout=TIMEOUT)
+            if line is None:
+                pytest.fail("the wizard ended before the kill point:\n" + "".join(seen))
+            seen.append(line)
+            if pattern.search(line.rstrip("\n")):
+                break
+        proc.send_signal(signal.SIGKILL)  # the wizard only; its sandbox is a separate session
+        proc.wait(timeout=TIMEOUT)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=TIMEOUT)
+        reader.join(timeout=TIMEOUT)
+    assert proc.returncode == -signal.SIGKILL
+    state = json.loads((folder / ".agentcore-wizard" / "state.json").read_text())
+    assert state["stages"]["cognito"]["status"] == "running", "the kill did not land inside the stage"
+    assert not (folder / idf.JSON_NAME).exists()
+
+    # The folder's sandbox survived the kill, with whatever was created before it (a request the
+    # wizard had in flight may still complete in the sandbox: let it settle, as AWS would).
+    assert _settled_pool_count(folder) <= 2
+
+    again = cli(folder, *RUN)
+    assert again.returncode == 0, again.stderr
+    assert pool_count(folder) == 2
+    state = json.loads((folder / ".agentcore-wizard" / "state.json").read_text())
+    assert state["stages"]["cognito"]["status"] == "done"
+    # The files name the two pools that exist.
+    files = idf.read_identity_json(folder)
+    client = idp_of(folder)
+    existing = {pool["Id"] for pool in client.list_user_pools(MaxResults=60)["UserPools"]}
+    assert existing == {files.runtime.pool_id, files.identity.pool_id}
+
+
+# --- (c) usage errors and a second wizard ---------------------------------------------------------
+
+
+def test_run_through_unknown_stage_is_a_usage_error(folder: Path) -> None:
+    result = cli(folder, "run", "--sandbox", "--yes", "--through", "nosuch")
+    assert result.returncode == 2
+    assert "nosuch" in result.stderr
+    assert not (folder / ".agentcore-wizard").exists()
+
+
+def test_run_through_unavailable_stage_is_a_usage_error(folder: Path) -> None:
+    result = cli(folder, "run", "--sandbox", "--yes", "--through", "configure")
+    assert result.returncode == 2
+    assert "not available" in result.stderr
+    assert not (folder / ".agentcore-wizard").exists()
+
+
+def test_bad_option_is_a_usage_error(folder: Path) -> None:
+    result = cli(folder, "env", "--shell", "tcsh")
+    assert result.returncode == 2
+
+
+def test_second_wizard_is_refused(folder: Path) -> None:
+    lock = ProjectLock(folder)
+    lock.acquire()
+    try:
+        result = cli(folder, "status", "--verify", "--sandbox")
+        assert result.returncode == 1
+        assert "Another agentcore-wizard" in result.stderr
+        assert f"pid {os.getpid()}" in result.stderr
+        run = cli(folder, *RUN)
+        assert run.returncode == 1
+        assert "Another agentcore-wizard" in run.stderr
+    finally:
+        lock.release()
+    # Neither started a sandbox nor wrote any state.
+    assert not (folder / ".agentcore-wizard" / "sandbox.json").exists()
+    assert not (folder / ".agentcore-wizard" / "state.json").exists()
+
+
+# --- (e) a damaged state file ---------------------------------------------------------------------
+
+
+def test_corrupt_state_is_reported_and_kept(folder: Path) -> None:
+    state_dir = folder / ".agentcore-wizard"
+    state_dir.mkdir()
+    garbage = b"{ this is not json \x00\xff"
+    (state_dir / "state.json").write_bytes(garbage)
+    result = cli(folder, "status", "--json")
+    assert result.returncode == 0, result.stderr
+    summary = json.loads(result.stdout)
+    problem = summary["state_problem"]
+    assert problem and "state.json" in problem
+    damaged = list(state_dir.glob("state.json.damaged-*"))
+    assert len(damaged) == 1
+    assert damaged[0].read_bytes() == garbage
+    assert str(damaged[0]) in problem
+    assert all(row["status"] in ("pending", "unavailable") for row in summary["stages"])
+
+
+# --- (f) no AWS setup at all ----------------------------------------------------------------------
+
+
+def test_run_without_region_or_credentials_fails_before_any_call(folder: Path) -> None:
+    # Belt and braces: even if something tried, every endpoint points at a closed loopback port.
+    env = _env(
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",
+        AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:9",
+    )
+    result = cli(folder, "run", "--yes", "--through", "agent", env=env)
+    assert result.returncode == 1, result.stderr
+    assert "region" in result.stderr.lower()
+    assert "AWS sts" not in result.stderr  # no AWS call was even attempted
+    assert "SANDBOX MODE" not in result.stderr
+    assert not (folder / ".agentcore-wizard" / "sandbox.json").exists()
+    status = json.loads(cli(folder, "status", "--json").stdout)
+    preflight = status["stages"][0]
+    assert preflight["key"] == "preflight"
+    assert preflight["status"] == "needs_action"
+    assert "region" in preflight["error"]["message"].lower()
+
+
+def test_run_with_region_but_no_credentials_fails_offline(folder: Path) -> None:
+    env = _env(
+        AWS_ENDPOINT_URL="http://127.0.0.1:9",
+        AWS_EC2_METADATA_SERVICE_ENDPOINT="http://127.0.0.1:9",
+    )
+    result = cli(folder, "run", "--yes", "--region", "us-east-1", "--through", "agent", env=env)
+    assert result.returncode == 1, result.stderr
+    assert "credentials" in result.stderr.lower()
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_region_name_is_refused(folder: Path) -> None:
+    result = cli(folder, "run", "--sandbox", "--yes", "--region", "Mars-1", "--through", "preflight")
+    assert result.returncode == 1
+    assert "not an AWS region" in result.stderr
+    assert not (folder / ".agentcore-wizard" / "sandbox.json").exists()
+
+
+def test_version_flag(folder: Path) -> None:
+    result = cli(folder, "--version")
+    assert result.returncode == 0
+    assert re.match(r"agentcore-wizard \d+\.\d+\.\d+", result.stdout)
+
