@@ -53,7 +53,9 @@ def stop_sandbox(folder: Path) -> None:
     if folder.exists():
         subprocess.run(
             [sys.executable, "-m", "wizard", "sandbox", "stop", "--dir", str(folder)],
-            env=_env(), capture_output=True, timeout=TIMEOUT,
+            env=_env(),
+            capture_output=True,
+            timeout=TIMEOUT,
         )
 
 
@@ -259,8 +261,12 @@ def test_sigkill_during_cognito_then_rerun_makes_exactly_two_pools(folder: Path,
     pattern = re.compile(kill_after)
     proc = subprocess.Popen(
         [sys.executable, "-m", "wizard", *RUN],
-        cwd=folder, env=_env(), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE, text=True,
+        cwd=folder,
+        env=_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     lines: queue.Queue = queue.Queue()
     reader = threading.Thread(target=_lines, args=(proc.stderr, lines), daemon=True)
@@ -406,4 +412,3 @@ def test_version_flag(folder: Path) -> None:
     result = cli(folder, "--version")
     assert result.returncode == 0
     assert re.match(r"agentcore-wizard \d+\.\d+\.\d+", result.stdout)
-

@@ -13,18 +13,13 @@ HEAVY = ("textual", "boto3", "botocore", "moto")
 
 
 def _probe(code: str) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120
-    )
+    result = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def _loaded_expr() -> str:
-    return (
-        "{name: any(m == name or m.startswith(name + '.') for m in sys.modules) for name in "
-        f"{HEAVY!r}}}"
-    )
+    return f"{{name: any(m == name or m.startswith(name + '.') for m in sys.modules) for name in {HEAVY!r}}}"
 
 
 def test_importing_every_core_module_never_imports_textual() -> None:
@@ -44,9 +39,17 @@ def test_importing_every_core_module_never_imports_textual() -> None:
     modules = set(answer["modules"])
     # The walk really covered the core (so this test can notice a textual import anywhere in it).
     assert {
-        "wizard.cli", "wizard.engine", "wizard.state", "wizard.context", "wizard.errors",
-        "wizard.steps.cognito", "wizard.steps.agent", "wizard.files.identity", "wizard.files.shell",
-        "wizard.sandbox.manager", "wizard.sandbox.server",
+        "wizard.cli",
+        "wizard.engine",
+        "wizard.state",
+        "wizard.context",
+        "wizard.errors",
+        "wizard.steps.cognito",
+        "wizard.steps.agent",
+        "wizard.files.identity",
+        "wizard.files.shell",
+        "wizard.sandbox.manager",
+        "wizard.sandbox.server",
     } <= modules
     assert answer["loaded"]["textual"] is False
     # Nothing heavy at import time anywhere in the core: AWS libraries and moto load lazily.

@@ -81,9 +81,8 @@ def test_generated_passwords_survive_the_quickstart_loader(tmp_path: Path) -> No
         files = _files(password=idf.generate_password(), secret=idf.generate_password())
         idf.write_identity_files(tmp_path, files)
         # Files named like glob patterns would expose unquoted `*`/`?` in the values.
-        script = (
-            f"export $(grep -v '^#' {idf.ENV_NAME} | xargs)\n"
-            + "".join(f'printf "%s\\0" "${key}"\n' for key in idf.ENV_KEYS)
+        script = f"export $(grep -v '^#' {idf.ENV_NAME} | xargs)\n" + "".join(
+            f'printf "%s\\0" "${key}"\n' for key in idf.ENV_KEYS
         )
         result = subprocess.run(
             ["bash", "-c", script], cwd=tmp_path, capture_output=True, check=True, env={"PATH": os.environ["PATH"]}
@@ -101,7 +100,13 @@ def test_render_json_keys_and_order_match_the_toolkit() -> None:
     assert list(data) == ["runtime", "identity", "flow_type"]
     assert list(data["runtime"]) == ["pool_id", "client_id", "discovery_url", "domain_prefix", "username", "password"]
     assert list(data["identity"]) == [
-        "pool_id", "client_id", "client_secret", "discovery_url", "domain_prefix", "username", "password",
+        "pool_id",
+        "client_id",
+        "client_secret",
+        "discovery_url",
+        "domain_prefix",
+        "username",
+        "password",
     ]
     assert data["flow_type"] == "user"
     assert data["runtime"]["password"] == files.runtime.password
@@ -118,9 +123,17 @@ def test_render_env_layout_matches_the_toolkit() -> None:
     assert lines[1] == f"# To load: export $(grep -v '^#' {idf.ENV_NAME} | xargs)"
     assignments = [line for line in lines if line and not line.startswith("#")]
     assert [line.split("=", 1)[0] for line in assignments] == [
-        "RUNTIME_POOL_ID", "RUNTIME_CLIENT_ID", "RUNTIME_DISCOVERY_URL", "RUNTIME_USERNAME", "RUNTIME_PASSWORD",
-        "IDENTITY_POOL_ID", "IDENTITY_CLIENT_ID", "IDENTITY_CLIENT_SECRET", "IDENTITY_DISCOVERY_URL",
-        "IDENTITY_USERNAME", "IDENTITY_PASSWORD",
+        "RUNTIME_POOL_ID",
+        "RUNTIME_CLIENT_ID",
+        "RUNTIME_DISCOVERY_URL",
+        "RUNTIME_USERNAME",
+        "RUNTIME_PASSWORD",
+        "IDENTITY_POOL_ID",
+        "IDENTITY_CLIENT_ID",
+        "IDENTITY_CLIENT_SECRET",
+        "IDENTITY_DISCOVERY_URL",
+        "IDENTITY_USERNAME",
+        "IDENTITY_PASSWORD",
     ]
     expected = files.env_values()
     for line in assignments:
@@ -208,7 +221,7 @@ def test_mask_hides_everything() -> None:
 # --- shell exports --------------------------------------------------------------------------------
 
 TRICKY = {
-    "QUOTE": "it's a \"test\"",
+    "QUOTE": 'it\'s a "test"',
     "SPACE": "two  words ",
     "DOLLAR": "$HOME and ${PATH} $(echo no)",
     "BACKSLASH": "back\\slash\\\\ \\n",
@@ -260,10 +273,8 @@ def test_powershell_exports_round_trip(tmp_path: Path) -> None:
     if binary is None:
         pytest.skip("pwsh is not installed")
     text = exports(TRICKY, "powershell")
-    script = text + "".join(f'[Console]::Out.Write($env:{key} + [char]0)\n' for key in TRICKY)
-    assert _roundtrip([binary, "-NoProfile", "-NonInteractive", "-Command"], script, tmp_path) == list(
-        TRICKY.values()
-    )
+    script = text + "".join(f"[Console]::Out.Write($env:{key} + [char]0)\n" for key in TRICKY)
+    assert _roundtrip([binary, "-NoProfile", "-NonInteractive", "-Command"], script, tmp_path) == list(TRICKY.values())
 
 
 def test_export_text_shapes() -> None:
@@ -289,7 +300,7 @@ def _powershell_single_quoted(text: str) -> tuple[str, str]:
                 value.append(text[i + 1])
                 i += 2
                 continue
-            return "".join(value), text[i + 1:]
+            return "".join(value), text[i + 1 :]
         value.append(char)
         i += 1
     raise AssertionError("unterminated string")
@@ -299,7 +310,7 @@ def test_powershell_quoting_round_trips_ascii_quotes() -> None:
     line = exports({"A": "it's ''x''"}, "powershell")
     prefix = "$env:A = "
     assert line.startswith(prefix)
-    assert _powershell_single_quoted(line[len(prefix):]) == ("it's ''x''", "\n")
+    assert _powershell_single_quoted(line[len(prefix) :]) == ("it's ''x''", "\n")
 
 
 # BUG: wizard/files/shell.py _single_quote_powershell() doubles only the ASCII "'", but PowerShell
@@ -312,7 +323,7 @@ def test_powershell_quoting_survives_typographic_apostrophes(quote: str) -> None
     value = f"don{quote}t $(stop)"
     line = exports({"A": value}, "powershell")
     prefix = "$env:A = "
-    assert _powershell_single_quoted(line[len(prefix):]) == (value, "\n")
+    assert _powershell_single_quoted(line[len(prefix) :]) == (value, "\n")
 
 
 def test_unknown_shell_is_refused() -> None:
@@ -339,7 +350,8 @@ def test_render_agent_parses_and_passes_inspection(tmp_path: Path) -> None:
     constants = {
         node.targets[0].id: ast.literal_eval(node.value)
         for node in tree.body
-        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name)
+        if isinstance(node, ast.Assign)
+        and isinstance(node.targets[0], ast.Name)
         and isinstance(node.value, (ast.Constant, ast.List))
     }
     assert constants["MODEL_ID"] == "us.anthropic.model-v1:0"
@@ -352,7 +364,7 @@ def test_render_agent_parses_and_passes_inspection(tmp_path: Path) -> None:
 
 
 def test_render_agent_with_awkward_values_still_parses(tmp_path: Path) -> None:
-    provider = "It's \"odd\" {provider}"
+    provider = 'It\'s "odd" {provider}'
     text = agent_code.render_agent(provider, ["openid", "profile", "a'b"], "model {x}")
     tree = ast.parse(text)
     assert tree is not None
@@ -435,8 +447,7 @@ def test_inspect_requirements(tmp_path: Path) -> None:
 def test_inspect_requirements_accepts_direct_references(tmp_path: Path) -> None:
     path = tmp_path / "requirements.txt"
     path.write_text(
-        "bedrock-agentcore @ git+https://github.com/aws/bedrock-agentcore-sdk-python\n"
-        "strands-agents>=1.0\n"
+        "bedrock-agentcore @ git+https://github.com/aws/bedrock-agentcore-sdk-python\nstrands-agents>=1.0\n"
     )
     assert inspect_requirements(path).ok
 

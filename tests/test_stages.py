@@ -183,9 +183,9 @@ def test_cognito_creates_both_pools_like_the_quickstart(cloned: Any, idp: Any) -
     assert "ALLOW_USER_PASSWORD_AUTH" in runtime["ExplicitAuthFlows"]
     assert files.runtime.client_secret is None
 
-    identity = idp.describe_user_pool_client(
-        UserPoolId=files.identity.pool_id, ClientId=files.identity.client_id
-    )["UserPoolClient"]
+    identity = idp.describe_user_pool_client(UserPoolId=files.identity.pool_id, ClientId=files.identity.client_id)[
+        "UserPoolClient"
+    ]
     assert identity["ClientSecret"] and identity["ClientSecret"] == files.identity.client_secret
     assert identity["AllowedOAuthFlows"] == ["code"]
     assert "openid" in identity["AllowedOAuthScopes"]
@@ -253,8 +253,13 @@ def test_cognito_rerun_creates_nothing_and_keeps_passwords(cloned: Any, idp: Any
     assert _read_files(project) == before
     calls = [event.message for event in cloned.events if event.kind == "aws"]
     assert calls
-    for creating in ("CreateUserPool", "CreateUserPoolDomain", "CreateUserPoolClient", "AdminCreateUser",
-                     "AdminSetUserPassword"):
+    for creating in (
+        "CreateUserPool",
+        "CreateUserPoolDomain",
+        "CreateUserPoolClient",
+        "AdminCreateUser",
+        "AdminSetUserPassword",
+    ):
         assert not any(call.endswith(" " + creating) for call in calls), creating
 
 
@@ -387,14 +392,20 @@ def _hand_made_pool(idp: Any, role: str) -> idf.PoolRecord:
     idp.create_user_pool_domain(Domain=domain, UserPoolId=pool_id)
     if role == "runtime":
         client = idp.create_user_pool_client(
-            UserPoolId=pool_id, ClientName="rt", GenerateSecret=False,
+            UserPoolId=pool_id,
+            ClientName="rt",
+            GenerateSecret=False,
             ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
         )["UserPoolClient"]
     else:
         client = idp.create_user_pool_client(
-            UserPoolId=pool_id, ClientName="id", GenerateSecret=True,
-            CallbackURLs=[agentcore_callback_url(REGION)], AllowedOAuthFlows=["code"],
-            AllowedOAuthScopes=["openid", "profile", "email"], AllowedOAuthFlowsUserPoolClient=True,
+            UserPoolId=pool_id,
+            ClientName="id",
+            GenerateSecret=True,
+            CallbackURLs=[agentcore_callback_url(REGION)],
+            AllowedOAuthFlows=["code"],
+            AllowedOAuthScopes=["openid", "profile", "email"],
+            AllowedOAuthFlowsUserPoolClient=True,
             SupportedIdentityProviders=["COGNITO"],
         )["UserPoolClient"]
     username = f"{role}user{tag}"
@@ -416,8 +427,11 @@ def _hand_made_pool(idp: Any, role: str) -> idf.PoolRecord:
 def hand_made(sandbox_endpoint: str) -> idf.IdentityFiles:
     """Two pools set up by hand (not by this wizard), as the toolkit would have."""
     client = boto3.client(
-        "cognito-idp", endpoint_url=sandbox_endpoint, region_name=REGION,
-        aws_access_key_id="sandbox", aws_secret_access_key="sandbox",
+        "cognito-idp",
+        endpoint_url=sandbox_endpoint,
+        region_name=REGION,
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
     )
     return idf.IdentityFiles(runtime=_hand_made_pool(client, "runtime"), identity=_hand_made_pool(client, "identity"))
 
@@ -494,7 +508,8 @@ def test_env_verify_fails_when_discovery_url_names_another_region(cloned: Any) -
         _project(cloned),
         lambda lines: [
             line.replace(f"cognito-idp.{REGION}.", "cognito-idp.eu-west-1.")
-            if line.startswith("RUNTIME_DISCOVERY_URL=") else line
+            if line.startswith("RUNTIME_DISCOVERY_URL=")
+            else line
             for line in lines
         ],
     )
@@ -522,8 +537,18 @@ def test_summary_rows_describe_every_stage(cloned: Any) -> None:
     summary = cloned.summary()
     json.dumps(summary)  # serialisable
     keys = [row["key"] for row in summary["stages"]]
-    assert keys == ["preflight", "cognito", "env", "agent", "configure", "provider", "workload", "deploy",
-                    "invoke", "cleanup"]
+    assert keys == [
+        "preflight",
+        "cognito",
+        "env",
+        "agent",
+        "configure",
+        "provider",
+        "workload",
+        "deploy",
+        "invoke",
+        "cleanup",
+    ]
     statuses = {row["key"]: row["status"] for row in summary["stages"]}
     assert statuses["preflight"] == statuses["cognito"] == "done"
     assert statuses["env"] == statuses["agent"] == "pending"
@@ -615,4 +640,3 @@ def test_agent_verify_drifts_when_file_is_deleted(wizard: Any, project: Path) ->
     (project / AGENT_FILE).unlink()
     outcome = wizard.verify_stage("agent")
     assert not outcome.ok and outcome.status == "drifted"
-

@@ -221,9 +221,7 @@ def test_lock_held_by_other_process_conflicts_and_names_its_pid(project: Path) -
         sys.stdin.read()
         """
     )
-    holder = subprocess.Popen(
-        [sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
-    )
+    holder = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         pid = holder.stdout.readline().strip()
         assert pid.isdigit()
@@ -273,8 +271,11 @@ def test_valid_json_that_is_not_a_state_is_moved_aside(project: Path, payload: s
 
 
 def test_newer_schema_is_moved_aside(project: Path) -> None:
-    payload = {"schema_version": 99, "stages": {"cognito": {"status": "done", "resources": {"x": "y"}}},
-               "project_id": "abc"}
+    payload = {
+        "schema_version": 99,
+        "stages": {"cognito": {"status": "done", "resources": {"x": "y"}}},
+        "project_id": "abc",
+    }
     _write_state(project, payload)
     state = StateFile(project).load()
     aside = _damaged(project)
@@ -330,9 +331,7 @@ def test_stage_record_that_is_not_an_object_is_moved_aside(project: Path) -> Non
 
 # Regression: StateFile._set_aside used to name the copy with a one-second timestamp and
 # os.replace() onto it, so a second damaged file in the same second overwrote the first copy.
-def test_two_damaged_files_in_the_same_second_are_both_kept(
-    project: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_two_damaged_files_in_the_same_second_are_both_kept(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real_strftime = time.strftime
 
     def frozen(fmt: str, *args):
