@@ -40,6 +40,7 @@ class WizardEvent(Message):
 class WizardApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "agentcore-wizard"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (asks first while a stage runs)"),
     ]
@@ -141,6 +142,8 @@ class WizardApp(App[int]):
         if self.busy is not None:
             self.notify(f"Busy: {self.busy}.", severity="warning")
             return
+        # Cleared here, not in the worker, so a stop confirmed before the worker starts is not lost.
+        self.wizard.ctx.cancel_event.clear()
         self._set_busy(f"running stage {self.wizard.stage(key).label}")
         screen = self._stage_screen(key)
         if screen is not None:

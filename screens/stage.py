@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any, cast
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, HorizontalScroll, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import (
     Button,
@@ -80,7 +80,7 @@ class StageScreen(Screen[None]):
                         yield Button("Run", id="run", variant="primary", disabled=not stage.available)
                         yield Button("Verify", id="verify", disabled=not stage.available)
                         yield Button("Copy command", id="copy")
-                        yield Button("Reveal secrets", id="reveal")
+                        yield Button("Reveal", id="reveal")
                         yield Button("Next →", id="next")
                     yield Label("", id="blocked")
                     with Horizontal(id="progress-row"):
@@ -89,7 +89,8 @@ class StageScreen(Screen[None]):
                 with VerticalScroll(id="stage-body"):
                     yield Markdown(stage.explanation, id="explanation")
                     yield Label("The quickstart's command, with this project's values", classes="section")
-                    yield Static(id="command")
+                    with HorizontalScroll(classes="code-box"):
+                        yield Static(id="command")
                     yield Label("Values", classes="section")
                     yield ValuesTable(id="values")
                     if self.stage_key == "env":
@@ -106,7 +107,8 @@ class StageScreen(Screen[None]):
             with RadioSet(id="shell-choice"):
                 for value, title in SHELL_CHOICES:
                     yield RadioButton(title, value=value == self.shell, name=value)
-            yield Static(id="exports")
+            with HorizontalScroll(classes="code-box"):
+                yield Static(id="exports")
             yield Button("Copy exports", id="copy-exports")
 
     def on_mount(self) -> None:
@@ -135,10 +137,10 @@ class StageScreen(Screen[None]):
         # The mode can change at run time (no credentials, the user chose the sandbox).
         self.query_one("#sandbox-banner").display = wizard.ctx.is_sandbox
         description = stage.describe(wizard.ctx)
-        self.query_one("#command", Static).update(Text(description.command))
+        self.query_one("#command", Static).update(Text(description.command, no_wrap=True, overflow="ignore"))
         self.query_one("#values", ValuesTable).set_rows(description.values)
         self.query_one("#values", ValuesTable).set_revealed(self.revealed)
-        self.query_one("#reveal", Button).label = "Hide secrets" if self.revealed else "Reveal secrets"
+        self.query_one("#reveal", Button).label = "Hide" if self.revealed else "Reveal"
         self.query_one(Sidebar).refresh_statuses()
         busy = app.busy is not None
         blocker = wizard.blocked_by(stage) if stage.available else None
@@ -177,7 +179,10 @@ class StageScreen(Screen[None]):
     def _render_exports(self) -> None:
         exports = self._exports(reveal=self.revealed)
         widget = self.query_one("#exports", Static)
-        widget.update(Text(exports) if exports else Text("Available after stage 1 wrote the env file.", style="dim"))
+        if exports:
+            widget.update(Text(exports.rstrip("\n"), no_wrap=True, overflow="ignore"))
+        else:
+            widget.update(Text("Available after stage 1 wrote the env file.", style="dim"))
         self.query_one("#copy-exports", Button).disabled = not exports
 
     def _exports(self, reveal: bool) -> str:

@@ -158,7 +158,6 @@ class Wizard:
     def run_stage(self, ref: str) -> Outcome:
         stage = self.stage(ref)
         self.ctx.current_stage = stage.key
-        self.ctx.cancel_event.clear()
         if not stage.available:
             error = explain(_not_available(stage))
             return Outcome(False, "unavailable", error)

@@ -1,0 +1,662 @@
+"""Pilot tests for the Textual front end, against the in-process sandbox on 127.0.0.1 only.
+
+Stages really run (stages 0-3); nothing leaves this machine. Text is read from the widgets' own
+visuals, never from wall-clock timing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.widgets import Button, Input, Label, RadioButton, RichLog, Static
+
+from screens.app import WizardApp
+from screens.modals import ConfirmModal, RegionModal
+from screens.stage import StageScreen
+from screens.welcome import WelcomeScreen
+from screens.widgets import SECRET_MASK
+from wizard.context import Options
+from wizard.engine import Wizard
+from wizard.files.identity import JSON_NAME
+from wizard.state import StateFile
+
+SIZE = (120, 40)
+ALL_KEYS = ["preflight", "cognito", "env", "agent", "configure", "provider", "workload", "deploy", "invoke", "cleanup"]
+UNAVAILABLE = ["configure", "provider", "workload", "deploy", "invoke", "cleanup"]
+
+
+# --- helpers ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _instant_buttons(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No 'active' effect, so quick successive presses are never swallowed (it is set per instance)."""
+    original_init = Button.__init__
+
+    def init(self: Button, *args: Any, **kwargs: Any) -> None:
+        original_init(self, *args, **kwargs)
+        self.active_effect_duration = 0
+
+    monkeypatch.setattr(Button, "__init__", init)
+
+
+@pytest.fixture(autouse=True)
+def system_clipboard(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """pyperclip never touches the real clipboard in tests; what it would have received is recorded."""
+    import pyperclip
+
+    copied: list[str] = []
+    monkeypatch.setattr(pyperclip, "copy", copied.append)
+    return copied
+
+
+@pytest.fixture(autouse=True)
+def _no_detached_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Only the in-process sandbox of conftest may be used: starting a folder sandbox fails the test."""
+    import wizard.sandbox.manager as manager
+
+    def refuse(*args: Any, **kwargs: Any) -> str:
+        raise AssertionError("a test tried to start a detached folder sandbox")
+
+    monkeypatch.setattr(manager, "ensure_folder_sandbox", refuse)
+
+
+@pytest.fixture
+def make_app(options: Options) -> Iterator[Callable[..., WizardApp]]:
+    wizards: list[Wizard] = []
+
+    def factory(opts: Options | None = None) -> WizardApp:
+        wizard = Wizard(opts or options).open()
+        wizards.append(wizard)
+        return WizardApp(wizard, detect_on_start=False)
+
+    yield factory
+    for wizard in wizards:
+        wizard.close()
+
+
+def plain(widget: Static) -> str:
+    """The text a Static (or Label) currently displays."""
+    visual = widget.visual
+    return str(getattr(visual, "plain", visual))
+
+
+def button_label(button: Button) -> str:
+    return str(getattr(button.label, "plain", button.label))
+
+
+def status(app: WizardApp, key: str) -> str:
+    return app.wizard.status_of(app.wizard.stage(key))
+
+
+async def wait_idle(pilot: Any, app: WizardApp, key: str | None = None, limit: int = 400) -> None:
+    """Wait (bounded) until no stage worker runs and the stage is no longer 'running'."""
+    for _ in range(limit):
+        await pilot.pause(0.05)
+        if app.busy is None and (key is None or status(app, key) != "running"):
+            await pilot.pause()
+            return
+    pytest.fail(f"stage {key} still busy after {limit} pauses: busy={app.busy!r}")
+
+
+async def wait_for(pilot: Any, predicate: Callable[[], bool], what: str, limit: int = 400) -> None:
+    for _ in range(limit):
+        if predicate():
+            return
+        await pilot.pause(0.05)
+    pytest.fail(f"gave up waiting for {what}")
+
+
+async def run_stage(pilot: Any, app: WizardApp, key: str) -> None:
+    """Go to the stage's screen, press r, wait, and insist it ended done."""
+    app.goto(key)
+    await pilot.pause()
+    assert isinstance(app.screen, StageScreen) and app.screen.stage_key == key
+    assert not app.screen.query_one("#run", Button).disabled, f"{key}: Run is disabled"
+    await pilot.press("r")
+    await wait_idle(pilot, app, key)
+    assert status(app, key) == "done", (key, app.wizard.error_of(app.wizard.stage(key)))
+
+
+def identity_json(project: Path) -> dict[str, Any]:
+    return json.loads((project / JSON_NAME).read_text(encoding="utf-8"))
+
+
+def secrets_of(project: Path) -> list[str]:
+    data = identity_json(project)
+    found = [data["runtime"]["password"], data["identity"]["password"], data["identity"]["client_secret"]]
+    assert all(found), "the identity file lacks a secret"
+    return found
+
+
+# --- 1. start-up ------------------------------------------------------------------------------------
+
+
+async def test_welcome_lists_every_stage_and_enter_starts_at_preflight(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, WelcomeScreen)
+        table = app.screen.query_one("#overview", Static).content
+        rows = list(zip(*(column.cells for column in table.columns), strict=True))  # type: ignore[union-attr]
+        assert [row[0] for row in rows] == ["0", "1", "2", "3", "4", "5", "6", "7", "8", "–"]
+        titles = [row[1] for row in rows]
+        assert titles == [stage.title for stage in app.wizard.stages]
+        assert "Cleanup" in titles and "Invoke the agent" in titles
+        assert "Start at stage 0" in button_label(app.screen.query_one("#start", Button))
+
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, StageScreen)
+        assert app.screen.stage_key == "preflight"
+        assert "Stage 0 · Prerequisites" in plain(app.screen.query_one("#stage-title", Static))
+
+
+# --- 2. run stages 0 and 1, the log and secret masking -----------------------------------------------
+
+
+async def test_run_preflight_and_cognito_then_reveal_and_hide_secrets(make_app, project: Path) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.screen.stage_key == "preflight"
+        await pilot.press("r")
+        await wait_idle(pilot, app, "preflight")
+        assert status(app, "preflight") == "done"
+
+        await pilot.press("n")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, StageScreen) and screen.stage_key == "cognito"
+        assert not screen.query_one("#run", Button).disabled
+        await pilot.press("r")
+        await wait_idle(pilot, app, "cognito")
+        assert status(app, "cognito") == "done", app.wizard.error_of(app.wizard.stage("cognito"))
+        assert status(app, "preflight") == "done"
+
+        # Every AWS call is named in the log, both in the app's record and on the screen.
+        recorded = [line.plain for line in app.logs["cognito"]]
+        assert any("CreateUserPool" in line for line in recorded), recorded
+        shown = [strip.text for strip in screen.query_one("#log", RichLog).lines]
+        assert any("CreateUserPool" in line for line in shown), shown
+
+        secrets = secrets_of(project)
+        values = screen.query_one("#values", Static)
+        masked = plain(values)
+        assert masked.count(SECRET_MASK) == 3
+        assert "Runtime pool" in masked and identity_json(project)["runtime"]["pool_id"] in masked
+        for secret in secrets:
+            assert secret not in masked
+        assert button_label(screen.query_one("#reveal", Button)) == "Reveal"
+
+        await pilot.press("s")
+        await pilot.pause()
+        revealed = plain(values)
+        for secret in secrets:
+            assert secret in revealed
+        assert SECRET_MASK not in revealed
+        assert button_label(screen.query_one("#reveal", Button)) == "Hide"
+
+        await pilot.press("s")
+        await pilot.pause()
+        hidden = plain(values)
+        assert hidden.count(SECRET_MASK) == 3
+        for secret in secrets:
+            assert secret not in hidden
+
+
+# --- 3. resume in a new app ----------------------------------------------------------------------------
+
+
+async def test_resume_offers_stage_4_which_is_unavailable(make_app, options: Options) -> None:
+    first = make_app()
+    async with first.run_test(size=SIZE) as pilot:
+        for key in ("preflight", "cognito", "env", "agent"):
+            await run_stage(pilot, first, key)
+    first.wizard.close()
+
+    on_disk = StateFile(options.project).load()
+    assert all(on_disk.stage(key)["status"] == "done" for key in ("preflight", "cognito", "env", "agent"))
+
+    second = make_app()
+    assert second.wizard is not first.wizard
+    async with second.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert isinstance(second.screen, WelcomeScreen)
+        label = button_label(second.screen.query_one("#start", Button))
+        assert "stage 4" in label and label.startswith("Continue"), label
+        assert "Welcome back" in plain(second.screen.query_one("#resume", Static))
+
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = second.screen
+        assert isinstance(screen, StageScreen) and screen.stage_key == "configure"
+        assert screen.query_one("#run", Button).disabled
+        assert screen.query_one("#verify", Button).disabled
+        assert "unavailable" in plain(screen.query_one("#stage-title", Static))
+
+
+# --- 4. unavailable stages show their commands, never the secret ---------------------------------------
+
+EXPECTED_COMMANDS = {
+    "configure": "agentcore configure",
+    "provider": "create-credential-provider",
+    "workload": "create-workload-identity",
+    "deploy": "agentcore deploy",
+    "invoke": "agentcore invoke",
+    "cleanup": "agentcore identity cleanup",
+}
+
+
+async def test_unavailable_stages_show_command_and_cannot_run(make_app, project: Path) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await run_stage(pilot, app, "preflight")
+        await run_stage(pilot, app, "cognito")
+        data = identity_json(project)
+        secret = data["identity"]["client_secret"]
+        assert secret
+
+        for key in UNAVAILABLE:
+            app.goto(key)
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, StageScreen) and screen.stage_key == key
+            assert screen.query_one("#run", Button).disabled, key
+            assert screen.query(".section") and screen.query_one("#unavailable-banner", Static)
+            command = plain(screen.query_one("#command", Static))
+            assert EXPECTED_COMMANDS[key] in command, (key, command)
+            assert secret not in command
+            if key == "provider":
+                assert "$IDENTITY_CLIENT_SECRET" in command
+                assert data["identity"]["client_id"] in command  # real values are filled in
+            if key == "configure":
+                assert data["runtime"]["client_id"] in command
+
+            # The key binding refuses too: nothing starts.
+            await pilot.press("r")
+            await pilot.pause()
+            assert app.busy is None
+            assert status(app, key) == "unavailable"
+
+
+# --- 5. copying the command ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("system_clipboard_works", [True, False], ids=["pyperclip", "osc52-only"])
+async def test_copy_command(make_app, monkeypatch, system_clipboard, system_clipboard_works: bool) -> None:
+    import pyperclip
+
+    if not system_clipboard_works:
+
+        def broken(text: str) -> None:
+            raise pyperclip.PyperclipException("no clipboard mechanism")
+
+        monkeypatch.setattr(pyperclip, "copy", broken)
+
+    app = make_app()
+    notes: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+    original_notify = app.notify
+
+    def record(*args: Any, **kwargs: Any) -> None:
+        notes.append((args, kwargs))
+        original_notify(*args, **kwargs)
+
+    monkeypatch.setattr(app, "notify", record)
+    async with app.run_test(size=SIZE) as pilot:
+        app.goto("cognito")
+        await pilot.pause()
+        assert app.clipboard == ""
+        await pilot.press("c")
+        await pilot.pause()
+        expected = "agentcore identity setup-cognito --region us-east-1"
+        assert app.clipboard == expected
+        assert len(notes) == 1
+        args, kwargs = notes[0]
+        if system_clipboard_works:
+            assert system_clipboard == [expected]
+            assert kwargs.get("title") == "Copied"
+        else:
+            assert kwargs.get("title") == "Copied (terminal)"
+            assert "OSC 52" in args[0]
+        assert "quickstart command" in args[0]
+        # Textual really shows it.
+        assert len(app._notifications) == 1
+
+
+# --- 6. env screen exports ----------------------------------------------------------------------------
+
+
+async def test_env_exports_masked_shell_choice_and_copy(make_app, project: Path, system_clipboard) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await run_stage(pilot, app, "preflight")
+        await run_stage(pilot, app, "cognito")
+        secrets = secrets_of(project)
+        password = identity_json(project)["runtime"]["password"]
+
+        app.goto("env")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, StageScreen) and screen.stage_key == "env"
+        exports = screen.query_one("#exports", Static)
+        text = plain(exports)
+        assert "export RUNTIME_POOL_ID=" in text
+        assert f"export RUNTIME_PASSWORD='{SECRET_MASK}'" in text
+        for secret in secrets:
+            assert secret not in text
+        assert "set -gx" not in text
+
+        fish = next(button for button in screen.query(RadioButton) if button.name == "fish")
+        fish.scroll_visible(animate=False)
+        await pilot.pause()
+        await pilot.click(fish)
+        await pilot.pause()
+        assert fish.value and screen.shell == "fish"
+        text = plain(exports)
+        assert "set -gx RUNTIME_POOL_ID " in text
+        assert "export " not in text
+        for secret in secrets:
+            assert secret not in text
+
+        copy = screen.query_one("#copy-exports", Button)
+        assert not copy.disabled
+        copy.scroll_visible(animate=False)
+        await pilot.pause()
+        await pilot.click(copy)
+        await pilot.pause()
+        assert password in app.clipboard
+        assert f"set -gx RUNTIME_PASSWORD '{password}'" in app.clipboard
+        assert all(secret in app.clipboard for secret in secrets)
+        assert system_clipboard == [app.clipboard]
+        # The screen itself stays masked after copying.
+        assert password not in plain(exports)
+
+
+# --- 7. blocked stages -----------------------------------------------------------------------------------
+
+
+async def test_cognito_blocked_until_preflight_done(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.goto("cognito")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, StageScreen) and screen.stage_key == "cognito"
+        assert screen.query_one("#run", Button).disabled
+        blocked = plain(screen.query_one("#blocked", Label))
+        assert "stage 0" in blocked and "Prerequisites" in blocked
+        await pilot.press("r")
+        await pilot.pause()
+        assert app.busy is None
+        assert status(app, "cognito") == "pending"
+
+
+# --- 8. quitting while a stage runs ---------------------------------------------------------------------
+
+
+async def test_quit_while_running_asks_then_stops_cleanly(make_app, project: Path, monkeypatch) -> None:
+    app = make_app()
+    cognito = app.wizard.stage("cognito")
+    gate = threading.Event()
+    entered = threading.Event()
+    original_run = cognito.run
+
+    def gated_run(ctx: Any) -> Any:
+        entered.set()
+        assert gate.wait(20), "the test never opened the gate"
+        return original_run(ctx)
+
+    # Holds the stage between "running" and its first AWS call, so "q" surely lands mid-stage.
+    monkeypatch.setattr(cognito, "run", gated_run)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await run_stage(pilot, app, "preflight")
+            app.goto("cognito")
+            await pilot.pause()
+            await pilot.press("r")
+            assert app.busy is not None
+            await pilot.press("q")
+            await pilot.pause()
+            assert isinstance(app.screen, ConfirmModal)
+            assert app.is_running
+
+            for _ in range(400):
+                if entered.is_set():
+                    break
+                await pilot.pause(0.05)
+            assert entered.is_set()
+            raw = json.loads(StateFile(project).path.read_text(encoding="utf-8"))
+            assert raw["stages"]["cognito"]["status"] == "running"
+
+            await pilot.press("y")
+            await pilot.pause()
+            assert not isinstance(app.screen, ConfirmModal)
+            assert app.is_running and app.return_code is None  # waits for the worker
+            assert app.wizard.ctx.cancel_event.is_set()
+
+            gate.set()
+            for _ in range(400):
+                if not app.is_running:
+                    break
+                await asyncio.sleep(0.05)
+            assert not app.is_running, "the app did not exit after the stage stopped"
+    finally:
+        gate.set()
+    assert app.return_code == 0
+
+    raw = json.loads(StateFile(project).path.read_text(encoding="utf-8"))
+    assert all(record["status"] != "running" for record in raw["stages"].values()), raw["stages"]
+    reloaded = StateFile(project).load()
+    record = reloaded.data["stages"]["cognito"]
+    assert record["status"] == "failed"
+    assert "Stopped at your request" in record["error"]["message"]
+
+
+# --- 9. the region prompt ---------------------------------------------------------------------------------
+
+
+class _Session:
+    region_name = None
+
+
+class _StubSTS:
+    def __init__(self, calls: list[str]) -> None:
+        self.calls = calls
+
+    def get_caller_identity(self) -> dict[str, str]:
+        self.calls.append("GetCallerIdentity")
+        return {"Account": "123456789012", "Arn": "arn:aws:iam::123456789012:user/test"}
+
+    def __getattr__(self, name: str) -> Any:
+        self.calls.append(name)
+        raise AssertionError(f"unexpected AWS call {name}")
+
+
+async def test_region_prompt_rejects_bad_names_and_uses_the_choice(make_app, project: Path, monkeypatch) -> None:
+    opts = Options(project=project, region=None, sandbox=False, sandbox_endpoint=None)
+    app = make_app(opts)
+    ctx = app.wizard.ctx
+    assert not ctx.is_sandbox
+    services: list[str] = []
+    calls: list[str] = []
+
+    def fake_client(service: str) -> _StubSTS:
+        services.append(service)
+        return _StubSTS(calls)
+
+    monkeypatch.setattr(ctx, "session", lambda: _Session())
+    monkeypatch.setattr(ctx, "client", fake_client)
+    async with app.run_test(size=SIZE) as pilot:
+        app.goto("preflight")
+        await pilot.pause()
+        await pilot.press("r")
+        await wait_idle(pilot, app, "preflight")
+        assert isinstance(app.screen, RegionModal)
+        assert status(app, "preflight") == "needs_action"
+        assert services == [] and calls == []
+
+        await pilot.press(*"not a region")
+        assert app.screen.query_one(Input).value == "not a region"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, RegionModal)
+        error = plain(app.screen.query_one("#region-error", Label))
+        assert "'not a region' is not a region name" in error
+        assert ctx.region_choice is None
+
+        app.screen.query_one(Input).value = ""
+        await pilot.press(*"eu-west-1", "enter")
+        await pilot.pause()
+        assert not isinstance(app.screen, RegionModal)
+        assert ctx.region_choice == "eu-west-1"
+        await wait_idle(pilot, app, "preflight")
+        assert status(app, "preflight") == "done", app.wizard.error_of(app.wizard.stage("preflight"))
+        assert app.wizard.state.data["region"] == "eu-west-1"
+        assert app.wizard.state.data["account"] == "123456789012"
+        assert services == ["sts"]
+        assert calls == ["GetCallerIdentity"]
+
+
+# --- 10. command palette ---------------------------------------------------------------------------------
+
+
+async def test_system_commands_go_to_stages_and_act_on_the_current_one(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        titles = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Go to stage 4: Configure agent with JWT auth" in titles
+        assert "Go to stage –: Cleanup" in titles
+        assert sum(title.startswith("Go to stage ") for title in titles) == len(ALL_KEYS)
+        assert "Run this stage" not in titles  # only on a stage screen
+
+        app.goto("preflight")
+        await pilot.pause()
+        commands = {command.title: command for command in app.get_system_commands(app.screen)}
+        assert "Run this stage" in commands
+        assert "Copy the quickstart command" in commands
+
+        go = next(command for title, command in commands.items() if title.startswith("Go to stage 2"))
+        go.callback()
+        await pilot.pause()
+        assert isinstance(app.screen, StageScreen) and app.screen.stage_key == "env"
+
+        commands = {command.title: command for command in app.get_system_commands(app.screen)}
+        commands["Copy the quickstart command"].callback()
+        await pilot.pause()
+        assert app.clipboard.startswith("export $(grep -v '^#' .agentcore_identity_user.env | xargs)")
+
+
+# --- extra: quitting when idle, the overwrite question from a worker thread, no credentials, layout ---
+
+
+async def test_quit_when_idle_exits_at_once(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.goto("cognito")
+        await pilot.pause()
+        await pilot.press("q")
+        for _ in range(100):
+            if not app.is_running:
+                break
+            await asyncio.sleep(0.05)
+        assert not app.is_running
+    assert app.return_code == 0
+
+
+@pytest.mark.parametrize("overwrite", [False, True], ids=["keep-mine", "overwrite"])
+async def test_agent_asks_before_overwriting_user_edits(make_app, project: Path, overwrite: bool) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await run_stage(pilot, app, "agent")
+        agent_py = project / "agent.py"
+        edited = agent_py.read_text(encoding="utf-8") + "\n# my own change\n"
+        agent_py.write_text(edited, encoding="utf-8")
+
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the overwrite question")
+        modal = app.screen
+        assert "agent.py" in plain(modal.query_one(".dialog-question", Static))
+        assert button_label(modal.query_one("#yes", Button)) == "Overwrite"
+        assert app.busy is not None  # the worker waits for the answer; the UI does not
+        await pilot.press("y" if overwrite else "n")
+        await wait_idle(pilot, app, "agent")
+
+        assert status(app, "agent") == "done", app.wizard.error_of(app.wizard.stage("agent"))
+        now = agent_py.read_text(encoding="utf-8")
+        if overwrite:
+            assert "# my own change" not in now
+        else:
+            assert now == edited
+            assert any("Kept your agent.py" in line.plain for line in app.logs["agent"])
+
+
+class _NoCredentialsSTS:
+    def get_caller_identity(self) -> dict[str, str]:
+        from botocore.exceptions import NoCredentialsError
+
+        raise NoCredentialsError()
+
+
+@pytest.mark.parametrize("use_sandbox", [False, True], ids=["not-now", "use-sandbox"])
+async def test_no_credentials_offers_the_sandbox(
+    make_app, project: Path, sandbox_endpoint: str, monkeypatch, use_sandbox: bool
+) -> None:
+    opts = Options(project=project, region="us-east-1", sandbox=False, sandbox_endpoint=None)
+    app = make_app(opts)
+    ctx = app.wizard.ctx
+    real_client = ctx.client
+    real_switch = ctx.switch_to_sandbox
+
+    def client(service: str) -> Any:
+        # Real (sandbox) clients only once the user chose the sandbox; never a real AWS client.
+        return real_client(service) if ctx.is_sandbox else _NoCredentialsSTS()
+
+    def switch() -> None:
+        opts.sandbox_endpoint = sandbox_endpoint  # the in-process sandbox, not a detached one
+        real_switch()
+
+    monkeypatch.setattr(ctx, "client", client)
+    monkeypatch.setattr(ctx, "switch_to_sandbox", switch)
+    async with app.run_test(size=SIZE) as pilot:
+        app.goto("preflight")
+        await pilot.pause()
+        assert not app.screen.query_one("#sandbox-banner").display
+        await pilot.press("r")
+        await wait_idle(pilot, app, "preflight")
+        assert isinstance(app.screen, ConfirmModal)
+        assert "No AWS credentials" in plain(app.screen.query_one(".dialog-question", Static))
+        assert status(app, "preflight") == "failed"
+
+        await pilot.press("y" if use_sandbox else "n")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmModal)
+        await wait_idle(pilot, app, "preflight")
+        if use_sandbox:
+            assert ctx.is_sandbox and "SANDBOX" in app.sub_title
+            assert status(app, "preflight") == "done", app.wizard.error_of(app.wizard.stage("preflight"))
+            assert app.wizard.state.data["mode"] == "sandbox"
+            assert app.screen.query_one("#sandbox-banner").display
+        else:
+            assert not ctx.is_sandbox and app.sub_title == "AWS"
+            assert status(app, "preflight") == "failed"
+            assert app.wizard.state.data.get("mode") is None
+
+
+@pytest.mark.parametrize("size", [(120, 40), (100, 30), (80, 24)])
+async def test_action_buttons_fit(make_app, size) -> None:
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        app.goto("cognito")
+        await pilot.pause()
+        main = app.screen.query_one("#main").region
+        for button in app.screen.query_one("#actions").query(Button):
+            assert button.region.right <= main.right, f"#{button.id} ends at {button.region.right} > {main.right}"

@@ -1,0 +1,139 @@
+"""SVG snapshots of the main screens (pytest-textual-snapshot).
+
+Deterministic by construction: fixed project folders, fixed fake identity values, a sandbox
+endpoint that is never contacted (nothing runs: detect_on_start=False and no key runs a stage).
+Update with `pytest tests/test_snapshots.py --snapshot-update`, then look at the SVGs.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+
+from screens.app import WizardApp
+from wizard.context import Options
+from wizard.engine import Wizard
+from wizard.files.identity import IdentityFiles, PoolRecord, discovery_url, write_identity_files
+from wizard.state import StateFile
+
+SIZE = (120, 40)
+SNAPSHOT_ROOT = Path("/tmp/agentcore-wizard-snapshots")
+NEVER_CONTACTED = "http://127.0.0.1:9"  # the discard port: nothing listens, nothing here connects
+
+FAKE_FILES = IdentityFiles(
+    runtime=PoolRecord(
+        pool_id="us-east-1_AAAAAAAAA",
+        client_id="runtimeclient0000000000000",
+        discovery_url=discovery_url("us-east-1", "us-east-1_AAAAAAAAA"),
+        domain_prefix="agentcore-runtime-0000aaaa",
+        username="testuser0000aaaa",
+        password="Runtime-Passw0rd",
+    ),
+    identity=PoolRecord(
+        pool_id="us-east-1_BBBBBBBBB",
+        client_id="identityclient000000000000",
+        discovery_url=discovery_url("us-east-1", "us-east-1_BBBBBBBBB"),
+        domain_prefix="agentcore-identity-0000aaaa",
+        username="externaluser0000aaaa",
+        password="Identity-Passw0rd",
+        client_secret="fakeclientsecret0000000000000000000000000000000000",
+    ),
+)
+
+
+@pytest.fixture(autouse=True)
+def _nothing_contacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A snapshot never reaches a sandbox, in-process or detached: these fail the test if tried."""
+    import wizard.sandbox.manager as manager
+
+    def refuse(*args: object, **kwargs: object) -> str:
+        raise AssertionError("a snapshot test tried to reach a sandbox")
+
+    monkeypatch.setattr(manager, "ensure_folder_sandbox", refuse)
+    monkeypatch.setattr(manager, "require_healthy", refuse)
+
+
+@pytest.fixture
+def opened() -> Iterator[list[Wizard]]:
+    """Wizards opened by a test, closed (their folder lock released) afterwards."""
+    wizards: list[Wizard] = []
+    yield wizards
+    for wizard in wizards:
+        wizard.close()
+
+
+def fresh_folder(name: str) -> Path:
+    folder = SNAPSHOT_ROOT / name
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
+
+
+def write_state(folder: Path, done: tuple[str, ...]) -> None:
+    state = StateFile(folder)
+    state.data.update(region="us-east-1", region_source="--region", account="123456789012", mode="sandbox")
+    for key in done:
+        state.set_status(key, "done", save=False)
+    state.save()
+
+
+def make_app(folder: Path, opened: list[Wizard]) -> WizardApp:
+    options = Options(project=folder, sandbox_endpoint=NEVER_CONTACTED, region="us-east-1")
+    wizard = Wizard(options).open()
+    opened.append(wizard)
+    return WizardApp(wizard, detect_on_start=False)
+
+
+def goto(key: str, scroll_to: str | None = None):
+    async def run_before(pilot: Pilot) -> None:
+        app = pilot.app
+        assert isinstance(app, WizardApp)
+        app.goto(key)
+        await pilot.pause()
+        if scroll_to is not None:
+            # Whatever container scrolls it: bring the widget to the top of the view.
+            app.screen.query_one(scroll_to).scroll_visible(animate=False, top=True)
+            await pilot.pause()
+
+    return run_before
+
+
+def test_welcome_fresh_project(snap_compare, opened) -> None:
+    app = make_app(fresh_folder("welcome-fresh"), opened)
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_welcome_resume_at_stage_4(snap_compare, opened) -> None:
+    folder = fresh_folder("welcome-resume")
+    write_state(folder, ("preflight", "cognito", "env", "agent"))
+    app = make_app(folder, opened)
+    assert app.wizard.first_unfinished().key == "configure"
+    assert snap_compare(app, terminal_size=SIZE)
+
+
+def test_cognito_pending(snap_compare, opened) -> None:
+    folder = fresh_folder("cognito-pending")
+    write_state(folder, ("preflight",))
+    app = make_app(folder, opened)
+    # Enter continues at the first unfinished stage: cognito.
+    assert snap_compare(app, terminal_size=SIZE, press=["enter"])
+
+
+def test_cognito_done_secrets_masked(snap_compare, opened) -> None:
+    folder = fresh_folder("cognito-done")
+    write_identity_files(folder, FAKE_FILES)
+    write_state(folder, ("preflight", "cognito"))
+    app = make_app(folder, opened)
+    assert snap_compare(app, terminal_size=SIZE, run_before=goto("cognito", scroll_to="#values"))
+
+
+def test_env_exports_masked(snap_compare, opened) -> None:
+    folder = fresh_folder("env-exports")
+    write_identity_files(folder, FAKE_FILES)
+    write_state(folder, ("preflight", "cognito"))
+    app = make_app(folder, opened)
+    assert snap_compare(app, terminal_size=SIZE, run_before=goto("env", scroll_to="#exports-box"))
