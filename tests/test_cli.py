@@ -412,3 +412,53 @@ def test_version_flag(folder: Path) -> None:
     result = cli(folder, "--version")
     assert result.returncode == 0
     assert re.match(r"agentcore-wizard \d+\.\d+\.\d+", result.stdout)
+
+
+# --- a shared sandbox, as a workshop facilitator runs it ---------------------------------------
+
+
+def test_sandbox_serve_prints_its_endpoint_and_serves_a_run(tmp_path: Path) -> None:
+    serve = subprocess.Popen(
+        [sys.executable, "-m", "wizard", "sandbox", "serve", "--port", "0"],
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert serve.stdout is not None
+        first = serve.stdout.readline()
+        match = re.search(r"(http://127\.0\.0\.1:\d+)", first)
+        assert match, first
+        endpoint = match.group(1)
+        folder = tmp_path / "attendee"
+        folder.mkdir()
+        result = cli(folder, "run", "--sandbox-endpoint", endpoint, "--yes", "--through", "cognito")
+        assert result.returncode == 0, result.stderr
+        assert "SANDBOX" in result.stderr
+        # The facilitator's sandbox holds the attendee's pools; no folder sandbox was started.
+        client = boto3.client(
+            "cognito-idp",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="sandbox",
+            aws_secret_access_key="sandbox",
+        )
+        assert len(client.list_user_pools(MaxResults=60)["UserPools"]) == 2
+        assert not (folder / ".agentcore-wizard" / "sandbox.json").exists()
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(timeout=TIMEOUT) == 0
+
+
+def test_sandbox_endpoint_that_does_not_answer_is_a_clear_error(tmp_path: Path) -> None:
+    result = cli(tmp_path, "run", "--sandbox-endpoint", "http://127.0.0.1:9", "--yes", "--through", "preflight")
+    assert result.returncode == 1
+    assert "No agentcore-wizard sandbox answers at http://127.0.0.1:9" in result.stderr
+    assert "sandbox serve" in result.stderr
+
+
+def test_sandbox_stop_without_a_sandbox_says_so(tmp_path: Path) -> None:
+    result = cli(tmp_path, "sandbox", "stop", "--dir", str(tmp_path))
+    assert result.returncode == 0
+    assert "No sandbox was running" in result.stdout

@@ -55,8 +55,8 @@ class Wizard:
         recorded_mode = self.state.data.get("mode")
         if not lock:
             # Read-only use (status): report whatever mode the folder was set up in.
-            if recorded_mode == "sandbox":
-                self.options.sandbox = not self.options.sandbox_endpoint
+            if recorded_mode == "sandbox" and not self.options.is_sandbox:
+                self.options.sandbox = True
             return self
         if recorded_mode is None and self.state.recovered_from and sandbox_file(project).exists():
             # The state was lost, but this folder has its own sandbox: that is where its work lives.
