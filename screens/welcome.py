@@ -98,6 +98,9 @@ class WelcomeScreen(Screen[None]):
         text.append(f": {len(done)} stage(s) done (" + ", ".join(stage.label for stage in done) + ").")
         if target is not None:
             text.append(f"\nNext: stage {target.label}, {target.title}.")
+            error = wizard.error_of(target)
+            if error:
+                text.append(f"\n{error.get('message', '')} {error.get('fix', '')}".rstrip(), style="yellow")
         return text
 
     def _stage_table(self) -> Table:
