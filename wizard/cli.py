@@ -32,6 +32,7 @@ _DEFAULTS: dict[str, Any] = {
     "ready_file": None,
     "shell": "bash",
     "scopes": "openid",
+    "ready_delay": 2.0,
 }
 
 PROVIDER_NAME = re.compile(r"^[a-zA-Z0-9\-_]{1,128}$")
@@ -114,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sandbox_commands.add_parser("serve", help="run a sandbox in the foreground and print its endpoint")
     serve.add_argument("--host", default=argparse.SUPPRESS, help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=argparse.SUPPRESS, help="port (default: any free one)")
+    serve.add_argument(
+        "--ready-delay",
+        type=float,
+        default=argparse.SUPPRESS,
+        help="seconds an agent runtime stays CREATING/UPDATING before READY (default 2)",
+    )
     serve.add_argument("--ready-file", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     stop = sandbox_commands.add_parser("stop", help="stop this folder's sandbox")
     _common(stop, aws=False)
@@ -364,7 +371,10 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         if host not in ("127.0.0.1", "localhost", "::1"):
             print(f"warning: serving the sandbox on {host}, reachable beyond this machine.", file=sys.stderr)
         ready = _get(args, "ready_file")
-        serve(host, int(_get(args, "port")), Path(ready) if ready else None)
+        delay = float(_get(args, "ready_delay"))
+        if delay < 0:
+            raise UsageError("--ready-delay cannot be negative.", fix="For example --ready-delay 2")
+        serve(host, int(_get(args, "port")), Path(ready) if ready else None, ready_delay=delay)
         return EXIT_OK
     from wizard.sandbox.manager import stop_folder_sandbox
 

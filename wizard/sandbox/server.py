@@ -1,44 +1,325 @@
-"""The sandbox server process (`agentcore-wizard sandbox serve`). Imports moto: keep it out of the UI."""
+"""The sandbox server process (`agentcore-wizard sandbox serve`): moto behind a front door that adds
+AgentCore Identity and Runtime, the consent pages, Cognito's missing rules and fault injection.
+Imports moto: keep it out of the UI process."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import re
 import signal
 import sys
+import threading
 import time
+import urllib.parse
+from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 HEALTH_PATH = "/__agentcore_wizard_sandbox__/health"
+ADMIN_PREFIX = "/__agentcore_wizard_sandbox__"
 SANDBOX_KIND = "agentcore-wizard-sandbox"
+DEFAULT_READY_DELAY = 2.0
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
+Answer = tuple[int, list[tuple[str, str]], bytes]
+
+INVOCATION = re.compile(r"^/runtimes/(?P<arn>.+)/invocations/?$")
+DISCOVERY_PATH = re.compile(
+    r"^/(?P<pool>(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)_[\w]+)/\.well-known/(openid-configuration|jwks\.json)$"
+)
+COGNITO_TARGET = "AWSCognitoIdentityProviderService."
+STATUS_TEXT = {
+    200: "OK",
+    201: "Created",
+    202: "Accepted",
+    204: "No Content",
+    302: "Found",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+}
 
 
-def build_app() -> WSGIApp:
+class Faults:
+    """Queued failures for named operations, for tests of retries, timeouts and error paths."""
+
+    MODES = ("throttle", "error", "hang")
+
+    def __init__(self) -> None:
+        self._queued: dict[str, deque[dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, spec: dict[str, Any]) -> dict[str, Any]:
+        operation = str(spec.get("operation", ""))
+        mode = str(spec.get("mode", ""))
+        count = int(spec.get("count", 1))
+        if not operation or mode not in self.MODES or count < 1:
+            raise ValueError("give operation, mode (throttle|error|hang) and count >= 1")
+        fault = {"operation": operation, "mode": mode, "seconds": float(spec.get("seconds", 30))}
+        with self._lock:
+            queue = self._queued.setdefault(operation, deque())
+            queue.extend(dict(fault) for _ in range(count))
+        return {**fault, "count": count}
+
+    def take(self, operation: str) -> dict[str, Any] | None:
+        with self._lock:
+            queue = self._queued.get(operation)
+            if not queue:
+                return None
+            fault = queue.popleft()
+            if not queue:
+                del self._queued[operation]
+            return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queued.clear()
+
+    def listing(self) -> dict[str, int]:
+        with self._lock:
+            return {operation: len(queue) for operation, queue in self._queued.items()}
+
+
+def build_app(ready_delay: float = DEFAULT_READY_DELAY) -> WSGIApp:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
+    from wizard.sandbox import agentcore, consent, protocol
+    from wizard.sandbox import cognito as sandbox_cognito
+
     moto_app = DomainDispatcherApplication(create_backend_app)
+    sandbox = agentcore.Sandbox(ready_delay=ready_delay)
+    faults = Faults()
     started = time.time()
 
+    def respond(start_response: Callable[..., Any], answer: Answer) -> Iterable[bytes]:
+        status, headers, body = answer
+        start_response(f"{status} {STATUS_TEXT.get(status, 'Status')}", [*headers, ("Content-Length", str(len(body)))])
+        return [body]
+
+    def json_answer(status: int, data: Any) -> Answer:
+        return status, [("Content-Type", "application/json")], json.dumps(data).encode()
+
+    def admin(method: str, path: str, body: bytes) -> Answer:
+        if path == HEALTH_PATH:
+            return json_answer(200, {"kind": SANDBOX_KIND, "pid": os.getpid(), "uptime": time.time() - started})
+        if path == f"{ADMIN_PREFIX}/faults":
+            if method == "POST":
+                try:
+                    return json_answer(200, {"queued": faults.add(json.loads(body or b"{}"))})
+                except (ValueError, TypeError) as exc:
+                    return json_answer(400, {"message": str(exc)})
+            if method == "DELETE":
+                faults.clear()
+                return json_answer(200, {"queued": {}})
+            return json_answer(200, {"queued": faults.listing()})
+        return json_answer(404, {"message": f"no admin route {path}"})
+
+    def operation_of(environ: dict[str, Any], raw_path: str, body: bytes) -> tuple[str, str]:
+        """(operation, protocol) of a request, as botocore names them."""
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target:
+            return target.split(".")[-1], "json"
+        if "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
+            action = urllib.parse.parse_qs(body.decode(errors="replace")).get("Action", [""])[0]
+            if action:
+                return action, "query"
+        routed = protocol.match(environ["REQUEST_METHOD"], raw_path, agentcore.implemented)
+        if routed:
+            return routed[0].operation.name, "rest-json"
+        return "", ""
+
+    def fault_answer(fault: dict[str, Any], operation: str, kind: str) -> Answer | None:
+        if fault["mode"] == "hang":
+            time.sleep(fault["seconds"])
+            return None
+        throttle = fault["mode"] == "throttle"
+        message = "Rate exceeded" if throttle else f"Injected failure of {operation}"
+        if kind == "query":
+            code = "Throttling" if throttle else "InternalFailure"
+            xml = (
+                f"<ErrorResponse><Error><Type>{'Sender' if throttle else 'Receiver'}</Type><Code>{code}</Code>"
+                f"<Message>{message}</Message></Error><RequestId>sandbox-fault</RequestId></ErrorResponse>"
+            )
+            return 400 if throttle else 500, [("Content-Type", "text/xml")], xml.encode()
+        if kind == "json":
+            code = "ThrottlingException" if throttle else "InternalErrorException"
+            return json_answer(400 if throttle else 500, {"__type": code, "message": message})
+        code = "ThrottlingException" if throttle else "InternalServerException"
+        status, headers, payload = json_answer(429 if throttle else 500, {"message": message})
+        return status, [*headers, ("x-amzn-ErrorType", code)], payload
+
+    def invocation(environ: dict[str, Any], arn: str, body: bytes, authorization: str) -> Answer:
+        headers = {
+            key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
+        }
+        try:
+            state, runtime = agentcore.runtime_by_arn(sandbox, arn)
+            scheme, _, token = authorization.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                raise protocol.ServiceError(
+                    "UnauthorizedException", "Missing bearer token in the Authorization header.", 401
+                )
+            token = token.strip()
+            claims = agentcore.authorize_bearer(runtime, token)
+            session_id = headers.get("x-amzn-bedrock-agentcore-runtime-session-id", "")
+            if len(session_id) < 33:
+                raise protocol.ServiceError(
+                    "ValidationException",
+                    "1 validation error detected: Value at 'runtimeSessionId' failed to satisfy constraint: "
+                    "Member must have length greater than or equal to 33",
+                    400,
+                )
+            subject = f"jwt:{claims.get('iss')}#{claims.get('sub')}"
+            with sandbox.lock:
+                text = agentcore.stand_in_agent(sandbox, state, runtime, subject, ("userToken", token))
+        except protocol.ServiceError as error:
+            return protocol.error_answer(None, error)
+        content_type, payload = agentcore.render_answer(text, headers.get("accept", ""))
+        return (
+            200,
+            [
+                ("Content-Type", content_type),
+                ("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", session_id),
+            ],
+            payload,
+        )
+
+    def agentcore_call(environ: dict[str, Any], raw_path: str, query: dict[str, str], body: bytes) -> Answer | None:
+        routed = protocol.match(environ["REQUEST_METHOD"], raw_path, agentcore.implemented)
+        if routed is None:
+            return None
+        route, uri_params = routed
+        headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")}
+        if "CONTENT_TYPE" in environ:
+            headers["Content-Type"] = environ["CONTENT_TYPE"]
+        region = protocol.region_from_authorization(headers) or "us-east-1"
+        try:
+            params = protocol.parse(route, uri_params, query, headers, body)
+            protocol.validate(route, params)
+            call = protocol.Call(route.service, route.operation.name, params, region, agentcore.ACCOUNT, headers, body)
+            result = sandbox.handle(call)
+        except protocol.ServiceError as error:
+            return protocol.error_answer(route, error)
+        return protocol.serialize(route, result)
+
     def front_door(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == HEALTH_PATH:
-            body = json.dumps({"kind": SANDBOX_KIND, "pid": os.getpid(), "uptime": time.time() - started})
-            start_response("200 OK", [("Content-Type", "application/json")])
-            return [body.encode()]
+        method = environ["REQUEST_METHOD"]
+        path = environ.get("PATH_INFO", "")
+        raw_path = urllib.parse.urlsplit(environ.get("RAW_URI") or environ.get("REQUEST_URI") or path).path
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        # Whatever we pass on to moto must still find its body.
+        environ["wsgi.input"] = io.BytesIO(body)
+        query = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", "")))
+        sandbox.base_url = f"http://{environ.get('HTTP_HOST', '127.0.0.1')}"
+
+        if path.startswith(ADMIN_PREFIX):
+            return respond(start_response, admin(method, path, body))
+        if path == "/moto-api/reset" and method == "POST":
+            sandbox.reset()
+            faults.clear()
+
+        operation, kind = operation_of(environ, raw_path, body)
+        if operation:
+            fault = faults.take(operation)
+            if fault is not None:
+                answer = fault_answer(fault, operation, kind)
+                if answer is not None:
+                    return respond(start_response, answer)
+
+        authorization = environ.get("HTTP_AUTHORIZATION", "")
+        invoked = INVOCATION.match(raw_path)
+        # Anything not signed with SigV4 is the bearer-token path, missing token included.
+        if method == "POST" and invoked and not authorization.startswith("AWS4-HMAC-SHA256"):
+            arn = urllib.parse.unquote(invoked["arn"])
+            return respond(start_response, invocation(environ, arn, body, authorization))
+
+        if path == "/identities/oauth2/authorize" and method == "GET":
+            return respond(start_response, consent.login_form(sandbox, query.get("request_uri", "")))
+        if path in ("/identities/oauth2/login", "/identities/oauth2/consent") and method == "POST":
+            form = dict(urllib.parse.parse_qsl(body.decode(errors="replace")))
+            page = consent.login if path.endswith("login") else consent.consent
+            with sandbox.lock:
+                return respond(start_response, page(sandbox, form))
+
+        if kind == "json" and operation in ("InitiateAuth", "AdminInitiateAuth"):
+            try:
+                sandbox_cognito.enforce_auth_rules(json.loads(body or b"{}"))
+            except protocol.ServiceError as error:
+                return respond(start_response, json_answer(400, {"__type": error.code, "message": error.message}))
+            except ValueError:
+                pass
+
+        found = DISCOVERY_PATH.match(path)
+        if found and method == "GET" and sandbox_cognito.user_pool(found["region"], found["pool"]) is None:
+            return respond(start_response, json_answer(404, {"message": f"User pool {found['pool']} does not exist."}))
+
+        if kind == "rest-json":
+            answer = agentcore_call(environ, raw_path, query, body)
+            if answer is not None:
+                return respond(start_response, answer)
         return moto_app(environ, start_response)
 
     return front_door
 
 
-def make_sandbox_server(host: str = "127.0.0.1", port: int = 0) -> Any:
+class _LoadingApp:
+    """Accepts connections at once and loads moto (half a second) in the background.
+
+    The health route answers straight away; every other request waits until moto is ready.
+    """
+
+    def __init__(self, server_ref: list[Any], ready_delay: float) -> None:
+        self._server_ref = server_ref
+        self._ready_delay = ready_delay
+        self._app: WSGIApp | None = None
+        self._error: BaseException | None = None
+        self._loaded = threading.Event()
+        self._started = time.time()
+        threading.Thread(target=self._load, name="sandbox-load", daemon=True).start()
+
+    def _load(self) -> None:
+        try:
+            self._app = build_app(self._ready_delay)
+            from moto.moto_server.werkzeug_app import MotoRequestHandler
+
+            # Moto's handler keeps header spellings S3 needs; new connections use it from now on.
+            self._server_ref[0].RequestHandlerClass = MotoRequestHandler
+        except BaseException as exc:  # reported on every request instead of dying silently
+            self._error = exc
+        finally:
+            self._loaded.set()
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == HEALTH_PATH and not self._loaded.is_set():
+            body = json.dumps(
+                {"kind": SANDBOX_KIND, "pid": os.getpid(), "uptime": time.time() - self._started, "loading": True}
+            ).encode()
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
+        self._loaded.wait()
+        if self._app is None:
+            body = f"The sandbox failed to start: {self._error!r}".encode()
+            start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
+            return [body]
+        return self._app(environ, start_response)
+
+
+def make_sandbox_server(host: str = "127.0.0.1", port: int = 0, ready_delay: float = DEFAULT_READY_DELAY) -> Any:
     """A bound, not yet serving, werkzeug server; tests run it in a thread."""
-    from moto.moto_server.werkzeug_app import MotoRequestHandler
     from werkzeug.serving import make_server
 
-    return make_server(host, port, build_app(), threaded=True, request_handler=MotoRequestHandler)
+    server_ref: list[Any] = []
+    server = make_server(host, port, _LoadingApp(server_ref, ready_delay), threaded=True)
+    server_ref.append(server)
+    return server
 
 
 def endpoint_of(server: Any) -> str:
@@ -46,8 +327,14 @@ def endpoint_of(server: Any) -> str:
     return f"http://{_url_host(str(bound_host))}:{bound_port}"
 
 
-def serve(host: str, port: int, ready_file: Path | None = None, announce: bool = True) -> None:
-    server = make_sandbox_server(host, port)
+def serve(
+    host: str,
+    port: int,
+    ready_file: Path | None = None,
+    announce: bool = True,
+    ready_delay: float = DEFAULT_READY_DELAY,
+) -> None:
+    server = make_sandbox_server(host, port, ready_delay)
     endpoint = endpoint_of(server)
     if ready_file is not None:
         from wizard.state import atomic_write
@@ -55,10 +342,7 @@ def serve(host: str, port: int, ready_file: Path | None = None, announce: bool =
         atomic_write(ready_file, json.dumps({"endpoint": endpoint, "pid": os.getpid()}) + "\n")
     if announce:
         print(f"AgentCore wizard sandbox listening on {endpoint}", flush=True)
-        print(
-            "Nothing here reaches AWS. Use it with: agentcore-wizard --sandbox-endpoint " + endpoint,
-            flush=True,
-        )
+        print("Nothing here reaches AWS. Use it with: agentcore-wizard --sandbox-endpoint " + endpoint, flush=True)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
         server.serve_forever()

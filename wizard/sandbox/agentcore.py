@@ -1,0 +1,843 @@
+"""AgentCore Identity and Runtime, offline: the service's state and rules, one region at a time.
+
+Handlers take a parsed call and return the output members; refusals are ServiceErrors in the
+service's words. The HTTP side lives in server.py, the wire format in protocol.py.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import secrets
+import string
+import threading
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from wizard.sandbox import cognito
+from wizard.sandbox.protocol import Call, ServiceError
+
+ACCOUNT = cognito.ACCOUNT
+SESSION_SECONDS = 600.0
+PAGE_DEFAULT = 10
+RUNTIME_NAME = r"[a-zA-Z][a-zA-Z0-9_]{0,47}"
+PROVIDER_CONFIG_KEYS = {
+    "customOauth2ProviderConfig": "CustomOauth2",
+    "googleOauth2ProviderConfig": "GoogleOauth2",
+    "githubOauth2ProviderConfig": "GithubOauth2",
+    "slackOauth2ProviderConfig": "SlackOauth2",
+    "salesforceOauth2ProviderConfig": "SalesforceOauth2",
+    "microsoftOauth2ProviderConfig": "MicrosoftOauth2",
+    "atlassianOauth2ProviderConfig": "AtlassianOauth2",
+    "linkedinOauth2ProviderConfig": "LinkedinOauth2",
+    "includedOauth2ProviderConfig": "IncludedOauth2",
+}
+
+
+def _now() -> float:
+    return time.time()
+
+
+def _random_alnum(length: int) -> str:
+    return "".join(secrets.choice(string.ascii_letters + string.digits) for _ in range(length))
+
+
+@dataclass
+class Provider:
+    name: str
+    vendor: str
+    config_key: str
+    config: dict[str, Any]
+    arn: str
+    callback_url: str
+    secret_arn: str
+    secret_name: str
+    created: float
+    updated: float
+
+
+@dataclass
+class Workload:
+    name: str
+    arn: str
+    return_urls: list[str]
+    created: float
+    updated: float
+    owner_runtime: str | None = None
+
+
+@dataclass
+class Runtime:
+    id: str
+    name: str
+    arn: str
+    version: int
+    created: float
+    updated: float
+    ready_at: float
+    request: dict[str, Any]
+    workload_name: str
+
+
+@dataclass
+class WorkloadToken:
+    workload: str
+    subject: str  # whose tokens the vault keeps: a JWT's issuer+sub, or a user id
+    artifact: tuple[str, str]  # ("userToken", jwt) or ("userId", id): what completes a session
+
+
+@dataclass
+class OAuthSession:
+    uri: str
+    workload: str
+    subject: str
+    artifact: tuple[str, str]
+    provider: str
+    scopes: tuple[str, ...]
+    return_url: str
+    expires_at: float
+    state: str = "pending"  # pending -> signed_in -> consented | denied; consented -> completed
+
+
+@dataclass
+class RegionState:
+    region: str
+    providers: dict[str, Provider] = field(default_factory=dict)
+    workloads: dict[str, Workload] = field(default_factory=dict)
+    runtimes: dict[str, Runtime] = field(default_factory=dict)
+    workload_tokens: dict[str, WorkloadToken] = field(default_factory=dict)
+    sessions: dict[str, OAuthSession] = field(default_factory=dict)
+    vault: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    vault_modified: float = field(default_factory=_now)
+
+
+class Sandbox:
+    """All AgentCore state of one sandbox process."""
+
+    def __init__(self, ready_delay: float = 2.0) -> None:
+        self.ready_delay = ready_delay
+        self.base_url = "http://127.0.0.1"
+        self._regions: dict[str, RegionState] = {}
+        self.lock = threading.RLock()
+
+    def reset(self) -> None:
+        with self.lock:
+            self._regions.clear()
+
+    def region(self, name: str) -> RegionState:
+        with self.lock:
+            return self._regions.setdefault(name, RegionState(name))
+
+    def find_session(self, uri: str) -> tuple[RegionState, OAuthSession] | None:
+        with self.lock:
+            for state in self._regions.values():
+                if uri in state.sessions:
+                    return state, state.sessions[uri]
+        return None
+
+    def handle(self, call: Call) -> dict[str, Any]:
+        handler = HANDLERS[call.operation]
+        with self.lock:
+            return handler(self, self.region(call.region), call.params, call)
+
+
+HANDLERS: dict[str, Callable[[Sandbox, RegionState, dict[str, Any], Call], dict[str, Any]]] = {}
+
+
+def handler(name: str) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
+    def register(function: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        HANDLERS[name] = function
+        return function
+
+    return register
+
+
+def implemented(service: str, operation: str) -> bool:
+    return operation in HANDLERS
+
+
+def _page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | None]:
+    size = int(params.get("maxResults") or PAGE_DEFAULT)
+    start = 0
+    token = params.get("nextToken")
+    if token:
+        try:
+            start = int(urllib.parse.unquote(str(token)).removeprefix("page-"))
+        except ValueError:
+            raise ServiceError("ValidationException", "Invalid nextToken.", 400) from None
+    chunk = items[start : start + size]
+    following = f"page-{start + size}" if start + size < len(items) else None
+    return chunk, following
+
+
+# --- credential providers -------------------------------------------------------------------------
+
+
+def _provider_config(params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    config_input = params.get("oauth2ProviderConfigInput") or {}
+    present = [key for key in config_input if key in PROVIDER_CONFIG_KEYS]
+    if len(present) != 1:
+        raise ServiceError("ValidationException", "Exactly one OAuth2 provider configuration must be given.", 400)
+    key = present[0]
+    vendor = str(params.get("credentialProviderVendor"))
+    if key != "includedOauth2ProviderConfig" and PROVIDER_CONFIG_KEYS[key] != vendor:
+        raise ServiceError(
+            "ValidationException",
+            f"credentialProviderVendor {vendor} does not match the configuration {key}.",
+            400,
+        )
+    config = dict(config_input[key])
+    if key == "customOauth2ProviderConfig":
+        discovery = (config.get("oauthDiscovery") or {}).get("discoveryUrl")
+        if discovery and cognito.DISCOVERY.match(discovery) and cognito.pool_of_discovery_url(discovery) is None:
+            raise ServiceError(
+                "ValidationException", f"Unable to retrieve the OAuth2 discovery document from {discovery}.", 400
+            )
+    return key, config
+
+
+def _secret_backend(region: str) -> Any:
+    from moto.secretsmanager.models import secretsmanager_backends
+
+    return secretsmanager_backends[ACCOUNT][region]
+
+
+def _store_client_secret(region: str, name: str, client_secret: str) -> tuple[str, str]:
+    secret_name = f"bedrock-agentcore-identity!default/oauth2/{name}"
+    backend = _secret_backend(region)
+    payload = json.dumps({"clientSecret": client_secret})
+    try:
+        answer = backend.create_secret(
+            name=secret_name,
+            secret_string=payload,
+            secret_binary=None,
+            description=f"Client secret of the AgentCore Identity credential provider {name}",
+            tags=None,
+            kms_key_id=None,
+            client_request_token=None,
+            replica_regions=[],
+            force_overwrite=True,
+        )
+    except Exception:
+        backend.delete_secret(secret_name, None, True)
+        answer = backend.create_secret(secret_name, payload, None, None, None, None, None, [], True)
+    data = json.loads(answer) if isinstance(answer, str) else answer
+    return str(data["ARN"]), secret_name
+
+
+def _delete_client_secret(region: str, secret_name: str) -> None:
+    with contextlib.suppress(Exception):  # already gone is fine
+        _secret_backend(region).delete_secret(secret_name, None, True)
+
+
+def _provider_out(provider: Provider, full: bool) -> dict[str, Any]:
+    shown = {k: v for k, v in provider.config.items() if k != "clientSecret"}
+    out: dict[str, Any] = {
+        "name": provider.name,
+        "credentialProviderArn": provider.arn,
+        "credentialProviderVendor": provider.vendor,
+        "clientSecretArn": {"secretArn": provider.secret_arn},
+        "callbackUrl": provider.callback_url,
+        "oauth2ProviderConfigOutput": {provider.config_key: shown},
+        "status": "READY",
+        "createdTime": provider.created,
+        "lastUpdatedTime": provider.updated,
+    }
+    if not full:
+        out.pop("createdTime")
+        out.pop("lastUpdatedTime")
+    return out
+
+
+@handler("CreateOauth2CredentialProvider")
+def create_provider(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    name = params["name"]
+    if name in state.providers:
+        raise ServiceError("ConflictException", f"Credential provider with name {name} already exists", 409)
+    config_key, config = _provider_config(params)
+    arn = f"arn:aws:bedrock-agentcore:{state.region}:{ACCOUNT}:token-vault/default/oauth2credentialprovider/{name}"
+    secret_arn, secret_name = _store_client_secret(state.region, name, str(config.get("clientSecret", "")))
+    provider = Provider(
+        name=name,
+        vendor=params["credentialProviderVendor"],
+        config_key=config_key,
+        config=config,
+        arn=arn,
+        callback_url=f"https://bedrock-agentcore.{state.region}.amazonaws.com/identities/oauth2/callback/{uuid.uuid4()}",
+        secret_arn=secret_arn,
+        secret_name=secret_name,
+        created=_now(),
+        updated=_now(),
+    )
+    state.providers[name] = provider
+    return _provider_out(provider, full=False)
+
+
+def _provider(state: RegionState, name: str) -> Provider:
+    provider = state.providers.get(name)
+    if provider is None:
+        raise ServiceError("ResourceNotFoundException", f"Credential provider {name} not found", 404)
+    return provider
+
+
+@handler("GetOauth2CredentialProvider")
+def get_provider(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    return _provider_out(_provider(state, params["name"]), full=True)
+
+
+@handler("UpdateOauth2CredentialProvider")
+def update_provider(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    provider = _provider(state, params["name"])
+    provider.config_key, config = _provider_config(params)
+    provider.vendor = params["credentialProviderVendor"]
+    provider.config = config
+    provider.updated = _now()
+    secret_arn, provider.secret_name = _store_client_secret(
+        state.region, provider.name, str(config.get("clientSecret", ""))
+    )
+    provider.secret_arn = secret_arn
+    return _provider_out(provider, full=True)
+
+
+@handler("DeleteOauth2CredentialProvider")
+def delete_provider(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    provider = _provider(state, params["name"])
+    del state.providers[provider.name]
+    _delete_client_secret(state.region, provider.secret_name)
+    for key in [key for key in state.vault if key[2] == provider.name]:
+        del state.vault[key]
+    return {}
+
+
+@handler("ListOauth2CredentialProviders")
+def list_providers(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    chunk, following = _page(sorted(state.providers.values(), key=lambda p: p.created), params)
+    items = [
+        {
+            "name": p.name,
+            "credentialProviderVendor": p.vendor,
+            "credentialProviderArn": p.arn,
+            "createdTime": p.created,
+            "lastUpdatedTime": p.updated,
+        }
+        for p in chunk
+    ]
+    return {"credentialProviders": items, "nextToken": following}
+
+
+# --- workload identities --------------------------------------------------------------------------
+
+
+def _workload_arn(region: str, name: str) -> str:
+    return f"arn:aws:bedrock-agentcore:{region}:{ACCOUNT}:workload-identity-directory/default/workload-identity/{name}"
+
+
+def _workload(state: RegionState, name: str) -> Workload:
+    workload = state.workloads.get(name)
+    if workload is None:
+        raise ServiceError("ResourceNotFoundException", f"Workload identity {name} not found", 404)
+    return workload
+
+
+def _workload_out(workload: Workload, full: bool = True) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": workload.name,
+        "workloadIdentityArn": workload.arn,
+        "allowedResourceOauth2ReturnUrls": list(workload.return_urls),
+    }
+    if full:
+        out["createdTime"] = workload.created
+        out["lastUpdatedTime"] = workload.updated
+    return out
+
+
+def _new_workload(state: RegionState, name: str, return_urls: list[str], owner: str | None = None) -> Workload:
+    if name in state.workloads:
+        raise ServiceError("ConflictException", f"Workload identity with name {name} already exists", 409)
+    workload = Workload(name, _workload_arn(state.region, name), list(return_urls), _now(), _now(), owner)
+    state.workloads[name] = workload
+    return workload
+
+
+@handler("CreateWorkloadIdentity")
+def create_workload(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    workload = _new_workload(state, params["name"], params.get("allowedResourceOauth2ReturnUrls") or [])
+    return _workload_out(workload, full=False)
+
+
+@handler("GetWorkloadIdentity")
+def get_workload(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    return _workload_out(_workload(state, params["name"]))
+
+
+@handler("UpdateWorkloadIdentity")
+def update_workload(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    workload = _workload(state, params["name"])
+    workload.return_urls = list(params.get("allowedResourceOauth2ReturnUrls") or [])
+    workload.updated = _now()
+    return _workload_out(workload)
+
+
+@handler("DeleteWorkloadIdentity")
+def delete_workload(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    workload = _workload(state, params["name"])
+    if workload.owner_runtime and workload.owner_runtime in state.runtimes:
+        raise ServiceError(
+            "ValidationException",
+            f"Workload identity {workload.name} is managed by agent runtime {workload.owner_runtime} "
+            "and is deleted with it.",
+            400,
+        )
+    del state.workloads[workload.name]
+    return {}
+
+
+@handler("ListWorkloadIdentities")
+def list_workloads(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    chunk, following = _page(sorted(state.workloads.values(), key=lambda w: w.created), params)
+    return {
+        "workloadIdentities": [{"name": w.name, "workloadIdentityArn": w.arn} for w in chunk],
+        "nextToken": following,
+    }
+
+
+@handler("GetTokenVault")
+def get_token_vault(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    vault_id = params.get("tokenVaultId") or "default"
+    if vault_id != "default":
+        raise ServiceError("ResourceNotFoundException", f"Token vault {vault_id} not found", 404)
+    return {
+        "tokenVaultId": "default",
+        "kmsConfiguration": {"keyType": "ServiceManagedKey"},
+        "lastModifiedDate": state.vault_modified,
+    }
+
+
+# --- agent runtimes -------------------------------------------------------------------------------
+
+
+def runtime_status(sandbox: Sandbox, runtime: Runtime) -> str:
+    if _now() < runtime.ready_at:
+        return "CREATING" if runtime.version == 1 else "UPDATING"
+    return "READY"
+
+
+def _runtime(state: RegionState, runtime_id: str) -> Runtime:
+    runtime = state.runtimes.get(runtime_id)
+    if runtime is None:
+        raise ServiceError("ResourceNotFoundException", f"Could not find Agent Runtime with ID {runtime_id}", 404)
+    return runtime
+
+
+def runtime_by_arn(sandbox: Sandbox, arn: str) -> tuple[RegionState, Runtime]:
+    parts = arn.split(":")
+    if len(parts) < 6 or not parts[5].startswith("runtime/"):
+        raise ServiceError("ValidationException", f"Invalid agent runtime ARN {arn}", 400)
+    state = sandbox.region(parts[3])
+    return state, _runtime(state, parts[5].split("/", 1)[1])
+
+
+def _check_runtime_name(name: str) -> None:
+    import re
+
+    if not re.fullmatch(RUNTIME_NAME, name):
+        raise ServiceError(
+            "ValidationException",
+            f"1 validation error detected: Value '{name}' at 'agentRuntimeName' failed to satisfy constraint: "
+            f"Member must satisfy regular expression pattern: {RUNTIME_NAME}",
+            400,
+        )
+
+
+@handler("CreateAgentRuntime")
+def create_runtime(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    name = params["agentRuntimeName"]
+    _check_runtime_name(name)
+    if any(runtime.name == name for runtime in state.runtimes.values()):
+        raise ServiceError("ConflictException", f"An agent runtime named {name} already exists", 409)
+    runtime_id = f"{name}-{_random_alnum(10)}"
+    request = dict(params)
+    request.setdefault("networkConfiguration", {"networkMode": "PUBLIC"})
+    workload = _new_workload(state, runtime_id, [], owner=runtime_id)
+    runtime = Runtime(
+        id=runtime_id,
+        name=name,
+        arn=f"arn:aws:bedrock-agentcore:{state.region}:{ACCOUNT}:runtime/{runtime_id}",
+        version=1,
+        created=_now(),
+        updated=_now(),
+        ready_at=_now() + sandbox.ready_delay,
+        request=request,
+        workload_name=workload.name,
+    )
+    state.runtimes[runtime_id] = runtime
+    return {
+        "agentRuntimeArn": runtime.arn,
+        "workloadIdentityDetails": {"workloadIdentityArn": workload.arn},
+        "agentRuntimeId": runtime.id,
+        "agentRuntimeVersion": str(runtime.version),
+        "createdAt": runtime.created,
+        "status": "CREATING",
+    }
+
+
+def _runtime_out(sandbox: Sandbox, state: RegionState, runtime: Runtime) -> dict[str, Any]:
+    request = runtime.request
+    out: dict[str, Any] = {
+        "agentRuntimeArn": runtime.arn,
+        "agentRuntimeName": runtime.name,
+        "agentRuntimeId": runtime.id,
+        "agentRuntimeVersion": str(runtime.version),
+        "createdAt": runtime.created,
+        "lastUpdatedAt": runtime.updated,
+        "roleArn": request.get("roleArn"),
+        "networkConfiguration": request.get("networkConfiguration"),
+        "status": runtime_status(sandbox, runtime),
+        "lifecycleConfiguration": request.get("lifecycleConfiguration")
+        or {"idleRuntimeSessionTimeout": 900, "maxLifetime": 28800},
+        "workloadIdentityDetails": {"workloadIdentityArn": _workload_arn(state.region, runtime.workload_name)},
+        "agentRuntimeArtifact": request.get("agentRuntimeArtifact"),
+        "protocolConfiguration": request.get("protocolConfiguration"),
+        "environmentVariables": request.get("environmentVariables"),
+        "authorizerConfiguration": request.get("authorizerConfiguration"),
+        "requestHeaderConfiguration": request.get("requestHeaderConfiguration"),
+        "description": request.get("description"),
+    }
+    return {key: value for key, value in out.items() if value is not None}
+
+
+@handler("GetAgentRuntime")
+def get_runtime(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    return _runtime_out(sandbox, state, _runtime(state, params["agentRuntimeId"]))
+
+
+@handler("UpdateAgentRuntime")
+def update_runtime(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    runtime = _runtime(state, params["agentRuntimeId"])
+    request = {key: value for key, value in params.items() if key != "agentRuntimeId"}
+    request["agentRuntimeName"] = runtime.name
+    request.setdefault("networkConfiguration", {"networkMode": "PUBLIC"})
+    runtime.request = request
+    runtime.version += 1
+    runtime.updated = _now()
+    runtime.ready_at = _now() + sandbox.ready_delay
+    return {
+        "agentRuntimeArn": runtime.arn,
+        "workloadIdentityDetails": {"workloadIdentityArn": _workload_arn(state.region, runtime.workload_name)},
+        "agentRuntimeId": runtime.id,
+        "agentRuntimeVersion": str(runtime.version),
+        "createdAt": runtime.created,
+        "lastUpdatedAt": runtime.updated,
+        "status": "UPDATING",
+    }
+
+
+@handler("DeleteAgentRuntime")
+def delete_runtime(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    runtime = _runtime(state, params["agentRuntimeId"])
+    del state.runtimes[runtime.id]
+    state.workloads.pop(runtime.workload_name, None)
+    return {"status": "DELETING", "agentRuntimeId": runtime.id, "agentRuntimeVersion": str(runtime.version)}
+
+
+@handler("ListAgentRuntimes")
+def list_runtimes(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    chunk, following = _page(sorted(state.runtimes.values(), key=lambda r: r.created), params)
+    items = [
+        {
+            "agentRuntimeArn": r.arn,
+            "agentRuntimeId": r.id,
+            "agentRuntimeVersion": str(r.version),
+            "agentRuntimeName": r.name,
+            "description": r.request.get("description") or "",
+            "lastUpdatedAt": r.updated,
+            "status": runtime_status(sandbox, r),
+        }
+        for r in chunk
+    ]
+    return {"agentRuntimes": items, "nextToken": following}
+
+
+def _endpoint_out(sandbox: Sandbox, runtime: Runtime) -> dict[str, Any]:
+    status = runtime_status(sandbox, runtime)
+    return {
+        "name": "DEFAULT",
+        "id": f"{runtime.id}-DEFAULT",
+        "agentRuntimeEndpointArn": f"{runtime.arn}/runtime-endpoint/DEFAULT",
+        "agentRuntimeArn": runtime.arn,
+        "status": status if status == "READY" else ("CREATING" if runtime.version == 1 else "UPDATING"),
+        "liveVersion": str(runtime.version if status == "READY" else max(runtime.version - 1, 1)),
+        "targetVersion": str(runtime.version),
+        "createdAt": runtime.created,
+        "lastUpdatedAt": runtime.updated,
+        "description": "DEFAULT endpoint, created with the runtime",
+    }
+
+
+@handler("GetAgentRuntimeEndpoint")
+def get_runtime_endpoint(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    runtime = _runtime(state, params["agentRuntimeId"])
+    if params["endpointName"] != "DEFAULT":
+        raise ServiceError(
+            "ResourceNotFoundException",
+            f"Could not find endpoint {params['endpointName']} for Agent Runtime {runtime.id}",
+            404,
+        )
+    return _endpoint_out(sandbox, runtime)
+
+
+@handler("ListAgentRuntimeEndpoints")
+def list_runtime_endpoints(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    runtime = _runtime(state, params["agentRuntimeId"])
+    endpoint = _endpoint_out(sandbox, runtime)
+    summary = {
+        key: endpoint[key]
+        for key in (
+            "name",
+            "liveVersion",
+            "targetVersion",
+            "agentRuntimeEndpointArn",
+            "agentRuntimeArn",
+            "status",
+            "id",
+            "description",
+            "createdAt",
+            "lastUpdatedAt",
+        )
+    }
+    return {"runtimeEndpoints": [summary]}
+
+
+# --- identity data plane --------------------------------------------------------------------------
+
+
+def _issue_workload_token(state: RegionState, workload: str, subject: str, artifact: tuple[str, str]) -> dict[str, Any]:
+    _workload(state, workload)
+    token = "wat-" + secrets.token_urlsafe(48)
+    state.workload_tokens[token] = WorkloadToken(workload, subject, artifact)
+    return {"workloadAccessToken": token}
+
+
+@handler("GetWorkloadAccessToken")
+def get_workload_token(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    name = params["workloadName"]
+    return _issue_workload_token(state, name, f"workload:{name}", ("workload", name))
+
+
+@handler("GetWorkloadAccessTokenForUserId")
+def get_workload_token_for_user(
+    sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call
+) -> dict[str, Any]:
+    user_id = params["userId"]
+    return _issue_workload_token(state, params["workloadName"], f"user:{user_id}", ("userId", user_id))
+
+
+@handler("GetWorkloadAccessTokenForJWT")
+def get_workload_token_for_jwt(
+    sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call
+) -> dict[str, Any]:
+    token = params["userToken"]
+    try:
+        claims = cognito.verify_token(token)
+    except ValueError as exc:
+        raise ServiceError("ValidationException", f"Invalid user token: {exc}", 400) from None
+    subject = f"jwt:{claims.get('iss')}#{claims.get('sub')}"
+    return _issue_workload_token(state, params["workloadName"], subject, ("userToken", token))
+
+
+def _workload_token(state: RegionState, token: str) -> WorkloadToken:
+    found = state.workload_tokens.get(token)
+    if found is None:
+        raise ServiceError("AccessDeniedException", "The workload access token is invalid or has expired.", 403)
+    return found
+
+
+@handler("GetResourceOauth2Token")
+def get_resource_token(
+    sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call | None
+) -> dict[str, Any]:
+    wat = _workload_token(state, params["workloadIdentityToken"])
+    provider = _provider(state, params["resourceCredentialProviderName"])
+    scopes = tuple(params.get("scopes") or ())
+    if params["oauth2Flow"] != "USER_FEDERATION":
+        raise ServiceError(
+            "ValidationException", f"The sandbox models the USER_FEDERATION flow only, not {params['oauth2Flow']}.", 400
+        )
+    workload = _workload(state, wat.workload)
+    return_url = params.get("resourceOauth2ReturnUrl")
+    if not return_url:
+        raise ServiceError(
+            "ValidationException", "You must provide a ResourceOauth2ReturnUrl to proceed with this flow", 400
+        )
+    if not workload.return_urls:
+        raise ServiceError(
+            "ValidationException",
+            "You must register and use at least one ResourceOauth2ReturnUrl on your workload identity",
+            400,
+        )
+    if return_url not in workload.return_urls:
+        raise ServiceError(
+            "ValidationException",
+            f"The ResourceOauth2ReturnUrl {return_url} is not allowed for workload identity {workload.name}",
+            400,
+        )
+    vault_key = (workload.name, wat.subject, provider.name)
+    if not params.get("forceAuthentication") and vault_key in state.vault:
+        return {"accessToken": state.vault[vault_key]}
+    session_uri = params.get("sessionUri")
+    if session_uri:
+        session = state.sessions.get(session_uri)
+        if session is None or session.expires_at < _now() or session.subject != wat.subject:
+            raise ServiceError("ValidationException", "Invalid or expired session.", 400)
+        if session.state == "completed":
+            return {"accessToken": state.vault[vault_key]}
+        if session.state == "denied":
+            return {"sessionUri": session.uri, "sessionStatus": "FAILED"}
+    else:
+        session = OAuthSession(
+            uri=f"urn:ietf:params:oauth:request_uri:{secrets.token_urlsafe(24)}",
+            workload=workload.name,
+            subject=wat.subject,
+            artifact=wat.artifact,
+            provider=provider.name,
+            scopes=scopes,
+            return_url=return_url,
+            expires_at=_now() + SESSION_SECONDS,
+        )
+        state.sessions[session.uri] = session
+    query = urllib.parse.urlencode({"request_uri": session.uri})
+    return {
+        "authorizationUrl": f"{sandbox.base_url}/identities/oauth2/authorize?{query}",
+        "sessionUri": session.uri,
+        "sessionStatus": "IN_PROGRESS",
+    }
+
+
+@handler("CompleteResourceTokenAuth")
+def complete_resource_token_auth(
+    sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call
+) -> dict[str, Any]:
+    session = state.sessions.get(params["sessionUri"])
+    identifier = params.get("userIdentifier") or {}
+    given = [(key, value) for key, value in identifier.items() if value]
+    if (
+        session is None
+        or session.expires_at < _now()
+        or session.state not in ("consented", "completed")
+        or given != [session.artifact]
+    ):
+        raise ServiceError("ValidationException", "Invalid or expired session.", 400)
+    session.state = "completed"
+    state.vault[(session.workload, session.subject, session.provider)] = "sandbox-access-" + secrets.token_urlsafe(64)
+    state.vault_modified = _now()
+    return {}
+
+
+# --- the stand-in agent ---------------------------------------------------------------------------
+
+RETURN_URL_ENV = "AGENTCORE_OAUTH2_RETURN_URL"
+PROVIDER_ENV = "AGENTCORE_PROVIDER_NAME"
+SCOPES_ENV = "AGENTCORE_SCOPES"
+AUTH_METHOD_MISMATCH = (
+    "Authorization method mismatch. The agent is configured for a different authorization method "
+    "than what was used in your request. Check the agent's authorization configuration and try again."
+)
+NO_WORKLOAD_TOKEN = (
+    "Workload access token has not been set. If invoking agent runtime via SIGV4 inbound auth, please specify "
+    "the X-Amzn-Bedrock-AgentCore-Runtime-User-Id header and retry."
+)
+
+
+def stand_in_agent(
+    sandbox: Sandbox, state: RegionState, runtime: Runtime, subject: str | None, artifact: tuple[str, str] | None
+) -> str:
+    """What the quickstart's agent answers to "Call the external service" (it never runs user code)."""
+    status = runtime_status(sandbox, runtime)
+    if status != "READY":
+        raise ServiceError(
+            "RetryableConflictException", f"Agent runtime {runtime.id} is {status}; retry when READY.", 409
+        )
+    if subject is None or artifact is None:
+        return f"❌ Failed to authenticate: {NO_WORKLOAD_TOKEN}"
+    env = runtime.request.get("environmentVariables") or {}
+    wat = _issue_workload_token(state, runtime.workload_name, subject, artifact)["workloadAccessToken"]
+    params = {
+        "workloadIdentityToken": wat,
+        "resourceCredentialProviderName": env.get(PROVIDER_ENV, "ExternalServiceProvider"),
+        "scopes": [scope for scope in env.get(SCOPES_ENV, "openid").replace(",", " ").split() if scope],
+        "oauth2Flow": "USER_FEDERATION",
+        "resourceOauth2ReturnUrl": env.get(RETURN_URL_ENV),
+    }
+    try:
+        answer = get_resource_token(sandbox, state, params, None)
+    except ServiceError as error:
+        failure = f"An error occurred ({error.code}) when calling the GetResourceOauth2Token operation"
+        return f"❌ Failed to authenticate: {failure}: {error.message}"
+    if "accessToken" in answer:
+        return (
+            "✅ Authenticated to external service\n"
+            f"Token length: {len(answer['accessToken'])} characters\n"
+            "Status: Active and cached for this session"
+        )
+    return (
+        "🔐 Authorization Required\n\n"
+        "Please open this URL in your browser to authorize:\n"
+        f"{answer['authorizationUrl']}\n\n"
+        "After authorizing, call this tool again with the same session ID."
+    )
+
+
+def render_answer(text: str, accept: str) -> tuple[str, bytes]:
+    if "text/event-stream" in (accept or ""):
+        return "text/event-stream", f"data: {json.dumps({'response': text})}\n\n".encode()
+    return "application/json", json.dumps({"response": text}).encode()
+
+
+@handler("InvokeAgentRuntime")
+def invoke_runtime_sigv4(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    """InvokeAgentRuntime signed with SigV4 (bearer-token calls never reach this handler)."""
+    state, runtime = runtime_by_arn(sandbox, params["agentRuntimeArn"])
+    if (runtime.request.get("authorizerConfiguration") or {}).get("customJWTAuthorizer"):
+        raise ServiceError("AccessDeniedException", AUTH_METHOD_MISMATCH, 403)
+    session_id = params.get("runtimeSessionId") or str(uuid.uuid4())
+    user_id = params.get("runtimeUserId")
+    subject = f"user:{user_id}" if user_id else None
+    artifact = ("userId", user_id) if user_id else None
+    content_type, body = render_answer(
+        stand_in_agent(sandbox, state, runtime, subject, artifact), params.get("accept") or ""
+    )
+    return {"response": body, "contentType": content_type, "runtimeSessionId": session_id, "statusCode": 200}
+
+
+def authorize_bearer(runtime: Runtime, token: str) -> dict[str, Any]:
+    """The runtime's customJWTAuthorizer applied to a bearer token, with the service's refusals."""
+    authorizer = (runtime.request.get("authorizerConfiguration") or {}).get("customJWTAuthorizer")
+    if not authorizer:
+        raise ServiceError("AccessDeniedException", AUTH_METHOD_MISMATCH, 403)
+    pool = cognito.pool_of_discovery_url(str(authorizer.get("discoveryUrl", "")))
+    if pool is None:
+        raise ServiceError("UnauthorizedException", "Unable to retrieve the authorizer's discovery document.", 401)
+    try:
+        claims = cognito.verify_token(token)
+    except ValueError as exc:
+        raise ServiceError("UnauthorizedException", f"Invalid bearer token: {exc}", 401) from None
+    issuer = f"https://cognito-idp.{pool[0]}.amazonaws.com/{pool[1]}"
+    if claims.get("iss") != issuer:
+        raise ServiceError("UnauthorizedException", "Invalid bearer token: issuer does not match the authorizer.", 401)
+    allowed_clients = authorizer.get("allowedClients") or []
+    if allowed_clients and claims.get("client_id") not in allowed_clients:
+        raise ServiceError("AccessDeniedException", "Invalid bearer token: client_id is not allowed.", 403)
+    allowed_audience = authorizer.get("allowedAudience") or []
+    if allowed_audience and claims.get("aud") not in allowed_audience:
+        raise ServiceError("AccessDeniedException", "Invalid bearer token: audience is not allowed.", 403)
+    return claims
+
+
+def provider_pool(provider: Provider) -> tuple[str, str] | None:
+    """The sandbox Cognito pool behind a CustomOauth2 provider, if it is one."""
+    discovery = (provider.config.get("oauthDiscovery") or {}).get("discoveryUrl", "")
+    return cognito.pool_of_discovery_url(str(discovery))
