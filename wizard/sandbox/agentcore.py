@@ -111,7 +111,8 @@ class RegionState:
     runtimes: dict[str, Runtime] = field(default_factory=dict)
     workload_tokens: dict[str, WorkloadToken] = field(default_factory=dict)
     sessions: dict[str, OAuthSession] = field(default_factory=dict)
-    vault: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    # (workload, user, provider) -> (access token, the scopes it was granted for)
+    vault: dict[tuple[str, str, str], tuple[str, frozenset[str]]] = field(default_factory=dict)
     vault_modified: float = field(default_factory=_now)
 
 
@@ -686,15 +687,17 @@ def get_resource_token(
             400,
         )
     vault_key = (workload.name, wat.subject, provider.name)
-    if not params.get("forceAuthentication") and vault_key in state.vault:
-        return {"accessToken": state.vault[vault_key]}
+    stored = state.vault.get(vault_key)
+    # A token serves any request within the scopes the user consented to; more scopes need a new consent.
+    if not params.get("forceAuthentication") and stored and set(scopes) <= stored[1]:
+        return {"accessToken": stored[0]}
     session_uri = params.get("sessionUri")
     if session_uri:
         session = state.sessions.get(session_uri)
         if session is None or session.expires_at < _now() or session.subject != wat.subject:
             raise ServiceError("ValidationException", "Invalid or expired session.", 400)
         if session.state == "completed":
-            return {"accessToken": state.vault[vault_key]}
+            return {"accessToken": state.vault[vault_key][0]}
         if session.state == "denied":
             return {"sessionUri": session.uri, "sessionStatus": "FAILED"}
     else:
@@ -732,7 +735,8 @@ def complete_resource_token_auth(
     ):
         raise ServiceError("ValidationException", "Invalid or expired session.", 400)
     session.state = "completed"
-    state.vault[(session.workload, session.subject, session.provider)] = "sandbox-access-" + secrets.token_urlsafe(64)
+    token = "sandbox-access-" + secrets.token_urlsafe(64)
+    state.vault[(session.workload, session.subject, session.provider)] = (token, frozenset(session.scopes))
     state.vault_modified = _now()
     return {}
 
