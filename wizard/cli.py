@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from pathlib import Path
 from typing import Any
 
-from wizard import __version__
+from wizard import __version__, names
 from wizard.context import Event, Options
 from wizard.errors import UsageError, WizardError
 
@@ -35,8 +34,6 @@ _DEFAULTS: dict[str, Any] = {
     "ready_delay": 2.0,
 }
 
-PROVIDER_NAME = re.compile(r"^[a-zA-Z0-9\-_]{1,128}$")
-
 
 def _common(parser: argparse.ArgumentParser, aws: bool = True) -> None:
     # SUPPRESS keeps an option given before the subcommand from being reset by the subparser.
@@ -58,7 +55,11 @@ def _common(parser: argparse.ArgumentParser, aws: bool = True) -> None:
 
 def _agent_options(parser: argparse.ArgumentParser) -> None:
     s = argparse.SUPPRESS
+    parser.add_argument("--agent-name", default=s, help="agent name in .bedrock_agentcore.yaml (default identity_demo)")
     parser.add_argument("--provider-name", default=s, help="credential provider the agent asks for")
+    parser.add_argument(
+        "--workload-name", default=s, help="workload identity to create (default identity-demo-workload)"
+    )
     parser.add_argument("--model-id", default=s, help="Bedrock model id the agent uses")
     parser.add_argument("--scopes", default=s, help="OAuth scopes the agent asks for, comma-separated (default openid)")
 
@@ -133,12 +134,9 @@ def _get(args: argparse.Namespace, name: str) -> Any:
 
 def options_from(args: argparse.Namespace) -> Options:
     project = Path(_get(args, "dir")).expanduser().resolve()
-    provider_name = str(_get(args, "provider_name"))
-    if not PROVIDER_NAME.match(provider_name):
-        raise UsageError(
-            f"--provider-name {provider_name!r} is not a valid credential provider name.",
-            fix="Use 1-128 letters, digits, '-' or '_' (the service's rule), e.g. ExternalServiceProvider.",
-        )
+    provider_name = names.check_provider_name(str(_get(args, "provider_name")))
+    agent_name = _get(args, "agent_name")
+    workload_name = _get(args, "workload_name")
     scopes = [scope.strip() for scope in str(_get(args, "scopes")).replace(" ", ",").split(",") if scope.strip()]
     if not scopes or any(len(scope) > 128 for scope in scopes):
         raise UsageError("--scopes needs one or more scopes of 1-128 characters.", fix="For example --scopes openid")
@@ -152,6 +150,8 @@ def options_from(args: argparse.Namespace) -> Options:
         sandbox_endpoint=_get(args, "sandbox_endpoint"),
         assume_yes=bool(_get(args, "yes")),
         provider_name=provider_name,
+        agent_name=names.check_agent_name(agent_name) if agent_name else None,
+        workload_name=names.check_workload_name(workload_name) if workload_name else None,
         scopes=scopes,
         model_id=str(_get(args, "model_id")).strip(),
     )

@@ -49,6 +49,10 @@ class Options:
     provider_name: str = "ExternalServiceProvider"
     scopes: list[str] = field(default_factory=lambda: ["openid"])
     model_id: str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    # None: what the project already uses (state file), else the quickstart's name.
+    agent_name: str | None = None
+    workload_name: str | None = None
+    return_url: str = "http://localhost:8081/oauth2/callback"
 
     @property
     def is_sandbox(self) -> bool:

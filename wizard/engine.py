@@ -18,6 +18,9 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "cognito": ("preflight",),
     "env": ("preflight", "cognito"),
     "agent": (),
+    "configure": ("preflight", "cognito", "agent"),
+    "provider": ("preflight", "cognito", "configure"),
+    "workload": ("preflight", "configure"),
 }
 
 

@@ -26,7 +26,7 @@ STATUSES = ("pending", "running", "done", "failed", "drifted", "needs_action", "
 # Keys that must never reach the state file, whatever a stage tries to record.
 _SECRET_KEY = re.compile(r"(password|secret|token)", re.IGNORECASE)
 # Keys that name secrets but hold only identifiers or flags.
-_ALLOWED_SECRET_LIKE = {"client_secret_present", "session_id", "runtime_session_id"}
+_ALLOWED_SECRET_LIKE = {"client_secret_arn", "session_id", "runtime_session_id"}
 
 
 def wizard_dir(project: Path) -> Path:

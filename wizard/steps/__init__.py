@@ -5,16 +5,12 @@ from __future__ import annotations
 from wizard.steps.agent import AgentStage
 from wizard.steps.base import Check, Detection, Stage
 from wizard.steps.cognito import CognitoStage
+from wizard.steps.configure import ConfigureStage
 from wizard.steps.env import EnvStage
-from wizard.steps.later import (
-    CleanupStage,
-    ConfigureStage,
-    DeployStage,
-    InvokeStage,
-    ProviderStage,
-    WorkloadStage,
-)
+from wizard.steps.later import CleanupStage, DeployStage, InvokeStage
 from wizard.steps.preflight import PreflightStage
+from wizard.steps.provider import ProviderStage
+from wizard.steps.workload import WorkloadStage
 
 __all__ = ["Check", "Detection", "Stage", "all_stages", "stage_by_ref"]
 

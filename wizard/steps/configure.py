@@ -1,0 +1,158 @@
+"""Stage 4: .bedrock_agentcore.yaml with the JWT authorizer, merged, never clobbered."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from wizard import names
+from wizard.errors import WizardError
+from wizard.files import agentcore_yaml
+from wizard.files import identity as idfiles
+from wizard.steps.base import Check, Detection, Stage
+
+if TYPE_CHECKING:
+    from wizard.context import Context
+
+
+def identity_files(ctx: Context) -> idfiles.IdentityFiles:
+    files = idfiles.read_identity_json(ctx.project)
+    if files is None:
+        raise WizardError(
+            f"{idfiles.JSON_NAME} is missing or unreadable.",
+            fix="Run stage 1 (Create Cognito pools) first; it writes the file.",
+        )
+    return files
+
+
+def agent_name(ctx: Context) -> str:
+    """--agent-name, else the name this project configured, else the quickstart's."""
+    recorded = ctx.state.resources("configure").get("agent_name")
+    return ctx.options.agent_name or recorded or names.DEFAULT_AGENT
+
+
+def expected_authorizer(files: idfiles.IdentityFiles) -> dict[str, Any]:
+    # Cognito access tokens carry client_id and no aud: allowedClients is what matches them.
+    return {
+        "customJWTAuthorizer": {
+            "discoveryUrl": files.runtime.discovery_url,
+            "allowedClients": [files.runtime.client_id],
+        }
+    }
+
+
+class ConfigureStage(Stage):
+    key = "configure"
+    number = 4
+    title = "Configure agent with JWT auth"
+    quickstart_step = "Step 4"
+    needs_aws = False
+    explanation = """\
+Writes **`.bedrock_agentcore.yaml`**, the file the quickstart's `agentcore` CLI reads, for your agent:
+entrypoint `agent.py`, **direct code deploy** (a zip, no container), PUBLIC network, memory off, and a
+**custom JWT authorizer** that accepts access tokens of the runtime pool's app client.
+
+- `allowedClients` (not `allowedAudience`): Cognito *access* tokens carry `client_id` and no `aud`.
+- An existing file is **merged**: other agents, and this agent's identity and deploy sections, stay.
+  The toolkit's `configure` rewrites the whole agent entry and so forgets the credential provider and
+  workload identity you created.
+- In the TUI you see the change as a diff before it is written.
+"""
+
+    def command(self, ctx: Context) -> str:
+        files = idfiles.read_identity_json(ctx.project)
+        url = files.runtime.discovery_url if files else "$RUNTIME_DISCOVERY_URL"
+        client = files.runtime.client_id if files else "$RUNTIME_CLIENT_ID"
+        return (
+            f"agentcore configure \\\n  -e agent.py \\\n  --name {agent_name(ctx)} \\\n"
+            f'  --authorizer-config \'{{"customJWTAuthorizer": {{"discoveryUrl": "{url}", '
+            f'"allowedClients": ["{client}"]}}}}\' \\\n  --disable-memory'
+        )
+
+    def values(self, ctx: Context) -> list[tuple[str, str, bool]]:
+        rows = [("Agent", agent_name(ctx), False), ("File", agentcore_yaml.YAML_NAME, False)]
+        files = idfiles.read_identity_json(ctx.project)
+        if files:
+            rows += [
+                ("discoveryUrl", files.runtime.discovery_url, False),
+                ("allowedClients", files.runtime.client_id, False),
+            ]
+        return rows
+
+    def detect(self, ctx: Context) -> Detection:
+        try:
+            data = agentcore_yaml.load(ctx.project)
+        except WizardError as error:
+            return Detection("needs_action", [error.message])
+        if not data or idfiles.read_identity_json(ctx.project) is None:
+            return Detection("pending")
+        name = ctx.options.agent_name or data.get("default_agent") or names.DEFAULT_AGENT
+        if name not in data["agents"]:
+            return Detection("pending")
+        failed = [check for check in self._checks(ctx, name) if not check.ok]
+        if failed:
+            was_done = ctx.state.stage(self.key).get("status") in ("done", "drifted")
+            return Detection("drifted" if was_done else "pending", [f"{c.name}: {c.detail}" for c in failed])
+        self.record(ctx, "agent_name", name)
+        return Detection("done", [f"{agentcore_yaml.YAML_NAME} configures {name} with the runtime pool's authorizer"])
+
+    def run(self, ctx: Context) -> list[Check]:
+        name = names.check_agent_name(agent_name(ctx))
+        files = identity_files(ctx)
+        if not (ctx.project / "agent.py").exists():
+            raise WizardError("agent.py does not exist.", fix="Run stage 3 (Create agent code) first.")
+        account = str(ctx.state.data.get("account") or "")
+        region = str(ctx.state.data.get("region") or ctx.region)
+        existing = agentcore_yaml.load(ctx.project)
+        data = agentcore_yaml.merged_configure(existing, name, ctx.project, account, region, expected_authorizer(files))
+        text = agentcore_yaml.dump(data)
+        change = agentcore_yaml.diff(ctx.project, text)
+        if change:
+            ctx.log(f"Changes to {agentcore_yaml.YAML_NAME}:")
+            for line in change.splitlines():
+                ctx.log(line)
+            if not ctx.confirm(f"Write these changes to {agentcore_yaml.YAML_NAME}?\n\n{change}", True):
+                raise WizardError(
+                    f"{agentcore_yaml.YAML_NAME} was left as it was.",
+                    fix="Run the stage again and accept the change when you are ready.",
+                    code="needs_action",
+                )
+            agentcore_yaml.save(ctx.project, data)
+            ctx.log(f"Wrote {agentcore_yaml.YAML_NAME}.", "success")
+        else:
+            ctx.log(f"{agentcore_yaml.YAML_NAME} already says this; nothing to change.")
+        self.record(ctx, "agent_name", name)
+        return self._checks(ctx, name)
+
+    def verify(self, ctx: Context) -> list[Check]:
+        return self._checks(ctx, agent_name(ctx))
+
+    def _checks(self, ctx: Context, name: str) -> list[Check]:
+        try:
+            data = agentcore_yaml.load(ctx.project)
+        except WizardError as error:
+            return [Check(f"{agentcore_yaml.YAML_NAME} loads", False, error.message)]
+        if data is None:
+            return [Check(f"{agentcore_yaml.YAML_NAME} exists", False, "missing")]
+        checks = [Check(f"{agentcore_yaml.YAML_NAME} loads", True, f"default_agent {data.get('default_agent')}")]
+        entry = data["agents"].get(name)
+        if not isinstance(entry, dict):
+            return [*checks, Check(f"agent {name}", False, "not in the file")]
+        checks.append(Check("default_agent", data.get("default_agent") == name, str(data.get("default_agent"))))
+        files = idfiles.read_identity_json(ctx.project)
+        wanted = expected_authorizer(files) if files else None
+        actual = entry.get("authorizer_configuration")
+        checks.append(
+            Check(
+                "authorizer",
+                wanted is not None and actual == wanted,
+                "customJWTAuthorizer: runtime pool discovery URL, allowedClients = [runtime client]"
+                if actual == wanted
+                else f"is {actual!r}",
+            )
+        )
+        entrypoint = str(entry.get("entrypoint", "")).split(":")[0]
+        checks.append(Check("entrypoint", bool(entrypoint) and (ctx.project / entrypoint).exists(), entrypoint))
+        return checks
+
+    def undo(self, ctx: Context) -> None:
+        return None

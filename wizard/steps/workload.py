@@ -1,0 +1,129 @@
+"""Stage 6: the workload identity, with the wizard's OAuth2 return URL allowed on it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from wizard import names
+from wizard.errors import WizardError, error_code
+from wizard.files import agentcore_yaml
+from wizard.steps.base import Check, Detection, Stage
+from wizard.steps.configure import agent_name
+
+if TYPE_CHECKING:
+    from wizard.context import Context
+
+
+def workload_name(ctx: Context) -> str:
+    recorded = ctx.state.resources("workload").get("name")
+    return ctx.options.workload_name or recorded or names.DEFAULT_WORKLOAD
+
+
+class WorkloadStage(Stage):
+    key = "workload"
+    number = 6
+    title = "Create workload identity"
+    quickstart_step = "Step 6"
+    explanation = """\
+Creates the **workload identity** `identity-demo-workload`: the identity an agent presents to AgentCore
+Identity to get tokens for a user. Its **allowed OAuth2 return URLs** say where AgentCore may send the
+user's browser after consent; the wizard allows its own local return URL, where it completes the consent
+(`CompleteResourceTokenAuth`) for you in stage 8.
+
+What the quickstart does not tell you: **the deployed runtime does not use this workload identity.**
+AgentCore Runtime creates its own, named in `workloadIdentityDetails`; the deploy stage registers the
+return URL there too. This one is what you use when you run the agent locally or call AgentCore Identity
+yourself, and it is what the quickstart's cleanup expects to find.
+"""
+
+    def command(self, ctx: Context) -> str:
+        return f"agentcore identity create-workload-identity \\\n  --name {workload_name(ctx)}"
+
+    def values(self, ctx: Context) -> list[tuple[str, str, bool]]:
+        recorded = self.resources(ctx)
+        rows = [("Workload identity", workload_name(ctx), False), ("Return URL", ctx.options.return_url, False)]
+        if recorded.get("arn"):
+            rows.append(("ARN", str(recorded["arn"]), False))
+        return rows
+
+    def _get(self, ctx: Context, name: str) -> dict[str, Any] | None:
+        try:
+            return dict(ctx.client("bedrock-agentcore-control").get_workload_identity(name=name))
+        except Exception as exc:
+            if error_code(exc) == "ResourceNotFoundException":
+                return None
+            raise
+
+    def detect(self, ctx: Context) -> Detection:
+        if ctx.state.stage("preflight").get("status") != "done":
+            return Detection("pending")
+        found = self._get(ctx, workload_name(ctx))
+        if found is None:
+            return Detection("pending")
+        self.record(ctx, "name", found["name"])
+        self.record(ctx, "arn", found["workloadIdentityArn"])
+        failed = [check for check in self.verify(ctx) if not check.ok]
+        if failed:
+            return Detection("pending", [f"{c.name}: {c.detail}" for c in failed])
+        return Detection("done", [f"workload identity {found['name']} exists and allows the return URL"])
+
+    def run(self, ctx: Context) -> None:
+        name = names.check_workload_name(workload_name(ctx))
+        control = ctx.client("bedrock-agentcore-control")
+        return_url = ctx.options.return_url
+        found = self._get(ctx, name)
+        if found is None:
+            found = dict(control.create_workload_identity(name=name, allowedResourceOauth2ReturnUrls=[return_url]))
+            self.record(ctx, "name", name)
+            self.record(ctx, "arn", found["workloadIdentityArn"])
+            if self.resources(ctx).get("origin") is None:
+                self.record(ctx, "origin", "created")
+            ctx.log(f"Created workload identity {name}.", "success")
+        else:
+            self.record(ctx, "name", name)
+            self.record(ctx, "arn", found["workloadIdentityArn"])
+            if self.resources(ctx).get("origin") is None:
+                self.record(ctx, "origin", "adopted")
+            urls = list(found.get("allowedResourceOauth2ReturnUrls") or [])
+            if return_url not in urls:
+                found = dict(
+                    control.update_workload_identity(name=name, allowedResourceOauth2ReturnUrls=[*urls, return_url])
+                )
+                ctx.log(
+                    f"Allowed the return URL {return_url} on workload identity {name} (kept the others).", "success"
+                )
+            else:
+                ctx.log(f"Workload identity {name} already exists and allows the return URL.")
+        ctx.checkpoint()
+        data = agentcore_yaml.load(ctx.project)
+        agent = agent_name(ctx)
+        if not data or agent not in data["agents"]:
+            raise WizardError(f"{agentcore_yaml.YAML_NAME} has no agent {agent}.", fix="Run stage 4 (Configure) first.")
+        updated = agentcore_yaml.with_workload(
+            data, agent, name, found["workloadIdentityArn"], list(found.get("allowedResourceOauth2ReturnUrls") or [])
+        )
+        if updated != data:
+            agentcore_yaml.save(ctx.project, updated)
+            ctx.log(f"Recorded the workload identity in {agentcore_yaml.YAML_NAME} (identity.workload).")
+
+    def verify(self, ctx: Context) -> list[Check]:
+        name = workload_name(ctx)
+        found = self._get(ctx, name)
+        if found is None:
+            return [Check("workload identity exists", False, f"{name} does not exist")]
+        urls = list(found.get("allowedResourceOauth2ReturnUrls") or [])
+        data = agentcore_yaml.load(ctx.project) or {"agents": {}}
+        entry = data["agents"].get(agent_name(ctx)) or {}
+        workload = (entry.get("identity") or {}).get("workload") or {}
+        return [
+            Check("workload identity exists", True, found["workloadIdentityArn"]),
+            Check("return URL allowed", ctx.options.return_url in urls, ctx.options.return_url),
+            Check(
+                f"listed in {agentcore_yaml.YAML_NAME}",
+                workload.get("name") == name and workload.get("arn") == found["workloadIdentityArn"],
+                name,
+            ),
+        ]
+
+    def undo(self, ctx: Context) -> None:
+        return None
