@@ -221,7 +221,7 @@ class WizardApp(App[int]):
         elif outcome.error is not None:
             self.notify(outcome.error.message, title=f"Stage {stage.label}", severity="error", timeout=12)
 
-    def _confirm_from_thread(self, question: str, default: bool) -> bool:
+    def _confirm_from_thread(self, question: str, default: bool, yes: str = "Yes", no: str = "No") -> bool:
         """A yes/no asked by a controller from its worker thread; blocks that thread, not the UI."""
         answer: dict[str, bool] = {}
         answered = threading.Event()
@@ -230,7 +230,7 @@ class WizardApp(App[int]):
             answer["value"] = bool(value)
             answered.set()
 
-        self.call_from_thread(self.push_screen, ConfirmModal(question, yes="Overwrite", no="Keep mine"), record)
+        self.call_from_thread(self.push_screen, ConfirmModal(question, yes=yes, no=no), record)
         answered.wait()
         return answer.get("value", default)
 

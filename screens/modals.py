@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.validation import Regex
 from textual.widgets import Button, Input, Label, Static
@@ -29,7 +30,9 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(self.question, classes="dialog-question")
+            # Long questions (a YAML diff) scroll inside the dialog; the buttons stay visible.
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(Text(self.question), classes="dialog-question")
             with Horizontal(classes="dialog-buttons"):
                 yield Button(self.yes, id="yes", variant="warning")
                 yield Button(self.no, id="no", variant="primary")

@@ -22,6 +22,7 @@ from textual.widgets import (
     Static,
 )
 
+from screens.modals import ConfirmModal
 from screens.widgets import SECRET_MASK, Sidebar, ValuesTable, status_text
 
 if TYPE_CHECKING:
@@ -249,7 +250,29 @@ class StageScreen(Screen[None]):
             self.wizard_app.start_verify(self.stage_key)
 
     def action_copy_command(self) -> None:
-        self.wizard_app.copy_text(self.stage.describe(self.wizard_app.wizard.ctx).command, "the quickstart command")
+        ctx = self.wizard_app.wizard.ctx
+        masked = self.stage.describe(ctx).command
+        with_secret = getattr(self.stage, "command_with_secret", lambda _ctx: None)(ctx)
+        if not with_secret:
+            self.wizard_app.copy_text(masked, "the quickstart command")
+            return
+
+        def answered(include: bool | None) -> None:
+            if include:
+                self.wizard_app.copy_text(with_secret, "the quickstart command, with the client secret")
+            else:
+                self.wizard_app.copy_text(masked, "the quickstart command, secret masked")
+
+        self.app.push_screen(
+            ConfirmModal(
+                "This command contains the identity app client's secret. Copy it with the secret?\n\n"
+                "Anyone who sees your clipboard or shell history sees the secret. Without it, replace the "
+                "masked value yourself.",
+                yes="Copy with the secret",
+                no="Copy it masked",
+            ),
+            answered,
+        )
 
     def _copy_exports(self) -> None:
         exports = self._exports(reveal=True)

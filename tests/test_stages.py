@@ -614,7 +614,7 @@ def test_agent_overwrites_a_user_edit_when_confirmed(wizard: Any, project: Path)
     path.write_text(original + "\n# mine\n")
     questions: list[str] = []
 
-    def confirm(question: str, default: bool) -> bool:
+    def confirm(question: str, default: bool, *labels: str) -> bool:
         questions.append(question)
         return True
 

@@ -33,7 +33,8 @@ class Event:
 
 
 EventSink = Callable[[Event], None]
-Confirm = Callable[[str, bool], bool]
+# (question, default, yes label, no label) -> answer; headless runs take the default.
+Confirm = Callable[[str, bool, str, str], bool]
 
 
 @dataclass
@@ -69,7 +70,7 @@ class Context:
         self.project = options.project
         self.state = state
         self.sink: EventSink = sink or (lambda event: None)
-        self.confirm: Confirm = lambda question, default: default
+        self.confirm: Confirm = lambda question, default, yes, no: default
         self.cancel_event = threading.Event()
         self.current_stage = ""
         self.region_choice: str | None = None

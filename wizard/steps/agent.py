@@ -85,7 +85,7 @@ checks that the entrypoint and the `requires_access_token` use are still there.
                     continue
                 if current != recorded.get(name):
                     question = f"{name} has changes the wizard did not make. Overwrite them?"
-                    if not ctx.confirm(question, False):
+                    if not ctx.confirm(question, False, "Overwrite", "Keep mine"):
                         ctx.log(f"Kept your {name}.", "warning")
                         kept.append(name)
                         continue

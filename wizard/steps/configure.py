@@ -110,7 +110,8 @@ entrypoint `agent.py`, **direct code deploy** (a zip, no container), PUBLIC netw
             ctx.log(f"Changes to {agentcore_yaml.YAML_NAME}:")
             for line in change.splitlines():
                 ctx.log(line)
-            if not ctx.confirm(f"Write these changes to {agentcore_yaml.YAML_NAME}?\n\n{change}", True):
+            question = f"Write these changes to {agentcore_yaml.YAML_NAME}?\n\n{change}"
+            if not ctx.confirm(question, True, "Write them", "Not now"):
                 raise WizardError(
                     f"{agentcore_yaml.YAML_NAME} was left as it was.",
                     fix="Run the stage again and accept the change when you are ready.",

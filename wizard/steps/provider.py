@@ -148,7 +148,7 @@ Done better than the quickstart:
                     "Update it to this project's identity pool client? (No: leave it, and pick another name "
                     "with --provider-name.)"
                 )
-                if not ctx.confirm(question, False):
+                if not ctx.confirm(question, False, "Update it", "Leave it"):
                     raise WizardError(
                         f"Credential provider {name} exists with other settings: " + "; ".join(differ) + ".",
                         fix="Choose another name with --provider-name, or update it from the TUI.",
