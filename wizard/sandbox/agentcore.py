@@ -570,7 +570,7 @@ def _endpoint_out(sandbox: Sandbox, runtime: Runtime) -> dict[str, Any]:
         "id": f"{runtime.id}-DEFAULT",
         "agentRuntimeEndpointArn": f"{runtime.arn}/runtime-endpoint/DEFAULT",
         "agentRuntimeArn": runtime.arn,
-        "status": status if status == "READY" else ("CREATING" if runtime.version == 1 else "UPDATING"),
+        "status": status,
         "liveVersion": str(runtime.version if status == "READY" else max(runtime.version - 1, 1)),
         "targetVersion": str(runtime.version),
         "createdAt": runtime.created,
