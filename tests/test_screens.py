@@ -28,7 +28,7 @@ from wizard.state import StateFile
 
 SIZE = (120, 40)
 ALL_KEYS = ["preflight", "cognito", "env", "agent", "configure", "provider", "workload", "deploy", "invoke", "cleanup"]
-UNAVAILABLE = ["configure", "provider", "workload", "deploy", "invoke", "cleanup"]
+UNAVAILABLE = ["deploy", "invoke", "cleanup"]
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -215,7 +215,7 @@ async def test_run_preflight_and_cognito_then_reveal_and_hide_secrets(make_app, 
 # --- 3. resume in a new app ----------------------------------------------------------------------------
 
 
-async def test_resume_offers_stage_4_which_is_unavailable(make_app, options: Options) -> None:
+async def test_resume_offers_stage_4_which_is_runnable(make_app, options: Options) -> None:
     first = make_app()
     async with first.run_test(size=SIZE) as pilot:
         for key in ("preflight", "cognito", "env", "agent"):
@@ -238,17 +238,17 @@ async def test_resume_offers_stage_4_which_is_unavailable(make_app, options: Opt
         await pilot.pause()
         screen = second.screen
         assert isinstance(screen, StageScreen) and screen.stage_key == "configure"
-        assert screen.query_one("#run", Button).disabled
-        assert screen.query_one("#verify", Button).disabled
-        assert "unavailable" in plain(screen.query_one("#stage-title", Static))
+        assert not screen.query_one("#run", Button).disabled
+        assert not screen.query_one("#verify", Button).disabled
+        title = plain(screen.query_one("#stage-title", Static))
+        assert "pending" in title and "unavailable" not in title, title
+        assert not screen.query("#unavailable-banner")
+        assert status(second, "configure") == "pending"
 
 
 # --- 4. unavailable stages show their commands, never the secret ---------------------------------------
 
 EXPECTED_COMMANDS = {
-    "configure": "agentcore configure",
-    "provider": "create-credential-provider",
-    "workload": "create-workload-identity",
     "deploy": "agentcore deploy",
     "invoke": "agentcore invoke",
     "cleanup": "agentcore identity cleanup",
@@ -274,17 +274,47 @@ async def test_unavailable_stages_show_command_and_cannot_run(make_app, project:
             command = plain(screen.query_one("#command", Static))
             assert EXPECTED_COMMANDS[key] in command, (key, command)
             assert secret not in command
-            if key == "provider":
-                assert "$IDENTITY_CLIENT_SECRET" in command
-                assert data["identity"]["client_id"] in command  # real values are filled in
-            if key == "configure":
-                assert data["runtime"]["client_id"] in command
 
             # The key binding refuses too: nothing starts.
             await pilot.press("r")
             await pilot.pause()
             assert app.busy is None
             assert status(app, key) == "unavailable"
+
+
+# Stages 4-6 run now; their screens still show the quickstart's command with real values, never the secret.
+RUNNABLE_COMMANDS = {
+    "configure": "agentcore configure",
+    "provider": "create-credential-provider",
+    "workload": "create-workload-identity",
+}
+
+
+async def test_stages_4_to_6_show_their_command_with_real_values(make_app, project: Path) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await run_stage(pilot, app, "preflight")
+        await run_stage(pilot, app, "cognito")
+        data = identity_json(project)
+        secret = data["identity"]["client_secret"]
+        assert secret
+
+        for key, expected in RUNNABLE_COMMANDS.items():
+            app.goto(key)
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, StageScreen) and screen.stage_key == key
+            assert not screen.query("#unavailable-banner"), key
+            assert status(app, key) == "pending"
+            command = plain(screen.query_one("#command", Static))
+            assert expected in command, (key, command)
+            assert secret not in command
+            if key == "provider":
+                assert SECRET_MASK in command
+                assert data["identity"]["client_id"] in command  # real values are filled in
+            if key == "configure":
+                assert data["runtime"]["client_id"] in command
+                assert data["runtime"]["pool_id"] in command
 
 
 # --- 5. copying the command ------------------------------------------------------------------------------

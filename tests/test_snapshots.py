@@ -137,3 +137,19 @@ def test_env_exports_masked(snap_compare, opened) -> None:
     write_state(folder, ("preflight", "cognito"))
     app = make_app(folder, opened)
     assert snap_compare(app, terminal_size=SIZE, run_before=goto("env", scroll_to="#exports-box"))
+
+
+def test_provider_command_secret_masked(snap_compare, opened) -> None:
+    folder = fresh_folder("provider-masked")
+    write_identity_files(folder, FAKE_FILES)
+    write_state(folder, ("preflight", "cognito", "env", "agent", "configure"))
+    app = make_app(folder, opened)
+    assert snap_compare(app, terminal_size=SIZE, run_before=goto("provider", scroll_to=".code-box"))
+
+
+def test_provider_command_secret_masked_at_80_columns(snap_compare, opened) -> None:
+    folder = fresh_folder("provider-narrow")
+    write_identity_files(folder, FAKE_FILES)
+    write_state(folder, ("preflight", "cognito", "env", "agent", "configure"))
+    app = make_app(folder, opened)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=goto("provider", scroll_to=".code-box"))

@@ -383,9 +383,11 @@ def test_secret_key_refused_on_fresh_folder_writes_no_file(project: Path) -> Non
 
 def test_allowed_secret_like_keys_are_accepted(project: Path) -> None:
     state = StateFile(project)
-    state.record("cognito", "client_secret_present", True)
+    arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:bedrock-agentcore-identity!default/oauth2/P-abc123"
+    state.record("provider", "client_secret_arn", arn)
     state.record("invoke", "session_id", "abc")
-    assert StateFile(project).load().resources("cognito") == {"client_secret_present": True}
+    assert StateFile(project).load().resources("provider") == {"client_secret_arn": arn}
+    assert StateFile(project).load().resources("invoke") == {"session_id": "abc"}
 
 
 # Regression: StateFile.record() used to put the value into self.data *before* save() checked it,

@@ -167,8 +167,14 @@ def with_provider(data: dict[str, Any], agent: str, name: str, arn: str, callbac
     data = copy.deepcopy(data)
     providers = identity_section(data, agent)["credential_providers"]
     entry = {"name": name, "arn": arn, "type": "cognito", "callback_url": callback_url}
-    # One entry per name (the toolkit appends duplicates on every run).
-    providers[:] = [p for p in providers if not (isinstance(p, dict) and p.get("name") == name)] + [entry]
+    same = [i for i, p in enumerate(providers) if isinstance(p, dict) and p.get("name") == name]
+    if not same:
+        providers.append(entry)
+        return data
+    # One entry per name, kept in its place (the toolkit appends a duplicate on every run).
+    providers[same[0]] = entry
+    for index in reversed(same[1:]):
+        del providers[index]
     return data
 
 

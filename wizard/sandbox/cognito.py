@@ -135,3 +135,22 @@ def enforce_auth_rules(body: dict[str, Any]) -> None:
         username = str(parameters.get("USERNAME", ""))
         if not hmac.compare_digest(str(given), secret_hash(client.secret, username, client_id)):
             raise ServiceError("NotAuthorizedException", f"Unable to verify secret hash for client {client_id}", 400)
+
+
+# What real Cognito sets a client's setting to when an UpdateUserPoolClient leaves it out; moto keeps the
+# old value instead, which would hide the partial-update bug the quickstart's CLI has.
+_RESET_ON_UPDATE: dict[str, Any] = {
+    "CallbackURLs": [],
+    "LogoutURLs": [],
+    "AllowedOAuthFlows": [],
+    "AllowedOAuthScopes": [],
+    "SupportedIdentityProviders": [],
+    "ReadAttributes": [],
+    "WriteAttributes": [],
+    "AllowedOAuthFlowsUserPoolClient": False,
+    "ExplicitAuthFlows": list(DEFAULT_FLOWS),
+}
+
+
+def with_reset_defaults(request: dict[str, Any]) -> dict[str, Any]:
+    return {**_RESET_ON_UPDATE, **request}

@@ -257,6 +257,15 @@ def build_app(ready_delay: float = DEFAULT_READY_DELAY) -> WSGIApp:
             except ValueError:
                 pass
 
+        if kind == "json" and operation == "UpdateUserPoolClient":
+            try:
+                request = json.loads(body or b"{}")
+                body = json.dumps(sandbox_cognito.with_reset_defaults(request)).encode()
+                environ["wsgi.input"] = io.BytesIO(body)
+                environ["CONTENT_LENGTH"] = str(len(body))
+            except ValueError:
+                pass
+
         found = DISCOVERY_PATH.match(path)
         if found and method == "GET" and sandbox_cognito.user_pool(found["region"], found["pool"]) is None:
             return respond(start_response, json_answer(404, {"message": f"User pool {found['pool']} does not exist."}))

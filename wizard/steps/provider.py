@@ -114,6 +114,8 @@ Done better than the quickstart:
         failed = [check for check in self.verify(ctx) if not check.ok]
         if failed:
             return Detection("pending", [f"{c.name}: {c.detail}" for c in failed])
+        if self.resources(ctx).get("origin") is None:
+            self.record(ctx, "origin", "adopted")
         return Detection("done", [f"provider {ctx.options.provider_name} exists with this project's settings"])
 
     def _remember(self, ctx: Context, answer: dict[str, Any]) -> None:

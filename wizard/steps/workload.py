@@ -65,6 +65,8 @@ yourself, and it is what the quickstart's cleanup expects to find.
         failed = [check for check in self.verify(ctx) if not check.ok]
         if failed:
             return Detection("pending", [f"{c.name}: {c.detail}" for c in failed])
+        if self.resources(ctx).get("origin") is None:
+            self.record(ctx, "origin", "adopted")
         return Detection("done", [f"workload identity {found['name']} exists and allows the return URL"])
 
     def run(self, ctx: Context) -> None:
