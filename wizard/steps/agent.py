@@ -68,8 +68,7 @@ checks that the entrypoint and the `requires_access_token` use are still there.
         failed = [check for check in self.verify(ctx) if not check.ok]
         if not failed:
             return Detection("done", ["agent.py and requirements.txt exist and check out"])
-        was_done = ctx.state.stage(self.key).get("status") in ("done", "drifted")
-        return Detection("drifted" if was_done else "pending", [f"{c.name}: {c.detail}" for c in failed])
+        return self.not_done(ctx, failed)
 
     def run(self, ctx: Context) -> list[Check]:
         recorded = self.resources(ctx).get("written_sha256", {})

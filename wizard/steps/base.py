@@ -83,6 +83,16 @@ class Stage:
     def resources(self, ctx: Context) -> dict[str, Any]:
         return ctx.state.resources(self.key)
 
+    def not_done(self, ctx: Context, failed: list[Check]) -> Detection:
+        """Failing checks mean drift for a stage that was done, and unfinished work otherwise."""
+        was_done = ctx.state.stage(self.key).get("status") in ("done", "drifted")
+        return Detection("drifted" if was_done else "pending", [f"{c.name}: {c.detail}" for c in failed])
+
+    def record_origin(self, ctx: Context, origin: str) -> None:
+        """Whether the wizard made the resource or found it: set once, so cleanup knows what is ours."""
+        if self.resources(ctx).get("origin") is None:
+            self.record(ctx, "origin", origin)
+
 
 class UnavailableStage(Stage):
     """A stage this version shows and explains but cannot perform yet: no fake success."""

@@ -99,8 +99,7 @@ Why the wizard does it differently from the toolkit:
             failed = [c for c in self.verify(ctx) if not c.ok]
             if not failed:
                 return Detection("done", ["both pools, clients, domains, users and files check out"])
-            was_done = ctx.state.stage(self.key).get("status") in ("done", "drifted")
-            return Detection("drifted" if was_done else "pending", [f"{c.name}: {c.detail}" for c in failed])
+            return self.not_done(ctx, failed)
         files = idfiles.read_identity_json(ctx.project)
         if files is not None:
             return self._adopt(ctx, files)

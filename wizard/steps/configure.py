@@ -90,8 +90,7 @@ entrypoint `agent.py`, **direct code deploy** (a zip, no container), PUBLIC netw
             return Detection("pending")
         failed = [check for check in self._checks(ctx, name) if not check.ok]
         if failed:
-            was_done = ctx.state.stage(self.key).get("status") in ("done", "drifted")
-            return Detection("drifted" if was_done else "pending", [f"{c.name}: {c.detail}" for c in failed])
+            return self.not_done(ctx, failed)
         self.record(ctx, "agent_name", name)
         return Detection("done", [f"{agentcore_yaml.YAML_NAME} configures {name} with the runtime pool's authorizer"])
 

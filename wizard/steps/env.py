@@ -55,8 +55,7 @@ bash`). Secrets stay masked here until you reveal them.
             return Detection("pending", [f"{idfiles.ENV_NAME} does not exist yet (stage 1 writes it)"])
         failed = [check for check in self.verify(ctx) if not check.ok]
         if failed:
-            was_done = ctx.state.stage(self.key).get("status") in ("done", "drifted")
-            return Detection("drifted" if was_done else "pending", [f"{c.name}: {c.detail}" for c in failed])
+            return self.not_done(ctx, failed)
         return Detection("done", ["all 11 variables present, both discovery URLs answer"])
 
     def run(self, ctx: Context) -> list[Check]:

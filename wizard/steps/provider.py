@@ -114,8 +114,7 @@ Done better than the quickstart:
         failed = [check for check in self.verify(ctx) if not check.ok]
         if failed:
             return Detection("pending", [f"{c.name}: {c.detail}" for c in failed])
-        if self.resources(ctx).get("origin") is None:
-            self.record(ctx, "origin", "adopted")
+        self.record_origin(ctx, "adopted")
         return Detection("done", [f"provider {ctx.options.provider_name} exists with this project's settings"])
 
     def _remember(self, ctx: Context, answer: dict[str, Any]) -> None:
@@ -139,8 +138,7 @@ Done better than the quickstart:
                 name=name, credentialProviderVendor="CustomOauth2", oauth2ProviderConfigInput=provider_input(files)
             )
             self._remember(ctx, answer)
-            if self.resources(ctx).get("origin") is None:
-                self.record(ctx, "origin", "created")
+            self.record_origin(ctx, "created")
             ctx.log(f"Created credential provider {name}.", "success")
         else:
             differ = settings_differ(answer, files)
@@ -163,8 +161,7 @@ Done better than the quickstart:
             else:
                 ctx.log(f"Credential provider {name} already exists with these settings; adopting it.")
             self._remember(ctx, answer)
-            if self.resources(ctx).get("origin") is None:
-                self.record(ctx, "origin", "adopted")
+            self.record_origin(ctx, "adopted")
         ctx.checkpoint()
         self._register_callback(ctx, files, str(answer.get("callbackUrl") or ""))
         ctx.checkpoint()

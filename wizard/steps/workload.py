@@ -65,8 +65,7 @@ yourself, and it is what the quickstart's cleanup expects to find.
         failed = [check for check in self.verify(ctx) if not check.ok]
         if failed:
             return Detection("pending", [f"{c.name}: {c.detail}" for c in failed])
-        if self.resources(ctx).get("origin") is None:
-            self.record(ctx, "origin", "adopted")
+        self.record_origin(ctx, "adopted")
         return Detection("done", [f"workload identity {found['name']} exists and allows the return URL"])
 
     def run(self, ctx: Context) -> None:
@@ -78,14 +77,12 @@ yourself, and it is what the quickstart's cleanup expects to find.
             found = dict(control.create_workload_identity(name=name, allowedResourceOauth2ReturnUrls=[return_url]))
             self.record(ctx, "name", name)
             self.record(ctx, "arn", found["workloadIdentityArn"])
-            if self.resources(ctx).get("origin") is None:
-                self.record(ctx, "origin", "created")
+            self.record_origin(ctx, "created")
             ctx.log(f"Created workload identity {name}.", "success")
         else:
             self.record(ctx, "name", name)
             self.record(ctx, "arn", found["workloadIdentityArn"])
-            if self.resources(ctx).get("origin") is None:
-                self.record(ctx, "origin", "adopted")
+            self.record_origin(ctx, "adopted")
             urls = list(found.get("allowedResourceOauth2ReturnUrls") or [])
             if return_url not in urls:
                 found = dict(
