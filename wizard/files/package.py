@@ -1,0 +1,175 @@
+"""The direct-code-deploy zip: the agent's source plus its dependencies for the runtime's platform.
+
+Never packs secrets or local state (the toolkit's packager ships `.agentcore_identity_*` files into
+the uploaded zip), and refuses outright if any file would carry a known secret value. The dependency
+layer is cached by everything that decides its content, so an unchanged redeploy does not rebuild it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from wizard.errors import WizardError
+
+# Dot-files and dot-folders (secrets, .env, .git, the wizard's state, the toolkit's YAML) never go in.
+EXCLUDED_DIRS = {"__pycache__", "venv", "env", "node_modules", "build", "dist", "site-packages"}
+EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".zip", ".whl")
+RUNTIME_PLATFORM = "manylinux2014_aarch64"  # AgentCore Runtime runs linux/arm64
+FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # identical inputs give an identical zip
+
+
+@dataclass(frozen=True)
+class Target:
+    python_version: str  # "3.12"
+    platform: str = RUNTIME_PLATFORM
+    # Where pip may look; empty means PyPI. Tests pass a local wheelhouse and no index.
+    find_links: tuple[str, ...] = ()
+    no_index: bool = False
+
+    def key(self, requirements: str) -> str:
+        data = json.dumps([requirements, self.python_version, self.platform, self.find_links, self.no_index])
+        return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+@dataclass
+class Package:
+    path: Path
+    sha256: str
+    source_files: list[str] = field(default_factory=list)
+    dependencies_rebuilt: bool = False
+
+
+def source_files(project: Path) -> list[Path]:
+    """What of the project belongs in the zip, in a stable order."""
+    chosen = []
+    for root, dirs, files in os.walk(project):
+        dirs[:] = sorted(
+            d for d in dirs if not d.startswith(".") and d not in EXCLUDED_DIRS and not _is_venv(Path(root) / d)
+        )
+        for name in sorted(files):
+            if name.startswith(".") or name.endswith(EXCLUDED_SUFFIXES):
+                continue
+            chosen.append(Path(root) / name)
+    return chosen
+
+
+def _is_venv(path: Path) -> bool:
+    return (path / "pyvenv.cfg").exists()
+
+
+def dependency_dir(cache_root: Path, requirements: str, target: Target) -> Path:
+    return cache_root / f"deps-{target.key(requirements)}"
+
+
+def build_dependencies(
+    cache_root: Path,
+    requirements_file: Path,
+    target: Target,
+    log: Callable[[str], None] = lambda line: None,
+) -> tuple[Path, bool]:
+    """The installed dependency tree for the target, built only when its inputs changed."""
+    requirements = requirements_file.read_text(encoding="utf-8")
+    final = dependency_dir(cache_root, requirements, target)
+    if (final / ".complete").exists():
+        return final, False
+    building = final.with_name(final.name + ".building")
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    command = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-compile",
+        "--target",
+        str(building),
+        "--requirement",
+        str(requirements_file),
+        "--platform",
+        target.platform,
+        "--implementation",
+        "cp",
+        "--python-version",
+        target.python_version,
+        "--only-binary=:all:",
+        "--upgrade",
+    ]
+    for link in target.find_links:
+        command += ["--find-links", link]
+    if target.no_index:
+        command.append("--no-index")
+    log("pip " + " ".join(command[3:]))
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    assert process.stdout is not None
+    output = []
+    for line in process.stdout:
+        output.append(line.rstrip())
+        log(line.rstrip())
+    if process.wait() != 0:
+        shutil.rmtree(building, ignore_errors=True)
+        raise WizardError(
+            "Installing the agent's dependencies for linux/arm64 failed: " + " ".join(output[-3:]),
+            fix="Check requirements.txt: every package needs a wheel for linux aarch64 (or a pure-Python one) "
+            f"for Python {target.python_version}.",
+        )
+    (building / ".complete").write_text(requirements)
+    shutil.rmtree(final, ignore_errors=True)
+    os.replace(building, final)
+    return final, True
+
+
+def _files_under(root: Path) -> Iterable[Path]:
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and path.name != ".complete" and "__pycache__" not in path.parts:
+            yield path
+
+
+def build_zip(
+    project: Path,
+    out: Path,
+    dependencies: Path | None,
+    secrets: Iterable[str],
+) -> Package:
+    """Write the zip whole (temp + rename); refuse if any packed file holds a secret value."""
+    needles = [value.encode() for value in secrets if value and len(value) >= 8]
+    sources = [path for path in source_files(project) if out not in (path, path.parent)]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    temp = out.with_name(out.name + ".tmp")
+    try:
+        with zipfile.ZipFile(temp, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            if dependencies is not None:
+                for path in _files_under(dependencies):
+                    _add(archive, path, path.relative_to(dependencies).as_posix(), needles)
+            for path in sources:
+                _add(archive, path, path.relative_to(project).as_posix(), needles)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+    os.replace(temp, out)
+    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    return Package(out, digest, [path.relative_to(project).as_posix() for path in sources])
+
+
+def _add(archive: zipfile.ZipFile, path: Path, name: str, needles: list[bytes]) -> None:
+    data = path.read_bytes()
+    if any(needle in data for needle in needles):
+        raise WizardError(
+            f"{name} contains one of this project's secrets (a test-user password or the client secret).",
+            fix=f"Remove the secret from {name}; secrets belong only in the 0600 identity files, which are "
+            "never packaged.",
+        )
+    info = zipfile.ZipInfo(name, date_time=FIXED_TIME)
+    info.external_attr = (0o644 & 0xFFFF) << 16
+    info.compress_type = zipfile.ZIP_DEFLATED
+    archive.writestr(info, data)
