@@ -28,7 +28,7 @@ from wizard.state import StateFile
 
 SIZE = (120, 40)
 ALL_KEYS = ["preflight", "cognito", "env", "agent", "configure", "provider", "workload", "deploy", "invoke", "cleanup"]
-UNAVAILABLE = ["deploy", "invoke", "cleanup"]
+UNAVAILABLE = ["invoke", "cleanup"]
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -249,7 +249,6 @@ async def test_resume_offers_stage_4_which_is_runnable(make_app, options: Option
 # --- 4. unavailable stages show their commands, never the secret ---------------------------------------
 
 EXPECTED_COMMANDS = {
-    "deploy": "agentcore deploy",
     "invoke": "agentcore invoke",
     "cleanup": "agentcore identity cleanup",
 }
@@ -287,6 +286,7 @@ RUNNABLE_COMMANDS = {
     "configure": "agentcore configure",
     "provider": "create-credential-provider",
     "workload": "create-workload-identity",
+    "deploy": "agentcore deploy",
 }
 
 

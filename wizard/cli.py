@@ -61,6 +61,10 @@ def _agent_options(parser: argparse.ArgumentParser) -> None:
         "--workload-name", default=s, help="workload identity to create (default identity-demo-workload)"
     )
     parser.add_argument("--model-id", default=s, help="Bedrock model id the agent uses")
+    parser.add_argument("--execution-role", default=s, help="deploy with this IAM role (ARN or name) as it is")
+    parser.add_argument(
+        "--wheelhouse", default=s, metavar="DIR", help="install the agent's dependencies only from this folder"
+    )
     parser.add_argument("--scopes", default=s, help="OAuth scopes the agent asks for, comma-separated (default openid)")
 
 
@@ -151,10 +155,21 @@ def options_from(args: argparse.Namespace) -> Options:
         assume_yes=bool(_get(args, "yes")),
         provider_name=provider_name,
         agent_name=names.check_agent_name(agent_name) if agent_name else None,
+        execution_role=_get(args, "execution_role"),
+        wheelhouse=_wheelhouse(_get(args, "wheelhouse")),
         workload_name=names.check_workload_name(workload_name) if workload_name else None,
         scopes=scopes,
         model_id=str(_get(args, "model_id")).strip(),
     )
+
+
+def _wheelhouse(value: str | None) -> Path | None:
+    if not value:
+        return None
+    path = Path(value).expanduser().resolve()
+    if not path.is_dir():
+        raise UsageError(f"--wheelhouse {value} is not a folder.", fix="Point it at a folder of .whl files.")
+    return path
 
 
 def main(argv: list[str] | None = None) -> None:

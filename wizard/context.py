@@ -54,6 +54,8 @@ class Options:
     agent_name: str | None = None
     workload_name: str | None = None
     return_url: str = "http://localhost:8081/oauth2/callback"
+    execution_role: str | None = None  # a role the user brings: used as is, never changed or deleted
+    wheelhouse: Path | None = None  # install the agent's dependencies only from here (offline)
 
     @property
     def is_sandbox(self) -> bool:

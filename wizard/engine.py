@@ -21,6 +21,7 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "configure": ("preflight", "cognito", "agent"),
     "provider": ("preflight", "cognito", "configure"),
     "workload": ("preflight", "configure"),
+    "deploy": ("preflight", "cognito", "agent", "configure", "provider", "workload"),
 }
 
 

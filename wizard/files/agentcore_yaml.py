@@ -178,6 +178,21 @@ def with_provider(data: dict[str, Any], agent: str, name: str, arn: str, callbac
     return data
 
 
+def with_deployment(
+    data: dict[str, Any], agent: str, runtime_id: str, runtime_arn: str, role_arn: str, s3_uri: str
+) -> dict[str, Any]:
+    data = copy.deepcopy(data)
+    entry = data["agents"][agent]
+    deployed = entry.get("bedrock_agentcore")
+    if not isinstance(deployed, dict):
+        deployed = entry["bedrock_agentcore"] = {"agent_id": None, "agent_arn": None, "agent_session_id": None}
+    deployed["agent_id"], deployed["agent_arn"] = runtime_id, runtime_arn
+    aws = entry.setdefault("aws", {})
+    aws["execution_role"], aws["execution_role_auto_create"] = role_arn, False
+    aws["s3_path"], aws["s3_auto_create"] = s3_uri.rsplit("/", 1)[0], False
+    return data
+
+
 def with_workload(data: dict[str, Any], agent: str, name: str, arn: str, return_urls: list[str]) -> dict[str, Any]:
     data = copy.deepcopy(data)
     identity_section(data, agent)["workload"] = {"name": name, "arn": arn, "return_urls": list(return_urls)}

@@ -6,8 +6,9 @@ from wizard.steps.agent import AgentStage
 from wizard.steps.base import Check, Detection, Stage
 from wizard.steps.cognito import CognitoStage
 from wizard.steps.configure import ConfigureStage
+from wizard.steps.deploy import DeployStage
 from wizard.steps.env import EnvStage
-from wizard.steps.later import CleanupStage, DeployStage, InvokeStage
+from wizard.steps.later import CleanupStage, InvokeStage
 from wizard.steps.preflight import PreflightStage
 from wizard.steps.provider import ProviderStage
 from wizard.steps.workload import WorkloadStage

@@ -1,4 +1,4 @@
-"""Stages 7–8 and cleanup: shown and explained, with the quickstart's command, but not performed yet."""
+"""Stage 8 and cleanup: shown and explained, with the quickstart's command, but not performed yet."""
 
 from __future__ import annotations
 
@@ -8,18 +8,6 @@ from wizard.steps.base import UnavailableStage
 
 if TYPE_CHECKING:
     pass
-
-
-class DeployStage(UnavailableStage):
-    key = "deploy"
-    number = 7
-    title = "Deploy agent"
-    quickstart_step = "Step 7"
-    explanation = (
-        "Packages the agent, creates its execution role with the Identity permissions, creates the "
-        "AgentCore Runtime and waits until it is READY."
-    )
-    command_text = "agentcore deploy"
 
 
 class InvokeStage(UnavailableStage):

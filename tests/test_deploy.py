@@ -1,0 +1,225 @@
+"""Stage 7 against the in-process sandbox: package, upload, role, runtime READY, return URL, drift.
+
+Dependencies come from a wheelhouse of stand-in wheels the test makes: no network.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+import uuid
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+import yaml
+from test_package import make_wheel
+
+from wizard.files import identity as idf
+
+BEFORE_DEPLOY = ("preflight", "cognito", "env", "agent", "configure", "provider", "workload")
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("wheelhouse")
+    for name, version in (("bedrock_agentcore", "1.0.0"), ("strands_agents", "1.0.0"), ("boto3", "1.40.0")):
+        make_wheel(folder, name, version)
+    return folder
+
+
+def client(service: str, endpoint: str) -> Any:
+    return boto3.client(
+        service,
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="sandbox",
+        aws_secret_access_key="sandbox",
+    )
+
+
+def make_unique(wizard: Any, wheelhouse: Path) -> None:
+    """The session's sandbox is shared: provider, workload and runtime names are unique per account."""
+    suffix = uuid.uuid4().hex[:8]
+    wizard.options.wheelhouse = wheelhouse
+    wizard.options.provider_name = f"Provider-{suffix}"
+    wizard.options.workload_name = f"workload-{suffix}"
+    wizard.options.agent_name = f"agent_{suffix}"
+
+
+@pytest.fixture
+def deployed(wizard: Any, wheelhouse: Path) -> Any:
+    make_unique(wizard, wheelhouse)
+    for key in BEFORE_DEPLOY:
+        outcome = wizard.run_stage(key)
+        assert outcome.ok, (key, outcome.error and outcome.error.message)
+    outcome = wizard.run_stage("deploy")
+    assert outcome.ok, outcome.error and outcome.error.message
+    return wizard
+
+
+def messages(wizard: Any) -> list[str]:
+    return [event.message for event in wizard.events]
+
+
+def test_deploy_makes_a_ready_runtime_with_the_yaml_authorizer(deployed: Any, sandbox_endpoint: str) -> None:
+    recorded = deployed.state.resources("deploy")
+    control = client("bedrock-agentcore-control", sandbox_endpoint)
+    runtime = control.get_agent_runtime(agentRuntimeId=recorded["runtime_id"])
+    data = yaml.safe_load((deployed.options.project / ".bedrock_agentcore.yaml").read_text())
+    entry = data["agents"][data["default_agent"]]
+    assert runtime["status"] == "READY"
+    assert runtime["authorizerConfiguration"] == entry["authorizer_configuration"]
+    assert entry["bedrock_agentcore"]["agent_arn"] == runtime["agentRuntimeArn"]
+    assert entry["bedrock_agentcore"]["agent_id"] == recorded["runtime_id"]
+    assert entry["aws"]["execution_role"] == recorded["role_arn"]
+    endpoint = control.get_agent_runtime_endpoint(agentRuntimeId=recorded["runtime_id"], endpointName="DEFAULT")
+    assert endpoint["status"] == "READY"
+    workload = runtime["workloadIdentityDetails"]["workloadIdentityArn"].split("/")[-1]
+    urls = control.get_workload_identity(name=workload)["allowedResourceOauth2ReturnUrls"]
+    assert deployed.options.return_url in urls
+    assert runtime["environmentVariables"]["AGENTCORE_OAUTH2_RETURN_URL"] == deployed.options.return_url
+
+
+def test_the_uploaded_zip_has_code_and_dependencies_and_no_secret(deployed: Any, sandbox_endpoint: str) -> None:
+    bucket, key = deployed.state.resources("deploy")["s3_uri"].removeprefix("s3://").split("/", 1)
+    body = client("s3", sandbox_endpoint).get_object(Bucket=bucket, Key=key)["Body"].read()
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        names = archive.namelist()
+        contents = b"".join(archive.read(name) for name in names)
+    assert "agent.py" in names and "requirements.txt" in names
+    assert {"bedrock_agentcore.py", "strands_agents.py", "boto3.py"} <= set(names)
+    assert not [name for name in names if name.startswith(".") or "/." in name]
+    files = idf.read_identity_json(deployed.options.project)
+    assert files is not None
+    for secret in (files.runtime.password, files.identity.password, files.identity.client_secret or "x" * 20):
+        assert secret.encode() not in contents
+
+
+def test_the_role_grants_identity_actions_on_the_right_resources(deployed: Any, sandbox_endpoint: str) -> None:
+    recorded = deployed.state.resources("deploy")
+    provider = deployed.state.resources("provider")
+    iam = client("iam", sandbox_endpoint)
+    policy = iam.get_role_policy(RoleName=recorded["role_name"], PolicyName="AgentCoreWizardRuntimePolicy")
+    statements = {item["Sid"]: item for item in policy["PolicyDocument"]["Statement"]}
+    oauth = statements["OAuthTokensForTheUser"]
+    assert oauth["Action"] == "bedrock-agentcore:GetResourceOauth2Token"
+    assert provider["arn"] in oauth["Resource"]
+    runtime_workload = deployed.state.resources("deploy")["runtime_workload"]
+    assert any(
+        runtime_workload.startswith(r.rsplit("/", 1)[-1].rstrip("*")) for r in oauth["Resource"] if r.endswith("*")
+    )
+    assert statements["ProviderClientSecret"]["Resource"] == provider["client_secret_arn"]
+    trust = iam.get_role(RoleName=recorded["role_name"])["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "bedrock-agentcore.amazonaws.com"}
+
+
+def test_unchanged_redeploy_rebuilds_and_updates_nothing(deployed: Any, sandbox_endpoint: str) -> None:
+    recorded = deployed.state.resources("deploy")
+    deployed.state.set_status("deploy", "pending")
+    deployed.events.clear()
+    assert deployed.run_stage("deploy").ok
+    said = messages(deployed)
+    assert any("reusing the cached layer" in line for line in said), said
+    assert any("unchanged since the last deploy" in line for line in said), said
+    assert not [line for line in said if "UpdateAgentRuntime" in line or "CreateAgentRuntime" in line]
+    assert deployed.state.resources("deploy")["runtime_id"] == recorded["runtime_id"]
+    runtime = client("bedrock-agentcore-control", sandbox_endpoint).get_agent_runtime(
+        agentRuntimeId=recorded["runtime_id"]
+    )
+    assert runtime["agentRuntimeVersion"] == "1"
+
+
+def test_changed_agent_updates_the_runtime(deployed: Any, sandbox_endpoint: str) -> None:
+    project = deployed.options.project
+    recorded = deployed.state.resources("deploy")
+    (project / "agent.py").write_text((project / "agent.py").read_text() + "\n# a change\n")
+    deployed.state.set_status("deploy", "pending")
+    deployed.events.clear()
+    assert deployed.run_stage("deploy").ok
+    said = messages(deployed)
+    assert any("UpdateAgentRuntime" in line for line in said), said
+    assert any("reusing the cached layer" in line for line in said), said
+    runtime = client("bedrock-agentcore-control", sandbox_endpoint).get_agent_runtime(
+        agentRuntimeId=recorded["runtime_id"]
+    )
+    assert runtime["agentRuntimeVersion"] == "2" and runtime["status"] == "READY"
+    assert len(deployed.state.resources("deploy")["s3_keys"]) == 2
+
+
+def test_a_runtime_deleted_out_of_band_is_drift_then_deployed_again(deployed: Any, sandbox_endpoint: str) -> None:
+    old = deployed.state.resources("deploy")["runtime_id"]
+    client("bedrock-agentcore-control", sandbox_endpoint).delete_agent_runtime(agentRuntimeId=old)
+    outcome = deployed.verify_stage("deploy")
+    assert not outcome.ok and deployed.status_of(deployed.stage("deploy")) == "drifted"
+    assert deployed.run_stage("deploy").ok
+    new = deployed.state.resources("deploy")["runtime_id"]
+    assert new != old
+    assert (
+        client("bedrock-agentcore-control", sandbox_endpoint).get_agent_runtime(agentRuntimeId=new)["status"] == "READY"
+    )
+
+
+def test_a_role_you_bring_is_used_as_it_is(wizard: Any, wheelhouse: Path, sandbox_endpoint: str) -> None:
+    iam = client("iam", sandbox_endpoint)
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "x.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+    }
+    role = iam.create_role(
+        RoleName=f"mine-{wizard.options.project.parent.name}"[:64], AssumeRolePolicyDocument=json.dumps(trust)
+    )["Role"]
+    make_unique(wizard, wheelhouse)
+    wizard.options.execution_role = role["Arn"]
+    for key in BEFORE_DEPLOY:
+        assert wizard.run_stage(key).ok
+    assert wizard.run_stage("deploy").ok
+    recorded = wizard.state.resources("deploy")
+    assert recorded["role_arn"] == role["Arn"] and recorded["role_origin"] == "yours"
+    assert iam.get_role(RoleName=role["RoleName"])["Role"]["AssumeRolePolicyDocument"] == trust
+    assert iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"] == []
+
+
+def test_cli_run_through_deploy(tmp_path: Path, wheelhouse: Path) -> None:
+    import os
+
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
+    folder = tmp_path / "cli-deploy"
+    folder.mkdir()
+    command = [
+        sys.executable,
+        "-m",
+        "wizard",
+        "run",
+        "--sandbox",
+        "--yes",
+        "--through",
+        "deploy",
+        "--wheelhouse",
+        str(wheelhouse),
+    ]
+    try:
+        result = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=240)
+        assert result.returncode == 0, result.stderr[-2000:]
+        status = subprocess.run(
+            [sys.executable, "-m", "wizard", "status", "--json"],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        stages = {row["key"]: row["status"] for row in json.loads(status.stdout)["stages"]}
+        assert all(stages[key] == "done" for key in (*BEFORE_DEPLOY, "deploy")), stages
+    finally:
+        subprocess.run(
+            [sys.executable, "-m", "wizard", "sandbox", "stop", "--dir", str(folder)],
+            env=env,
+            capture_output=True,
+            timeout=60,
+        )

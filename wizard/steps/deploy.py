@@ -1,0 +1,383 @@
+"""Stage 7: direct code deploy (zip on S3), execution role, runtime READY, return URL on its workload identity."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from wizard.errors import WizardError, error_code
+from wizard.files import agentcore_yaml
+from wizard.files import identity as idfiles
+from wizard.files.execution_role import POLICY_NAME, RoleInputs, inline_policy, trust_policy
+from wizard.files.package import Target, build_dependencies, build_zip
+from wizard.state import wizard_dir
+from wizard.steps.base import Check, Detection, Stage
+from wizard.steps.configure import agent_name, identity_files
+
+if TYPE_CHECKING:
+    from wizard.context import Context
+
+READY_TIMEOUT = 900.0
+ROLE_RETRY_SECONDS = 90.0
+RETURN_URL_ENV = "AGENTCORE_OAUTH2_RETURN_URL"
+
+
+def runtime_python(entry: dict[str, Any]) -> tuple[str, str]:
+    """("PYTHON_3_12", "3.12") from the YAML's runtime_type."""
+    runtime = str(entry.get("runtime_type") or agentcore_yaml.python_runtime())
+    return runtime, runtime.removeprefix("PYTHON_").replace("_", ".")
+
+
+class DeployStage(Stage):
+    key = "deploy"
+    number = 7
+    title = "Deploy agent"
+    quickstart_step = "Step 7"
+    explanation = """\
+Deploys the agent by **direct code deploy**: a zip of `agent.py` and its dependencies (installed for
+the runtime's linux/arm64) uploaded to an S3 bucket the wizard owns, then an **AgentCore Runtime**
+with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no CodeBuild.
+
+- The zip never holds the identity files, `.env*`, the wizard's state, `.git` or virtual environments,
+  and the build stops if any packed file contains one of this project's secrets. (The toolkit ships the
+  secret files inside the zip.)
+- The **execution role** gets a least-privilege policy, shown before it is created: logs, tracing, the
+  chosen model, workload access tokens, `GetResourceOauth2Token` on this provider and the runtime's own
+  workload identity, and the provider's secret. A role you bring (`--execution-role`) is used as it is.
+- The wizard waits until the runtime and its DEFAULT endpoint are READY and shows any `failureReason`
+  verbatim; then it allows its return URL on the runtime's own workload identity, which is the one
+  the deployed agent really uses.
+- An unchanged agent is not redeployed; the dependency layer is rebuilt only when requirements change.
+"""
+
+    def command(self, ctx: Context) -> str:
+        return "agentcore deploy"
+
+    def values(self, ctx: Context) -> list[tuple[str, str, bool]]:
+        recorded = self.resources(ctx)
+        rows = [("Agent", agent_name(ctx), False)]
+        for label, key in (
+            ("Runtime ARN", "runtime_arn"),
+            ("Execution role", "role_arn"),
+            ("Code", "s3_uri"),
+            ("Runtime workload identity", "runtime_workload"),
+        ):
+            if recorded.get(key):
+                rows.append((label, str(recorded[key]), False))
+        return rows
+
+    # --- detect / verify --------------------------------------------------------------------------
+
+    def detect(self, ctx: Context) -> Detection:
+        if not self.resources(ctx).get("runtime_id"):
+            return Detection("pending")
+        failed = [check for check in self.verify(ctx) if not check.ok]
+        if failed:
+            return self.not_done(ctx, failed)
+        return Detection("done", ["the runtime is READY with this project's authorizer"])
+
+    def verify(self, ctx: Context) -> list[Check]:
+        recorded = self.resources(ctx)
+        runtime_id = recorded.get("runtime_id")
+        if not runtime_id:
+            return [Check("runtime deployed", False, "nothing deployed yet")]
+        control = ctx.client("bedrock-agentcore-control")
+        try:
+            runtime = control.get_agent_runtime(agentRuntimeId=runtime_id)
+        except Exception as exc:
+            if error_code(exc) != "ResourceNotFoundException":
+                raise
+            return [Check("runtime exists", False, f"{runtime_id} was deleted")]
+        data = agentcore_yaml.load(ctx.project) or {"agents": {}}
+        entry = data["agents"].get(agent_name(ctx)) or {}
+        checks = [
+            Check("runtime READY", runtime.get("status") == "READY", str(runtime.get("status"))),
+            Check(
+                "authorizer matches the YAML",
+                runtime.get("authorizerConfiguration") == entry.get("authorizer_configuration"),
+                "customJWTAuthorizer as in .bedrock_agentcore.yaml",
+            ),
+            Check(
+                "YAML records the runtime",
+                (entry.get("bedrock_agentcore") or {}).get("agent_arn") == runtime["agentRuntimeArn"],
+                runtime["agentRuntimeArn"],
+            ),
+        ]
+        endpoint = control.get_agent_runtime_endpoint(agentRuntimeId=runtime_id, endpointName="DEFAULT")
+        checks.append(Check("DEFAULT endpoint READY", endpoint.get("status") == "READY", str(endpoint.get("status"))))
+        workload = str((runtime.get("workloadIdentityDetails") or {}).get("workloadIdentityArn", "")).split("/")[-1]
+        urls = control.get_workload_identity(name=workload).get("allowedResourceOauth2ReturnUrls") or []
+        checks.append(Check("return URL on the runtime's workload identity", ctx.options.return_url in urls, workload))
+        if recorded.get("role_origin") == "created":
+            policy = ctx.client("iam").get_role_policy(RoleName=recorded["role_name"], PolicyName=POLICY_NAME)
+            document = json.dumps(policy["PolicyDocument"])
+            checks.append(
+                Check("execution role grants the Identity actions", "GetResourceOauth2Token" in document, POLICY_NAME)
+            )
+        return checks
+
+    # --- run --------------------------------------------------------------------------------------
+
+    def run(self, ctx: Context) -> None:
+        name = agent_name(ctx)
+        data = agentcore_yaml.load(ctx.project)
+        if not data or name not in data["agents"]:
+            raise WizardError(f"{agentcore_yaml.YAML_NAME} has no agent {name}.", fix="Run stage 4 (Configure) first.")
+        entry = data["agents"][name]
+        files = identity_files(ctx)
+        provider = ctx.state.resources("provider")
+        if not provider.get("arn") or not provider.get("client_secret_arn"):
+            raise WizardError("The credential provider is not recorded.", fix="Run stage 5 first.")
+        account = str(ctx.state.data.get("account"))
+        region = ctx.region
+
+        ctx.progress(0.05, "packaging")
+        s3_uri, s3_key = self._package_and_upload(ctx, entry, files, name, account, region)
+        ctx.checkpoint()
+        ctx.progress(0.35, "execution role")
+        role_arn = self._execution_role(ctx, name, account, region, provider)
+        ctx.checkpoint()
+        ctx.progress(0.5, "runtime")
+        runtime = self._create_or_update(ctx, name, entry, role_arn, s3_key)
+        ctx.checkpoint()
+        self._wait_ready(ctx, runtime["agentRuntimeId"])
+        ctx.progress(0.9, "return URL")
+        self._allow_return_url(ctx, runtime)
+        self._write_yaml(ctx, name, runtime, role_arn, s3_uri)
+        ctx.progress(1.0, "done")
+
+    def _package_and_upload(
+        self, ctx: Context, entry: dict[str, Any], files: idfiles.IdentityFiles, name: str, account: str, region: str
+    ) -> tuple[str, str]:
+        _, python_version = runtime_python(entry)
+        wheelhouse = ctx.options.wheelhouse
+        target = Target(
+            python_version, find_links=(str(wheelhouse),) if wheelhouse else (), no_index=wheelhouse is not None
+        )
+        cache = wizard_dir(ctx.project) / "build"
+        ctx.log(f"Installing the dependencies for linux/arm64, Python {python_version} (cached by requirements) …")
+        deps, rebuilt = build_dependencies(cache, ctx.project / "requirements.txt", target, log=ctx.log)
+        ctx.log("Built the dependency layer." if rebuilt else "Dependencies unchanged: reusing the cached layer.")
+        secrets = [files.runtime.password, files.identity.password, files.identity.client_secret or ""]
+        package = build_zip(ctx.project, cache / "agent.zip", deps, secrets)
+        ctx.log(
+            f"Packed {', '.join(package.source_files)} with the dependencies ({package.path.stat().st_size} bytes)."
+        )
+        bucket = self._bucket(ctx, account, region)
+        key = f"agentcore-wizard/{name}/{package.sha256[:20]}.zip"
+        s3 = ctx.client("s3")
+        try:
+            s3.head_object(Bucket=bucket, Key=key)
+            ctx.log(f"s3://{bucket}/{key} is already there (same content).")
+        except Exception as exc:
+            if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
+                raise
+            s3.put_object(Bucket=bucket, Key=key, Body=package.path.read_bytes())
+            ctx.log(f"Uploaded s3://{bucket}/{key}.", "success")
+        keys = list(self.resources(ctx).get("s3_keys") or [])
+        if key not in keys:
+            self.record(ctx, "s3_keys", [*keys, key])
+        self.record(ctx, "s3_uri", f"s3://{bucket}/{key}")
+        return f"s3://{bucket}/{key}", key
+
+    def _bucket(self, ctx: Context, account: str, region: str) -> str:
+        bucket = f"agentcore-wizard-{account}-{region}"
+        s3 = ctx.client("s3")
+        try:
+            s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account)
+        except Exception as exc:
+            if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
+                raise
+            configuration = (
+                {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
+            )
+            s3.create_bucket(Bucket=bucket, **configuration)
+            self.record(ctx, "bucket_origin", "created")
+            ctx.log(f"Created the wizard's bucket {bucket}.", "success")
+        self.record(ctx, "bucket", bucket)
+        return bucket
+
+    def _execution_role(self, ctx: Context, name: str, account: str, region: str, provider: dict[str, Any]) -> str:
+        if ctx.options.execution_role:
+            role = ctx.options.execution_role
+            arn = role if role.startswith("arn:") else f"arn:aws:iam::{account}:role/{role}"
+            self.record(ctx, "role_arn", arn)
+            self.record(ctx, "role_origin", "yours")
+            ctx.log("Using your execution role as it is (its trust policy is not changed; cleanup keeps it).")
+            return arn
+        inputs = RoleInputs(
+            account=account,
+            region=region,
+            agent_name=name,
+            provider_arn=str(provider["arn"]),
+            provider_secret_arn=str(provider["client_secret_arn"]),
+            model_id=ctx.options.model_id,
+        )
+        policy = json.dumps(inline_policy(inputs), indent=2)
+        iam = ctx.client("iam")
+        role_name = str(
+            self.resources(ctx).get("role_name") or f"AgentCoreWizard-{name}-{ctx.state.data.get('project_id', '')[:8]}"
+        )[:64]
+        existing: str | None
+        try:
+            existing = str(iam.get_role(RoleName=role_name)["Role"]["Arn"])
+        except Exception as exc:
+            if error_code(exc) not in ("NoSuchEntity", "NoSuchEntityException"):
+                raise
+            existing = None
+        if existing is not None:
+            arn = existing
+        else:
+            question = f"Create the execution role {role_name} with this policy?\n\n{policy}"
+            if not ctx.confirm(question, True, "Create the role", "Not now"):
+                raise WizardError(
+                    "No execution role was created.",
+                    fix="Run the stage again, or pass --execution-role.",
+                    code="needs_action",
+                )
+            self.record(ctx, "role_name", role_name)
+            arn = iam.create_role(
+                RoleName=role_name,
+                AssumeRolePolicyDocument=json.dumps(trust_policy(inputs)),
+                Description="Execution role of an AgentCore runtime deployed by agentcore-wizard",
+            )["Role"]["Arn"]
+            self.record(ctx, "role_origin", "created")
+            ctx.log(f"Created the execution role {role_name}.", "success")
+        self.record(ctx, "role_name", role_name)
+        self.record(ctx, "role_arn", arn)
+        iam.put_role_policy(RoleName=role_name, PolicyName=POLICY_NAME, PolicyDocument=policy)
+        return str(arn)
+
+    def _runtime_request(self, ctx: Context, entry: dict[str, Any], role_arn: str, key: str) -> dict[str, Any]:
+        runtime_type, _ = runtime_python(entry)
+        bucket = self.resources(ctx)["bucket"]
+        return {
+            "agentRuntimeArtifact": {
+                "codeConfiguration": {
+                    "code": {"s3": {"bucket": bucket, "prefix": key}},
+                    "runtime": runtime_type,
+                    "entryPoint": ["agent.py"],
+                }
+            },
+            "roleArn": role_arn,
+            "networkConfiguration": {"networkMode": "PUBLIC"},
+            "protocolConfiguration": {"serverProtocol": "HTTP"},
+            "authorizerConfiguration": entry["authorizer_configuration"],
+            "environmentVariables": {
+                RETURN_URL_ENV: ctx.options.return_url,
+                "AGENTCORE_PROVIDER_NAME": ctx.options.provider_name,
+            },
+        }
+
+    def _create_or_update(
+        self, ctx: Context, name: str, entry: dict[str, Any], role_arn: str, key: str
+    ) -> dict[str, Any]:
+        control = ctx.client("bedrock-agentcore-control")
+        request = self._runtime_request(ctx, entry, role_arn, key)
+        recorded = self.resources(ctx)
+        runtime_id = recorded.get("runtime_id")
+        if runtime_id:
+            try:
+                current = control.get_agent_runtime(agentRuntimeId=runtime_id)
+            except Exception as exc:
+                if error_code(exc) != "ResourceNotFoundException":
+                    raise
+                ctx.log(f"The recorded runtime {runtime_id} was deleted; deploying it again.", "warning")
+                for stale in ("runtime_id", "runtime_arn", "runtime_workload", "deployed_key"):
+                    ctx.state.forget(self.key, stale)
+                current = None
+            if current is not None:
+                unchanged = (
+                    recorded.get("deployed_key") == key
+                    and current.get("authorizerConfiguration") == request["authorizerConfiguration"]
+                )
+                if unchanged:
+                    ctx.log("The agent is unchanged since the last deploy; nothing to update.")
+                    return dict(current)
+                answer = self._with_role_retry(
+                    ctx, lambda: control.update_agent_runtime(agentRuntimeId=runtime_id, **request)
+                )
+                self.record(ctx, "deployed_key", key)
+                ctx.log(f"Updated runtime {runtime_id} to the new code.", "success")
+                return {**dict(current), **dict(answer)}
+        answer = self._with_role_retry(ctx, lambda: control.create_agent_runtime(agentRuntimeName=name, **request))
+        self.record(ctx, "runtime_id", answer["agentRuntimeId"])
+        self.record(ctx, "runtime_arn", answer["agentRuntimeArn"])
+        self.record(ctx, "deployed_key", key)
+        ctx.log(f"Created runtime {answer['agentRuntimeId']}.", "success")
+        return dict(answer)
+
+    def _with_role_retry(self, ctx: Context, call: Any) -> Any:
+        """A new role takes a while to reach AgentCore: 'Role validation failed' is retried, visibly."""
+        started = time.monotonic()
+        while True:
+            try:
+                return call()
+            except Exception as exc:
+                message = str(exc)
+                waited = time.monotonic() - started
+                if (
+                    error_code(exc) != "ValidationException"
+                    or "role" not in message.lower()
+                    or waited > ROLE_RETRY_SECONDS
+                ):
+                    raise
+                ctx.emit("progress", f"waiting for the new role to reach AgentCore ({waited:.0f}s)")
+                ctx.checkpoint()
+                time.sleep(5)
+
+    def _wait_ready(self, ctx: Context, runtime_id: str) -> None:
+        control = ctx.client("bedrock-agentcore-control")
+        started = time.monotonic()
+        while True:
+            runtime = control.get_agent_runtime(agentRuntimeId=runtime_id)
+            endpoint = control.get_agent_runtime_endpoint(agentRuntimeId=runtime_id, endpointName="DEFAULT")
+            states = (runtime.get("status"), endpoint.get("status"))
+            waited = time.monotonic() - started
+            if states == ("READY", "READY"):
+                ctx.log(f"Runtime and DEFAULT endpoint are READY after {waited:.0f}s.", "success")
+                return
+            failed = [item for item in (runtime, endpoint) if str(item.get("status", "")).endswith("FAILED")]
+            if failed:
+                raise WizardError(
+                    f"The runtime failed: {failed[0].get('failureReason') or failed[0].get('status')}",
+                    fix="Fix what the message names (often the role or the code), then run the stage again.",
+                )
+            if waited > READY_TIMEOUT:
+                raise WizardError(
+                    f"The runtime is still {states[0]} (endpoint {states[1]}) after {READY_TIMEOUT:.0f}s.",
+                    fix="Run the stage again to keep waiting; nothing is created twice.",
+                )
+            ctx.emit("progress", f"runtime {states[0]}, endpoint {states[1]} ({waited:.0f}s)")
+            ctx.checkpoint()
+            time.sleep(0.5 if waited < 10 else 3)
+
+    def _allow_return_url(self, ctx: Context, runtime: dict[str, Any]) -> None:
+        control = ctx.client("bedrock-agentcore-control")
+        details = runtime.get("workloadIdentityDetails") or control.get_agent_runtime(
+            agentRuntimeId=runtime["agentRuntimeId"]
+        ).get("workloadIdentityDetails")
+        workload = str((details or {}).get("workloadIdentityArn", "")).split("/")[-1]
+        if not workload:
+            raise WizardError("The runtime reported no workload identity.", fix="Run the stage again.")
+        self.record(ctx, "runtime_workload", workload)
+        urls = list(control.get_workload_identity(name=workload).get("allowedResourceOauth2ReturnUrls") or [])
+        if ctx.options.return_url not in urls:
+            control.update_workload_identity(
+                name=workload, allowedResourceOauth2ReturnUrls=[*urls, ctx.options.return_url]
+            )
+            ctx.log(f"Allowed the return URL on the runtime's own workload identity {workload}.", "success")
+
+    def _write_yaml(self, ctx: Context, name: str, runtime: dict[str, Any], role_arn: str, s3_uri: str) -> None:
+        data = agentcore_yaml.load(ctx.project)
+        assert data is not None
+        updated = agentcore_yaml.with_deployment(
+            data, name, str(runtime["agentRuntimeId"]), str(runtime["agentRuntimeArn"]), role_arn, s3_uri
+        )
+        if updated != data:
+            agentcore_yaml.save(ctx.project, updated)
+            ctx.log(f"Recorded the runtime in {agentcore_yaml.YAML_NAME} (bedrock_agentcore).")
+
+    def undo(self, ctx: Context) -> None:
+        return None
