@@ -3,15 +3,13 @@ rules moto leaves out (ExplicitAuthFlows, SECRET_HASH)."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import hmac
-import json
 import re
 import time
 from functools import lru_cache
 from typing import Any
 
+from wizard.inbound_token import secret_hash
 from wizard.sandbox.protocol import ServiceError
 
 ACCOUNT = "123456789012"
@@ -95,19 +93,6 @@ def verify_token(token: str) -> dict[str, Any]:
     if not issuer or user_pool(issuer["region"], issuer["pool"]) is None:
         raise ValueError(f"Issuer {claims.get('iss')!r} is not a user pool of this sandbox")
     return claims
-
-
-def unverified_claims(token: str) -> dict[str, Any]:
-    try:
-        payload = token.split(".")[1]
-        return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
-    except (IndexError, ValueError):
-        return {}
-
-
-def secret_hash(secret: str, username: str, client_id: str) -> str:
-    digest = hmac.new(secret.encode(), (username + client_id).encode(), hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
 
 
 def enforce_auth_rules(body: dict[str, Any]) -> None:
