@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 # Stages whose work may already exist, made by the quickstart's CLI or by hand. The others are
 # left for the user to run: marking them done behind their back would skip the lesson.
-ADOPTABLE = ("cognito", "agent")
+ADOPTABLE = ("cognito", "agent", "configure", "provider", "workload")
 
 NO_CREDENTIALS = ("NoCredentialsError", "PartialCredentialsError")
 
