@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class WizardError(Exception):
@@ -78,6 +82,16 @@ def error_code(exc: BaseException) -> str:
     """The AWS error code of a botocore ClientError, or "" for anything else."""
     response = getattr(exc, "response", None)
     return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+def absent_as_none(call: Callable[[], T], *codes: str) -> T | None:
+    """The call's answer, or None when AWS says the thing does not exist (any other error is raised)."""
+    try:
+        return call()
+    except Exception as exc:
+        if error_code(exc) in (codes or ("ResourceNotFoundException",)):
+            return None
+        raise
 
 
 def explain(exc: BaseException) -> WizardError:

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from wizard.errors import WizardError, error_code
+from wizard.errors import WizardError, absent_as_none, error_code
 from wizard.files import identity as idfiles
 from wizard.steps.base import Check, Detection, Stage
 
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
 PROJECT_TAG = "agentcore-wizard:project"
 DOMAIN_WAIT_SECONDS = 60.0
+USER_MISSING = "UserNotFoundException"
 
 
 @dataclass(frozen=True)
@@ -172,12 +173,9 @@ Why the wizard does it differently from the toolkit:
         client_id = self._ensure_client(ctx, spec, pool_id, names["client"])
         ctx.checkpoint()
         username = names["user"]
-        try:
-            cognito.admin_get_user(UserPoolId=pool_id, Username=username)
+        if absent_as_none(lambda: cognito.admin_get_user(UserPoolId=pool_id, Username=username), USER_MISSING):
             ctx.log(f"{role}: test user {username} already exists.")
-        except Exception as exc:
-            if error_code(exc) != "UserNotFoundException":
-                raise
+        else:
             # SUPPRESS: the user has no e-mail, and an invitation would only confuse.
             cognito.admin_create_user(UserPoolId=pool_id, Username=username, MessageAction="SUPPRESS")
             ctx.log(f"{role}: created test user {username}.")
@@ -196,16 +194,12 @@ Why the wizard does it differently from the toolkit:
         key = f"{spec.role}_pool_id"
         recorded = self.resources(ctx).get(key)
         if recorded:
-            try:
-                cognito.describe_user_pool(UserPoolId=recorded)
+            if absent_as_none(lambda: cognito.describe_user_pool(UserPoolId=recorded)) is not None:
                 ctx.log(f"{spec.role}: pool {recorded} already exists.")
                 return str(recorded)
-            except Exception as exc:
-                if error_code(exc) != "ResourceNotFoundException":
-                    raise
-                ctx.log(f"{spec.role}: recorded pool {recorded} is gone; making a new one.", "warning")
-                for suffix in ("pool_id", "client_id", "domain", "username"):
-                    ctx.state.forget(self.key, f"{spec.role}_{suffix}")
+            ctx.log(f"{spec.role}: recorded pool {recorded} is gone; making a new one.", "warning")
+            for suffix in ("pool_id", "client_id", "domain", "username"):
+                ctx.state.forget(self.key, f"{spec.role}_{suffix}")
         found = self._find_pool_by_name(ctx, name)
         if found:
             ctx.log(f"{spec.role}: adopting pool {found} ({name}) left by an interrupted run.")
@@ -281,13 +275,10 @@ Why the wizard does it differently from the toolkit:
         cognito = ctx.client("cognito-idp")
         key = f"{spec.role}_client_id"
         recorded = self.resources(ctx).get(key)
-        if recorded:
-            try:
-                cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=recorded)
-                return str(recorded)
-            except Exception as exc:
-                if error_code(exc) != "ResourceNotFoundException":
-                    raise
+        if recorded and absent_as_none(
+            lambda: cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=recorded)
+        ):
+            return str(recorded)
         for page in cognito.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool_id, MaxResults=60):
             for client in page["UserPoolClients"]:
                 if client["ClientName"] == name:
@@ -398,11 +389,7 @@ Why the wizard does it differently from the toolkit:
     def _check_pool(self, ctx: Context, spec: PoolSpec, record: idfiles.PoolRecord) -> list[Check]:
         cognito = ctx.client("cognito-idp")
         role = spec.role
-        try:
-            cognito.describe_user_pool(UserPoolId=record.pool_id)
-        except Exception as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
+        if absent_as_none(lambda: cognito.describe_user_pool(UserPoolId=record.pool_id)) is None:
             return [Check(f"{role} pool exists", False, f"{record.pool_id} does not exist")]
         checks = [Check(f"{role} pool exists", True, record.pool_id)]
         description = (
@@ -414,25 +401,21 @@ Why the wizard does it differently from the toolkit:
             checks.append(Check(f"{role} domain", True, f"{record.domain_prefix} ({description.get('Status')})"))
         else:
             checks.append(Check(f"{role} domain", False, f"{record.domain_prefix or '(none)'} is not on this pool"))
-        try:
-            client = cognito.describe_user_pool_client(UserPoolId=record.pool_id, ClientId=record.client_id)[
-                "UserPoolClient"
-            ]
-        except Exception as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
+        client = absent_as_none(
+            lambda: cognito.describe_user_pool_client(UserPoolId=record.pool_id, ClientId=record.client_id)
+        )
+        if client is None:
             checks.append(Check(f"{role} app client", False, f"{record.client_id} does not exist"))
-            client = None
-        if client is not None:
-            checks.append(self._check_client(spec, client, record))
-        try:
-            user = cognito.admin_get_user(UserPoolId=record.pool_id, Username=record.username)
+        else:
+            checks.append(self._check_client(spec, client["UserPoolClient"], record))
+        user = absent_as_none(
+            lambda: cognito.admin_get_user(UserPoolId=record.pool_id, Username=record.username), USER_MISSING
+        )
+        if user is None:
+            checks.append(Check(f"{role} test user", False, f"{record.username} does not exist"))
+        else:
             status = user.get("UserStatus")
             checks.append(Check(f"{role} test user", status == "CONFIRMED", f"{record.username} is {status}"))
-        except Exception as exc:
-            if error_code(exc) != "UserNotFoundException":
-                raise
-            checks.append(Check(f"{role} test user", False, f"{record.username} does not exist"))
         return checks
 
     def _check_client(self, spec: PoolSpec, client: dict[str, Any], record: idfiles.PoolRecord) -> Check:

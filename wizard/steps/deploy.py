@@ -6,7 +6,7 @@ import json
 import time
 from typing import TYPE_CHECKING, Any
 
-from wizard.errors import WizardError, error_code
+from wizard.errors import WizardError, absent_as_none, error_code
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idfiles
 from wizard.files.execution_role import POLICY_NAME, RoleInputs, inline_policy, trust_policy
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 READY_TIMEOUT = 900.0
 ROLE_RETRY_SECONDS = 90.0
 RETURN_URL_ENV = "AGENTCORE_OAUTH2_RETURN_URL"
+S3_MISSING = ("404", "NoSuchKey", "NoSuchBucket", "NotFound")
 
 
 def runtime_python(entry: dict[str, Any]) -> tuple[str, str]:
@@ -83,11 +84,8 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         if not runtime_id:
             return [Check("runtime deployed", False, "nothing deployed yet")]
         control = ctx.client("bedrock-agentcore-control")
-        try:
-            runtime = control.get_agent_runtime(agentRuntimeId=runtime_id)
-        except Exception as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
+        runtime = absent_as_none(lambda: control.get_agent_runtime(agentRuntimeId=runtime_id))
+        if runtime is None:
             return [Check("runtime exists", False, f"{runtime_id} was deleted")]
         data = agentcore_yaml.load(ctx.project) or {"agents": {}}
         entry = data["agents"].get(agent_name(ctx)) or {}
@@ -167,12 +165,9 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         bucket = self._bucket(ctx, account, region)
         key = f"agentcore-wizard/{name}/{package.sha256[:20]}.zip"
         s3 = ctx.client("s3")
-        try:
-            s3.head_object(Bucket=bucket, Key=key)
+        if absent_as_none(lambda: s3.head_object(Bucket=bucket, Key=key), *S3_MISSING) is not None:
             ctx.log(f"s3://{bucket}/{key} is already there (same content).")
-        except Exception as exc:
-            if error_code(exc) not in ("404", "NoSuchKey", "NotFound"):
-                raise
+        else:
             s3.put_object(Bucket=bucket, Key=key, Body=package.path.read_bytes())
             ctx.log(f"Uploaded s3://{bucket}/{key}.", "success")
         keys = list(self.resources(ctx).get("s3_keys") or [])
@@ -184,11 +179,7 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
     def _bucket(self, ctx: Context, account: str, region: str) -> str:
         bucket = f"agentcore-wizard-{account}-{region}"
         s3 = ctx.client("s3")
-        try:
-            s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account)
-        except Exception as exc:
-            if error_code(exc) not in ("404", "NoSuchBucket", "NotFound"):
-                raise
+        if absent_as_none(lambda: s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account), *S3_MISSING) is None:
             configuration = (
                 {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
             )
@@ -219,15 +210,9 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         role_name = str(
             self.resources(ctx).get("role_name") or f"AgentCoreWizard-{name}-{ctx.state.data.get('project_id', '')[:8]}"
         )[:64]
-        existing: str | None
-        try:
-            existing = str(iam.get_role(RoleName=role_name)["Role"]["Arn"])
-        except Exception as exc:
-            if error_code(exc) not in ("NoSuchEntity", "NoSuchEntityException"):
-                raise
-            existing = None
+        existing = absent_as_none(lambda: iam.get_role(RoleName=role_name), "NoSuchEntity", "NoSuchEntityException")
         if existing is not None:
-            arn = existing
+            arn = str(existing["Role"]["Arn"])
         else:
             question = f"Create the execution role {role_name} with this policy?\n\n{policy}"
             if not ctx.confirm(question, True, "Create the role", "Not now"):
@@ -278,15 +263,11 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         recorded = self.resources(ctx)
         runtime_id = recorded.get("runtime_id")
         if runtime_id:
-            try:
-                current = control.get_agent_runtime(agentRuntimeId=runtime_id)
-            except Exception as exc:
-                if error_code(exc) != "ResourceNotFoundException":
-                    raise
+            current = absent_as_none(lambda: control.get_agent_runtime(agentRuntimeId=runtime_id))
+            if current is None:
                 ctx.log(f"The recorded runtime {runtime_id} was deleted; deploying it again.", "warning")
                 for stale in ("runtime_id", "runtime_arn", "runtime_workload", "deployed_key"):
                     ctx.state.forget(self.key, stale)
-                current = None
             if current is not None:
                 unchanged = (
                     recorded.get("deployed_key") == key

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wizard import names
-from wizard.errors import WizardError, error_code
+from wizard.errors import WizardError, absent_as_none
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idfiles
 from wizard.steps.base import Check, Detection, Stage
@@ -97,25 +97,24 @@ Done better than the quickstart:
         files = idfiles.read_identity_json(ctx.project)
         if files is None:
             return Detection("pending")
-        try:
-            answer = ctx.client("bedrock-agentcore-control").get_oauth2_credential_provider(
-                name=ctx.options.provider_name
-            )
-        except Exception as exc:
-            if error_code(exc) == "ResourceNotFoundException":
-                return Detection("pending")
-            raise
+        answer = self._get(ctx, ctx.options.provider_name)
+        if answer is None:
+            return Detection("pending")
         differ = settings_differ(answer, files)
         if differ:
             return Detection(
                 "needs_action", [f"A provider named {ctx.options.provider_name} exists, but " + "; ".join(differ)]
             )
         self._remember(ctx, answer)
-        failed = [check for check in self.verify(ctx) if not check.ok]
+        failed = [check for check in self._checks(ctx, files, answer) if not check.ok]
         if failed:
             return Detection("pending", [f"{c.name}: {c.detail}" for c in failed])
         self.record_origin(ctx, "adopted")
         return Detection("done", [f"provider {ctx.options.provider_name} exists with this project's settings"])
+
+    def _get(self, ctx: Context, name: str) -> dict[str, Any] | None:
+        control = ctx.client("bedrock-agentcore-control")
+        return absent_as_none(lambda: dict(control.get_oauth2_credential_provider(name=name)))
 
     def _remember(self, ctx: Context, answer: dict[str, Any]) -> None:
         self.record(ctx, "name", answer["name"])
@@ -127,12 +126,7 @@ Done better than the quickstart:
         name = names.check_provider_name(ctx.options.provider_name)
         files = identity_files(ctx)
         control = ctx.client("bedrock-agentcore-control")
-        try:
-            answer = control.get_oauth2_credential_provider(name=name)
-        except Exception as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
-            answer = None
+        answer = self._get(ctx, name)
         if answer is None:
             answer = control.create_oauth2_credential_provider(
                 name=name, credentialProviderVendor="CustomOauth2", oauth2ProviderConfigInput=provider_input(files)
@@ -197,14 +191,14 @@ Done better than the quickstart:
             ctx.log(f"Recorded the provider in {agentcore_yaml.YAML_NAME} (identity.credential_providers).")
 
     def verify(self, ctx: Context) -> list[Check]:
-        files = identity_files(ctx)
         name = ctx.options.provider_name
-        try:
-            answer = ctx.client("bedrock-agentcore-control").get_oauth2_credential_provider(name=name)
-        except Exception as exc:
-            if error_code(exc) != "ResourceNotFoundException":
-                raise
+        answer = self._get(ctx, name)
+        if answer is None:
             return [Check("provider exists", False, f"{name} does not exist")]
+        return self._checks(ctx, identity_files(ctx), answer)
+
+    def _checks(self, ctx: Context, files: idfiles.IdentityFiles, answer: dict[str, Any]) -> list[Check]:
+        name = ctx.options.provider_name
         differ = settings_differ(answer, files)
         checks = [
             Check("provider exists", True, answer["credentialProviderArn"]),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wizard import names
-from wizard.errors import WizardError, error_code
+from wizard.errors import WizardError, absent_as_none
 from wizard.files import agentcore_yaml
 from wizard.steps.base import Check, Detection, Stage
 from wizard.steps.configure import agent_name
@@ -47,12 +47,8 @@ yourself, and it is what the quickstart's cleanup expects to find.
         return rows
 
     def _get(self, ctx: Context, name: str) -> dict[str, Any] | None:
-        try:
-            return dict(ctx.client("bedrock-agentcore-control").get_workload_identity(name=name))
-        except Exception as exc:
-            if error_code(exc) == "ResourceNotFoundException":
-                return None
-            raise
+        control = ctx.client("bedrock-agentcore-control")
+        return absent_as_none(lambda: dict(control.get_workload_identity(name=name)))
 
     def detect(self, ctx: Context) -> Detection:
         if ctx.state.stage("preflight").get("status") != "done":
@@ -62,7 +58,7 @@ yourself, and it is what the quickstart's cleanup expects to find.
             return Detection("pending")
         self.record(ctx, "name", found["name"])
         self.record(ctx, "arn", found["workloadIdentityArn"])
-        failed = [check for check in self.verify(ctx) if not check.ok]
+        failed = [check for check in self._checks(ctx, found) if not check.ok]
         if failed:
             return Detection("pending", [f"{c.name}: {c.detail}" for c in failed])
         self.record_origin(ctx, "adopted")
@@ -110,6 +106,10 @@ yourself, and it is what the quickstart's cleanup expects to find.
         found = self._get(ctx, name)
         if found is None:
             return [Check("workload identity exists", False, f"{name} does not exist")]
+        return self._checks(ctx, found)
+
+    def _checks(self, ctx: Context, found: dict[str, Any]) -> list[Check]:
+        name = found["name"]
         urls = list(found.get("allowedResourceOauth2ReturnUrls") or [])
         data = agentcore_yaml.load(ctx.project) or {"agents": {}}
         entry = data["agents"].get(agent_name(ctx)) or {}
