@@ -51,6 +51,8 @@ class WizardApp(App[int]):
         self.detect_on_start = detect_on_start
         self.logs: dict[str, list[Text]] = {}
         self.checks: dict[str, list[Check]] = {}
+        self.answers: dict[str, str] = {}  # the agent's answers as they streamed in, per stage
+        self.consent: dict[str, dict[str, object]] = {}  # the consent a stage is waiting for
         self.busy: str | None = None
         self._quit_when_idle = False
         self.sub_title = "SANDBOX · nothing is created in AWS" if wizard.ctx.is_sandbox else "AWS"
@@ -102,6 +104,19 @@ class WizardApp(App[int]):
                 screen.write_log(line)
         elif event.kind == "progress" and screen is not None:
             screen.show_progress(event.fraction, event.message)
+        elif event.kind == "answer":
+            start = event.detail.get("start")
+            text = self.answers.get(event.stage, "")
+            if start:
+                text = f"{text}\n\n" if text else ""
+                text += f"── {start} call ──\n"
+            self.answers[event.stage] = text + event.message
+            if screen is not None:
+                screen.show_answer()
+        elif event.kind == "consent":
+            self.consent[event.stage] = {} if event.detail.get("done") else dict(event.detail)
+            if screen is not None:
+                screen.show_consent()
         elif event.kind == "status":
             self._refresh_active()
 
@@ -145,6 +160,8 @@ class WizardApp(App[int]):
         # Cleared here, not in the worker, so a stop confirmed before the worker starts is not lost.
         self.wizard.ctx.cancel_event.clear()
         self._set_busy(f"running stage {self.wizard.stage(key).label}")
+        self.answers.pop(key, None)
+        self.consent.pop(key, None)
         screen = self._stage_screen(key)
         if screen is not None:
             screen.show_progress(None, "starting…")
@@ -233,6 +250,15 @@ class WizardApp(App[int]):
         self.call_from_thread(self.push_screen, ConfirmModal(question, yes=yes, no=no), record)
         answered.wait()
         return answer.get("value", default)
+
+    @work(thread=True, group="browser", description="Opening the browser")
+    def open_in_browser(self, url: str) -> None:
+        from wizard.consent import open_browser
+
+        if not open_browser(url):
+            self.call_from_thread(
+                self.notify, "No browser could be opened here: copy the link instead.", severity="warning"
+            )
 
     # --- clipboard --------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from textual.widgets import (
     Button,
     Footer,
     Header,
+    Input,
     Label,
     Markdown,
     ProgressBar,
@@ -48,6 +49,7 @@ class StageScreen(Screen[None]):
         self.stage_key = stage_key
         self.revealed = False
         self.shell = "bash"
+        self.consent_link = ""
 
     @property
     def wizard_app(self) -> WizardApp:
@@ -88,6 +90,8 @@ class StageScreen(Screen[None]):
                         yield ProgressBar(id="progress", show_eta=False)
                         yield Label("", id="progress-label")
                 with VerticalScroll(id="stage-body"):
+                    if self.stage_key == "invoke":
+                        yield from self._compose_invoke()
                     yield Markdown(stage.explanation, id="explanation")
                     yield Label("The quickstart's command, with this project's values", classes="section")
                     with HorizontalScroll(classes="code-box"):
@@ -112,8 +116,29 @@ class StageScreen(Screen[None]):
                 yield Static(id="exports")
             yield Button("Copy exports", id="copy-exports")
 
+    def _compose_invoke(self) -> ComposeResult:
+        with Vertical(id="consent-box"):
+            yield Label("Approve in your browser", classes="section")
+            yield Static(id="consent-who")
+            with HorizontalScroll(classes="code-box"):
+                yield Static(id="consent-url")
+            with Horizontal(id="consent-actions"):
+                yield Button("Copy link", id="copy-link", variant="primary")
+                yield Button("Open browser", id="open-browser")
+            yield Static(id="consent-listening")
+            with Horizontal(id="paste-row"):
+                yield Input(
+                    placeholder="Browser on another machine? Paste the address it ended on after approving",
+                    id="paste-url",
+                )
+                yield Button("Use it", id="use-paste")
+        yield Label("The agent's answers", classes="section")
+        yield Static(Text("No call yet: press Run.", style="dim"), id="answer")
+
     def on_mount(self) -> None:
         self.query_one("#progress-row").display = False
+        if self.stage_key == "invoke":
+            self._render_invoke()
         log = self.query_one("#log", RichLog)
         for line in self.wizard_app.logs.get(self.stage_key, []):
             log.write(line)
@@ -161,6 +186,8 @@ class StageScreen(Screen[None]):
         self._render_checks()
         if self.stage_key == "env":
             self._render_exports()
+        if self.stage_key == "invoke":
+            self._render_invoke()
 
     def _render_checks(self) -> None:
         checks = self.wizard_app.checks.get(self.stage_key)
@@ -199,6 +226,46 @@ class StageScreen(Screen[None]):
             values = {key: SECRET_MASK if key in SECRET_KEYS else value for key, value in values.items()}
         return exports(values, self.shell)
 
+    def _render_invoke(self) -> None:
+        app = self.wizard_app
+        answer = app.answers.get(self.stage_key, "")
+        self.query_one("#answer", Static).update(
+            Text(answer) if answer else Text("No call yet: press Run.", style="dim")
+        )
+        detail = app.consent.get(self.stage_key) or {}
+        box = self.query_one("#consent-box")
+        self.consent_link = str(detail.get("url", ""))
+        box.display = bool(self.consent_link)
+        if not self.consent_link:
+            return
+        self.query_one("#consent-url", Static).update(Text(self.consent_link, no_wrap=True, overflow="ignore"))
+        self.query_one("#consent-who", Static).update(
+            Text.assemble(
+                "Sign in as ",
+                (str(detail.get("username", "")), "bold"),
+                " (the identity pool's test user; Reveal shows the password under Values), then press Approve.",
+            )
+        )
+        listening = (
+            f"The wizard listens on {app.wizard.ctx.return_url} and carries on by itself when the browser lands there."
+            if detail.get("listening")
+            else "The wizard cannot listen on the return URL: paste the address the browser ends on."
+        )
+        self.query_one("#consent-listening", Static).update(Text(listening, style="dim"))
+
+    def show_answer(self) -> None:
+        self._render_invoke()
+        self.query_one("#answer").scroll_visible()
+
+    def show_consent(self) -> None:
+        waiting_before = bool(self.consent_link)
+        self._render_invoke()
+        if self.consent_link and not waiting_before:
+            # Enter copies the link at once; focusing also scrolls it into view on a small terminal.
+            button = self.query_one("#copy-link", Button)
+            button.focus(scroll_visible=False)
+            self.call_after_refresh(button.scroll_visible, animate=False)
+
     def write_log(self, line: Text) -> None:
         self.query_one("#log", RichLog).write(line)
 
@@ -228,10 +295,38 @@ class StageScreen(Screen[None]):
             "reveal": self.action_toggle_secrets,
             "next": self.action_next_stage,
             "copy-exports": self._copy_exports,
+            "copy-link": self._copy_link,
+            "open-browser": self._open_browser,
+            "use-paste": self._use_paste,
         }
         handler = actions.get(event.button.id or "")
         if handler:
             handler()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        if event.input.id == "paste-url":
+            self._use_paste()
+
+    def _copy_link(self) -> None:
+        if self.consent_link:
+            self.wizard_app.copy_text(self.consent_link, "the authorization link")
+
+    def _open_browser(self) -> None:
+        if self.consent_link:
+            self.wizard_app.open_in_browser(self.consent_link)
+
+    def _use_paste(self) -> None:
+        field = self.query_one("#paste-url", Input)
+        pasted = field.value.strip()
+        if not pasted:
+            self.notify("Paste the address your browser ended on first.", severity="warning")
+            return
+        if self.wizard_app.busy is None:
+            self.notify("Nothing is waiting for a consent right now: press Run first.", severity="warning")
+            return
+        self.wizard_app.wizard.ctx.offer_redirect(pasted)
+        field.value = ""
+        self.notify("Checking the address you pasted …")
 
     def on_radio_set_changed(self, event: RadioSet.Changed) -> None:
         self.shell = event.pressed.name or "bash"

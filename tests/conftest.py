@@ -7,8 +7,10 @@ import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from wizard_helpers import BEFORE_DEPLOY, free_port, make_unique
 
 # No test may reach AWS: blank out anything that could point boto3 at a real account.
 for _name in (
@@ -53,7 +55,14 @@ def project(tmp_path: Path) -> Path:
 def options(project: Path, sandbox_endpoint: str):
     from wizard.context import Options
 
-    return Options(project=project, sandbox_endpoint=sandbox_endpoint, region="us-east-1")
+    # No test opens a browser; each gets its own return-URL port, since tests run in parallel.
+    return Options(
+        project=project,
+        sandbox_endpoint=sandbox_endpoint,
+        region="us-east-1",
+        no_browser=True,
+        return_url=f"http://localhost:{free_port()}/oauth2/callback",
+    )
 
 
 @pytest.fixture
@@ -68,3 +77,27 @@ def wizard(options) -> Iterator[object]:
         yield instance
     finally:
         instance.close()
+
+
+# --- a deployed agent (stages 0-7), for the deploy and invoke tests -------------------------------
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("wheelhouse")
+    from test_package import make_wheel
+
+    for name, version in (("bedrock_agentcore", "1.0.0"), ("strands_agents", "1.0.0"), ("boto3", "1.40.0")):
+        make_wheel(folder, name, version)
+    return folder
+
+
+@pytest.fixture
+def deployed(wizard: Any, wheelhouse: Path) -> Any:
+    make_unique(wizard, wheelhouse)
+    for key in BEFORE_DEPLOY:
+        outcome = wizard.run_stage(key)
+        assert outcome.ok, (key, outcome.error and outcome.error.message)
+    outcome = wizard.run_stage("deploy")
+    assert outcome.ok, outcome.error and outcome.error.message
+    return wizard

@@ -138,12 +138,11 @@ def test_status_json_after_run(done_folder: tuple[Path, subprocess.CompletedProc
     for number in range(4):
         assert by_number[number]["status"] == "done", by_number[number]
         assert by_number[number]["error"] is None
-    # Stages 4-7 can be performed but this run stopped at 3; invoke and cleanup are not available yet.
-    for number in range(4, 8):
+    # Stages 4-8 can be performed but this run stopped at 3; cleanup is not available yet.
+    for number in range(4, 9):
         assert by_number[number]["status"] == "pending", by_number[number]
         assert by_number[number]["error"] is None
-    for number in (8, None):
-        assert by_number[number]["status"] == "unavailable", by_number[number]
+    assert by_number[None]["status"] == "unavailable", by_number[None]
     assert [row["key"] for row in rows][:4] == ["preflight", "cognito", "env", "agent"]
 
 
@@ -191,7 +190,8 @@ def test_status_table(done_folder: tuple[Path, subprocess.CompletedProcess[str]]
     assert re.search(r"^\s+1\s+cognito\s+done", result.stdout, re.MULTILINE)
     assert re.search(r"^\s+4\s+configure\s+pending", result.stdout, re.MULTILINE)
     assert re.search(r"^\s+7\s+deploy\s+pending", result.stdout, re.MULTILINE)
-    assert re.search(r"^\s+8\s+invoke\s+unavailable", result.stdout, re.MULTILINE)
+    assert re.search(r"^\s+8\s+invoke\s+pending", result.stdout, re.MULTILINE)
+    assert re.search(r"^\s+-\s+cleanup\s+unavailable", result.stdout, re.MULTILINE)
 
 
 def test_rerun_is_a_no_op(done_folder: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
@@ -324,12 +324,12 @@ def test_run_through_unknown_stage_is_a_usage_error(folder: Path) -> None:
     assert not (folder / ".agentcore-wizard").exists()
 
 
-@pytest.mark.parametrize("through", ["invoke", "8", "cleanup"])
+@pytest.mark.parametrize("through", ["cleanup"])
 def test_run_through_unavailable_stage_is_a_usage_error(folder: Path, through: str) -> None:
     result = cli(folder, "run", "--sandbox", "--yes", "--through", through)
     assert result.returncode == 2
     assert "not available" in result.stderr
-    assert "deploy (7)" in result.stderr  # names the last stage this version performs
+    assert "invoke (8)" in result.stderr  # names the last stage this version performs
     assert not (folder / ".agentcore-wizard").exists()
 
 
@@ -570,9 +570,8 @@ def test_run_through_workload_in_an_empty_folder(workload_runs: tuple[Path, dict
     for number in range(7):
         assert rows[number]["status"] == "done", rows[number]
         assert rows[number]["error"] is None
-    assert rows[7]["status"] == "pending", rows[7]
-    for number in (8, None):
-        assert rows[number]["status"] == "unavailable", rows[number]
+    assert rows[7]["status"] == rows[8]["status"] == "pending", rows[7]
+    assert rows[None]["status"] == "unavailable", rows[None]
     assert rows[5]["resources"]["origin"] == rows[6]["resources"]["origin"] == "created"
 
 

@@ -7,59 +7,14 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
-import uuid
 import zipfile
 from pathlib import Path
 from typing import Any
 
-import boto3
-import pytest
 import yaml
-from test_package import make_wheel
+from wizard_helpers import BEFORE_DEPLOY, client, make_unique
 
 from wizard.files import identity as idf
-
-BEFORE_DEPLOY = ("preflight", "cognito", "env", "agent", "configure", "provider", "workload")
-
-
-@pytest.fixture(scope="session")
-def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("wheelhouse")
-    for name, version in (("bedrock_agentcore", "1.0.0"), ("strands_agents", "1.0.0"), ("boto3", "1.40.0")):
-        make_wheel(folder, name, version)
-    return folder
-
-
-def client(service: str, endpoint: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
-
-
-def make_unique(wizard: Any, wheelhouse: Path) -> None:
-    """The session's sandbox is shared: provider, workload and runtime names are unique per account."""
-    suffix = uuid.uuid4().hex[:8]
-    wizard.options.wheelhouse = wheelhouse
-    wizard.options.provider_name = f"Provider-{suffix}"
-    wizard.options.workload_name = f"workload-{suffix}"
-    wizard.options.agent_name = f"agent_{suffix}"
-
-
-@pytest.fixture
-def deployed(wizard: Any, wheelhouse: Path) -> Any:
-    make_unique(wizard, wheelhouse)
-    for key in BEFORE_DEPLOY:
-        outcome = wizard.run_stage(key)
-        assert outcome.ok, (key, outcome.error and outcome.error.message)
-    outcome = wizard.run_stage("deploy")
-    assert outcome.ok, outcome.error and outcome.error.message
-    return wizard
 
 
 def messages(wizard: Any) -> list[str]:
@@ -81,8 +36,8 @@ def test_deploy_makes_a_ready_runtime_with_the_yaml_authorizer(deployed: Any, sa
     assert endpoint["status"] == "READY"
     workload = runtime["workloadIdentityDetails"]["workloadIdentityArn"].split("/")[-1]
     urls = control.get_workload_identity(name=workload)["allowedResourceOauth2ReturnUrls"]
-    assert deployed.options.return_url in urls
-    assert runtime["environmentVariables"]["AGENTCORE_OAUTH2_RETURN_URL"] == deployed.options.return_url
+    assert deployed.ctx.return_url in urls
+    assert runtime["environmentVariables"]["AGENTCORE_OAUTH2_RETURN_URL"] == deployed.ctx.return_url
 
 
 def test_the_uploaded_zip_has_code_and_dependencies_and_no_secret(deployed: Any, sandbox_endpoint: str) -> None:
@@ -182,44 +137,3 @@ def test_a_role_you_bring_is_used_as_it_is(wizard: Any, wheelhouse: Path, sandbo
     assert recorded["role_arn"] == role["Arn"] and recorded["role_origin"] == "yours"
     assert iam.get_role(RoleName=role["RoleName"])["Role"]["AssumeRolePolicyDocument"] == trust
     assert iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"] == []
-
-
-def test_cli_run_through_deploy(tmp_path: Path, wheelhouse: Path) -> None:
-    import os
-
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
-    folder = tmp_path / "cli-deploy"
-    folder.mkdir()
-    command = [
-        sys.executable,
-        "-m",
-        "wizard",
-        "run",
-        "--sandbox",
-        "--yes",
-        "--through",
-        "deploy",
-        "--wheelhouse",
-        str(wheelhouse),
-    ]
-    try:
-        result = subprocess.run(command, cwd=folder, env=env, capture_output=True, text=True, timeout=240)
-        assert result.returncode == 0, result.stderr[-2000:]
-        status = subprocess.run(
-            [sys.executable, "-m", "wizard", "status", "--json"],
-            cwd=folder,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        stages = {row["key"]: row["status"] for row in json.loads(status.stdout)["stages"]}
-        assert all(stages[key] == "done" for key in (*BEFORE_DEPLOY, "deploy")), stages
-    finally:
-        subprocess.run(
-            [sys.executable, "-m", "wizard", "sandbox", "stop", "--dir", str(folder)],
-            env=env,
-            capture_output=True,
-            timeout=60,
-        )

@@ -28,7 +28,7 @@ from wizard.state import StateFile
 
 SIZE = (120, 40)
 ALL_KEYS = ["preflight", "cognito", "env", "agent", "configure", "provider", "workload", "deploy", "invoke", "cleanup"]
-UNAVAILABLE = ["invoke", "cleanup"]
+UNAVAILABLE = ["cleanup"]
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -249,7 +249,6 @@ async def test_resume_offers_stage_4_which_is_runnable(make_app, options: Option
 # --- 4. unavailable stages show their commands, never the secret ---------------------------------------
 
 EXPECTED_COMMANDS = {
-    "invoke": "agentcore invoke",
     "cleanup": "agentcore identity cleanup",
 }
 
@@ -287,6 +286,7 @@ RUNNABLE_COMMANDS = {
     "provider": "create-credential-provider",
     "workload": "create-workload-identity",
     "deploy": "agentcore deploy",
+    "invoke": "agentcore invoke",
 }
 
 
@@ -690,3 +690,77 @@ async def test_action_buttons_fit(make_app, size) -> None:
         main = app.screen.query_one("#main").region
         for button in app.screen.query_one("#actions").query(Button):
             assert button.region.right <= main.right, f"#{button.id} ends at {button.region.right} > {main.right}"
+
+
+# --- 8. invoke: the consent loop in the TUI ----------------------------------------------------------------
+
+
+async def _consent_in_browser(link: str, project: Path) -> str:
+    """What the person does in the browser: sign in as the identity pool's user and approve."""
+    import asyncio
+
+    from wizard import consent
+
+    user = identity_json(project)["identity"]
+    return await asyncio.to_thread(consent.sandbox_consent, link, user["username"], user["password"])
+
+
+async def test_invoke_consent_over_http_shows_the_authenticated_answer(make_app, deployed: Any) -> None:
+    import asyncio
+
+    from wizard import consent
+
+    deployed.close()  # the app opens its own wizard on the folder
+    project = deployed.options.project
+    app = make_app(deployed.options)
+    async with app.run_test(size=SIZE) as pilot:
+        app.goto("invoke")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, StageScreen)
+        assert not screen.query_one("#consent-box").display
+        await pilot.press("r")
+        await wait_for(pilot, lambda: bool(screen.consent_link), "the consent link on screen")
+        assert screen.query_one("#consent-box").display
+        user = identity_json(project)["identity"]
+        assert user["username"] in plain(screen.query_one("#consent-who", Static))
+        assert "Authorization Required" in plain(screen.query_one("#answer", Static))
+        assert user["password"] not in plain(screen.query_one("#values"))  # masked until revealed
+        assert "left" in plain(screen.query_one("#progress-label", Label))  # the countdown
+
+        location = await _consent_in_browser(screen.consent_link, project)
+        assert await asyncio.to_thread(consent.follow_to_listener, location)
+        await wait_idle(pilot, app, "invoke")
+        assert status(app, "invoke") == "done", app.wizard.error_of(app.wizard.stage("invoke"))
+        answer = plain(screen.query_one("#answer", Static))
+        assert answer.index("first call") < answer.index("Authorization Required") < answer.index("second call")
+        assert "Authenticated to external service" in answer
+        assert not screen.query_one("#consent-box").display
+
+
+async def test_invoke_takes_a_pasted_url_when_the_port_is_taken(make_app, deployed: Any) -> None:
+    import socket
+
+    deployed.close()
+    project = deployed.options.project
+    port = int(deployed.ctx.return_url.split(":")[2].split("/")[0])
+    app = make_app(deployed.options)
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        async with app.run_test(size=SIZE) as pilot:
+            app.goto("invoke")
+            await pilot.pause()
+            screen = app.screen
+            assert isinstance(screen, StageScreen)
+            await pilot.press("r")
+            await wait_for(pilot, lambda: bool(screen.consent_link), "the consent link on screen")
+            assert "cannot listen" in plain(screen.query_one("#consent-listening", Static))
+            location = await _consent_in_browser(screen.consent_link, project)
+            field = screen.query_one("#paste-url", Input)
+            field.focus()
+            field.value = location
+            await pilot.press("enter")
+            await wait_idle(pilot, app, "invoke")
+            assert status(app, "invoke") == "done", app.wizard.error_of(app.wizard.stage("invoke"))
+            assert "Authenticated to external service" in plain(screen.query_one("#answer", Static))

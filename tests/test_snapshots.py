@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from textual.pilot import Pilot
@@ -153,3 +154,48 @@ def test_provider_command_secret_masked_at_80_columns(snap_compare, opened) -> N
     write_state(folder, ("preflight", "cognito", "env", "agent", "configure"))
     app = make_app(folder, opened)
     assert snap_compare(app, terminal_size=(80, 24), run_before=goto("provider", scroll_to=".code-box"))
+
+
+FAKE_RUNTIME_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/identity_demo-AAAAAAAAAA"
+FAKE_LINK = (
+    "https://bedrock-agentcore.us-east-1.amazonaws.com/identities/oauth2/authorize"
+    "?request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+)
+
+
+def waiting_for_consent(folder: Path, opened: list[Wizard]) -> WizardApp:
+    """Stage 8 as it looks while the person approves in the browser (the events the stage sends)."""
+    write_identity_files(folder, FAKE_FILES)
+    write_state(folder, ("preflight", "cognito", "env", "agent", "configure", "provider", "workload", "deploy"))
+    state = StateFile(folder).load()
+    state.record("deploy", "runtime_arn", FAKE_RUNTIME_ARN)
+    state.record("invoke", "runtime_session_id", "agentcore-wizard-00000000000000000000000000000000")
+    app = make_app(folder, opened)
+    app.answers["invoke"] = (
+        "── first call ──\n🔐 Authorization Required\n\nPlease open this URL in your browser to authorize:\n"
+        f"{FAKE_LINK}\n\nAfter authorizing, call this tool again with the same session ID."
+    )
+    return app
+
+
+def show_waiting() -> Any:
+    async def run_before(pilot: Pilot) -> None:
+        await goto("invoke")(pilot)
+        # The consent arrives while the screen is showing, as it does from the running stage.
+        pilot.app.consent["invoke"] = {"url": FAKE_LINK, "username": "externaluser0000aaaa", "listening": True}
+        screen = pilot.app.screen
+        screen.show_progress(0.3, "approve in the browser · 9:41 left")
+        screen.show_consent()
+        await pilot.pause()
+
+    return run_before
+
+
+def test_invoke_waiting_for_consent(snap_compare, opened) -> None:
+    app = waiting_for_consent(fresh_folder("invoke-consent"), opened)
+    assert snap_compare(app, terminal_size=SIZE, run_before=show_waiting())
+
+
+def test_invoke_waiting_for_consent_at_80_columns(snap_compare, opened) -> None:
+    app = waiting_for_consent(fresh_folder("invoke-consent-narrow"), opened)
+    assert snap_compare(app, terminal_size=(80, 24), run_before=show_waiting())

@@ -133,7 +133,7 @@ def test_env_before_cognito_names_stage_1(wizard: Any) -> None:
     assert wizard.status_of(wizard.stage("env")) == "pending"
 
 
-@pytest.mark.parametrize("ref", ["invoke", "8", "cleanup"])
+@pytest.mark.parametrize("ref", ["cleanup"])
 def test_unavailable_stages_refuse_to_run(wizard: Any, ref: str) -> None:
     outcome = wizard.run_stage(ref)
     assert not outcome.ok
@@ -552,9 +552,9 @@ def test_summary_rows_describe_every_stage(cloned: Any) -> None:
     statuses = {row["key"]: row["status"] for row in summary["stages"]}
     assert statuses["preflight"] == statuses["cognito"] == "done"
     assert statuses["env"] == statuses["agent"] == "pending"
-    # Stages 4-7 are performed by this version; invoke and cleanup are not yet.
-    assert [statuses[key] for key in ("configure", "provider", "workload", "deploy")] == ["pending"] * 4
-    assert all(statuses[key] == "unavailable" for key in keys[8:])
+    # Stages 4-8 are performed by this version; cleanup is not yet.
+    assert [statuses[key] for key in ("configure", "provider", "workload", "deploy", "invoke")] == ["pending"] * 5
+    assert statuses["cleanup"] == "unavailable"
     assert summary["mode"] == "sandbox" and summary["region"] == REGION
     assert summary["state_problem"] is None
 

@@ -179,11 +179,11 @@ def test_stages_4_to_6_write_the_toolkit_yaml_and_the_state(ready: Any, control:
         }
     ]
     workload = control.get_workload_identity(name=wizard.options.workload_name)
-    assert workload["allowedResourceOauth2ReturnUrls"] == [wizard.options.return_url]
+    assert workload["allowedResourceOauth2ReturnUrls"] == [wizard.ctx.return_url]
     assert agent["identity"]["workload"] == {
         "name": wizard.options.workload_name,
         "arn": workload["workloadIdentityArn"],
-        "return_urls": [wizard.options.return_url],
+        "return_urls": [wizard.ctx.return_url],
     }
     assert provider["callbackUrl"] in identity_client(idp, files)["CallbackURLs"]
 
@@ -505,7 +505,7 @@ def test_detect_adopts_what_the_toolkit_made(ready: Any, control: Any, idp: Any)
     client = identity_client(idp, files)
     full_update(idp, client, CallbackURLs=[*client["CallbackURLs"], provider["callbackUrl"]])
     workload = control.create_workload_identity(
-        name=wizard.options.workload_name, allowedResourceOauth2ReturnUrls=[wizard.options.return_url]
+        name=wizard.options.workload_name, allowedResourceOauth2ReturnUrls=[wizard.ctx.return_url]
     )
     entry = agentcore_yaml.new_agent(
         "identity_demo", project, str(wizard.state.data["account"]), REGION, expected_authorizer(files)
@@ -519,7 +519,7 @@ def test_detect_adopts_what_the_toolkit_made(ready: Any, control: Any, idp: Any)
         "identity_demo",
         wizard.options.workload_name,
         workload["workloadIdentityArn"],
-        [wizard.options.return_url],
+        [wizard.ctx.return_url],
     )
     agentcore_yaml.save(project, data)
     text = yaml_text(wizard)
@@ -557,7 +557,7 @@ def test_workload_keeps_other_return_urls_and_adds_its_own(ready: Any, control: 
     run_ok(wizard, "workload")
     now = control.get_workload_identity(name=wizard.options.workload_name)
     assert now["workloadIdentityArn"] == created["workloadIdentityArn"]
-    assert now["allowedResourceOauth2ReturnUrls"] == [*theirs, wizard.options.return_url]
+    assert now["allowedResourceOauth2ReturnUrls"] == [*theirs, wizard.ctx.return_url]
     assert workload_names(control) == workloads
     recorded = wizard.state.resources("workload")
     assert recorded["arn"] == created["workloadIdentityArn"]
@@ -566,13 +566,13 @@ def test_workload_keeps_other_return_urls_and_adds_its_own(ready: Any, control: 
     assert listed == {
         "name": wizard.options.workload_name,
         "arn": created["workloadIdentityArn"],
-        "return_urls": [*theirs, wizard.options.return_url],
+        "return_urls": [*theirs, wizard.ctx.return_url],
     }
     # And again: nothing more is added.
     run_ok(wizard, "workload")
     assert control.get_workload_identity(name=wizard.options.workload_name)["allowedResourceOauth2ReturnUrls"] == [
         *theirs,
-        wizard.options.return_url,
+        wizard.ctx.return_url,
     ]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from wizard import __version__, names
 from wizard.context import Event, Options
-from wizard.errors import UsageError, WizardError
+from wizard.errors import WAITING_ON_USER, UsageError, WizardError
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_WAITING = 0, 1, 2, 3
 
@@ -66,6 +66,18 @@ def _agent_options(parser: argparse.ArgumentParser) -> None:
         "--wheelhouse", default=s, metavar="DIR", help="install the agent's dependencies only from this folder"
     )
     parser.add_argument("--scopes", default=s, help="OAuth scopes the agent asks for, comma-separated (default openid)")
+    parser.add_argument(
+        "--session-id", default=s, help="runtime session id for stage 8, 33-256 characters (default: one it makes)"
+    )
+    parser.add_argument(
+        "--return-url",
+        default=s,
+        help="where the browser comes back after consent; the wizard listens there "
+        "(default http://localhost:8081/oauth2/callback)",
+    )
+    parser.add_argument(
+        "--no-browser", action="store_true", default=s, help="show the consent link but do not open a browser"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -93,6 +105,19 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         default=argparse.SUPPRESS,
         help="do not ask before creating resources in AWS",
+    )
+    run.add_argument(
+        "--consent-timeout",
+        type=float,
+        default=argparse.SUPPRESS,
+        metavar="SECONDS",
+        help="how long stage 8 waits for your approval before exiting 3 (default: as long as the link lasts)",
+    )
+    run.add_argument(
+        "--auto-consent",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="sandbox only: sign in on the sandbox's consent page as the test user and approve (for CI)",
     )
     run.add_argument(
         "--json",
@@ -144,6 +169,22 @@ def options_from(args: argparse.Namespace) -> Options:
     scopes = [scope.strip() for scope in str(_get(args, "scopes")).replace(" ", ",").split(",") if scope.strip()]
     if not scopes or any(len(scope) > 128 for scope in scopes):
         raise UsageError("--scopes needs one or more scopes of 1-128 characters.", fix="For example --scopes openid")
+    session_id = _get(args, "session_id")
+    if session_id is not None:
+        from wizard.invocation import check_session_id
+
+        try:
+            check_session_id(session_id)
+        except WizardError as error:
+            raise UsageError(error.message, fix=error.fix) from None
+    timeout = _get(args, "consent_timeout")
+    if timeout is not None and timeout <= 0:
+        raise UsageError("--consent-timeout must be a positive number of seconds.", fix="For example 300.")
+    return_url = _get(args, "return_url")
+    if return_url is not None:
+        from wizard.consent import check_return_url
+
+        check_return_url(return_url)
     if not str(_get(args, "model_id")).strip():
         raise UsageError("--model-id is empty.", fix="Pass a Bedrock model id, or leave the option out.")
     return Options(
@@ -160,6 +201,11 @@ def options_from(args: argparse.Namespace) -> Options:
         workload_name=names.check_workload_name(workload_name) if workload_name else None,
         scopes=scopes,
         model_id=str(_get(args, "model_id")).strip(),
+        session_id=session_id,
+        return_url=return_url,
+        no_browser=bool(_get(args, "no_browser")),
+        auto_consent=bool(_get(args, "auto_consent")),
+        consent_timeout=timeout,
     )
 
 
@@ -209,7 +255,38 @@ def _print_error(error: WizardError) -> None:
         print(f"  fix: {error.fix}", file=sys.stderr)
 
 
+class _AnswerPrinter:
+    """The agent's answer as it streams, each line set off from the wizard's own output."""
+
+    def __init__(self) -> None:
+        self.at_line_start = True
+
+    def __call__(self, event: Event) -> None:
+        if event.detail.get("start"):
+            self._end_line()
+            print(f"  ┌ the agent's answer ({event.detail['start']} call):", file=sys.stderr, flush=True)
+            return
+        for piece in event.message.splitlines(keepends=True):
+            if self.at_line_start:
+                sys.stderr.write("  │ ")
+            sys.stderr.write(piece)
+            self.at_line_start = piece.endswith("\n")
+        sys.stderr.flush()
+
+    def _end_line(self) -> None:
+        if not self.at_line_start:
+            sys.stderr.write("\n")
+            self.at_line_start = True
+
+
+_print_answer = _AnswerPrinter()
+
+
 def _stderr_sink(event: Event) -> None:
+    if event.kind == "answer":
+        _print_answer(event)
+        return
+    _print_answer._end_line()
     if event.kind == "aws":
         print(f"    · AWS {event.message}", file=sys.stderr, flush=True)
     elif event.kind == "log":
@@ -217,6 +294,30 @@ def _stderr_sink(event: Event) -> None:
         print(f"  {mark} {event.message}", file=sys.stderr, flush=True)
     elif event.kind == "progress" and event.message and event.fraction is None:
         print(f"  … {event.message}", file=sys.stderr, flush=True)
+
+
+class _PasteReader:
+    """Headless, at a terminal: the URL the browser ended on may be pasted on stdin instead."""
+
+    def __init__(self) -> None:
+        self.started = False
+
+    def __call__(self, event: Event, wizard: Any) -> None:
+        if event.kind != "consent" or not event.message or self.started or wizard.options.auto_consent:
+            return
+        if not sys.stdin.isatty():
+            return
+        self.started = True
+        print("  (Browser on another machine? Paste the address it ends on here and press Enter.)", file=sys.stderr)
+
+        def read() -> None:
+            for line in sys.stdin:
+                if line.strip():
+                    wizard.ctx.offer_redirect(line.strip())
+
+        import threading
+
+        threading.Thread(target=read, name="paste-reader", daemon=True).start()
 
 
 def _banner(options: Options) -> None:
@@ -232,7 +333,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     options = options_from(args)
     _banner(options)
-    wizard = Wizard(options, sink=_stderr_sink)
+    paste_reader = _PasteReader()
+
+    def sink(event: Event) -> None:
+        _stderr_sink(event)
+        paste_reader(event, wizard)
+
+    wizard = Wizard(options, sink=sink)
     through_ref = _get(args, "through")
     runnable = [stage for stage in wizard.stages if stage.available and stage.number is not None]
     if through_ref is None:
@@ -250,6 +357,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 fix=f"The last stage this version performs is {runnable[-1].key} ({runnable[-1].label}).",
             )
     wizard.open()
+    if options.auto_consent and not options.is_sandbox:
+        wizard.close()
+        raise UsageError(
+            "--auto-consent works only in the sandbox: against AWS you approve in the browser yourself.",
+            fix="Drop --auto-consent, or add --sandbox to rehearse offline.",
+        )
     if wizard.state.load_problem:
         print(f"warning: {wizard.state.load_problem}", file=sys.stderr)
     current = None
@@ -274,7 +387,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             if not outcome.ok:
                 assert outcome.error is not None
                 _print_error(outcome.error)
-                return _finish(args, wizard, EXIT_ERROR)
+                waiting = outcome.error.code in WAITING_ON_USER
+                return _finish(args, wizard, EXIT_WAITING if waiting else EXIT_ERROR)
             if stage.key == "preflight" and not options.is_sandbox and not _confirm_aws(wizard, options):
                 return _finish(args, wizard, EXIT_USAGE)
         return _finish(args, wizard, EXIT_OK)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import queue
 import re
 import threading
 import urllib.error
@@ -18,6 +19,7 @@ from wizard.state import StateFile
 
 SANDBOX_DEFAULT_REGION = "us-east-1"
 REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+DEFAULT_RETURN_URL = "http://localhost:8081/oauth2/callback"  # the toolkit's own, for familiarity
 SANDBOX_CREDENTIALS = {"aws_access_key_id": "sandbox", "aws_secret_access_key": "sandbox"}
 
 
@@ -25,11 +27,12 @@ SANDBOX_CREDENTIALS = {"aws_access_key_id": "sandbox", "aws_secret_access_key": 
 class Event:
     """One thing worth showing: a log line, an AWS call, progress, or a stage status change."""
 
-    kind: str  # "log" | "aws" | "progress" | "status"
+    kind: str  # "log" | "aws" | "progress" | "status" | "answer" (agent text as it streams) | "consent"
     stage: str
     message: str = ""
     level: str = "info"  # "info" | "warning" | "error" | "success"
     fraction: float | None = None
+    detail: dict[str, Any] = field(default_factory=dict)  # "consent": url, expires_at, username, listening
 
 
 EventSink = Callable[[Event], None]
@@ -53,9 +56,13 @@ class Options:
     # None: what the project already uses (state file), else the quickstart's name.
     agent_name: str | None = None
     workload_name: str | None = None
-    return_url: str = "http://localhost:8081/oauth2/callback"
+    return_url: str | None = None  # None: what the project already uses (state file), else DEFAULT_RETURN_URL
     execution_role: str | None = None  # a role the user brings: used as is, never changed or deleted
     wheelhouse: Path | None = None  # install the agent's dependencies only from here (offline)
+    session_id: str | None = None  # the runtime session to use instead of the wizard's own
+    no_browser: bool = False
+    auto_consent: bool = False  # sandbox only: sign in on the sandbox's consent page as the test user
+    consent_timeout: float | None = None  # seconds to wait for the browser; None: as long as the link lasts
 
     @property
     def is_sandbox(self) -> bool:
@@ -81,17 +88,39 @@ class Context:
         self._session: Any = None
         self._clients: dict[str, Any] = {}
         self._clients_lock = threading.Lock()
+        # URLs the browser came back on: from the return-URL listener, or pasted by the user.
+        self.consent_inbox: queue.Queue[str] = queue.Queue()
 
     # --- reporting --------------------------------------------------------------------------------
 
-    def emit(self, kind: str, message: str = "", level: str = "info", fraction: float | None = None) -> None:
-        self.sink(Event(kind=kind, stage=self.current_stage, message=message, level=level, fraction=fraction))
+    def emit(
+        self,
+        kind: str,
+        message: str = "",
+        level: str = "info",
+        fraction: float | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        self.sink(
+            Event(
+                kind=kind,
+                stage=self.current_stage,
+                message=message,
+                level=level,
+                fraction=fraction,
+                detail=detail or {},
+            )
+        )
 
     def log(self, message: str, level: str = "info") -> None:
         self.emit("log", message, level)
 
     def progress(self, fraction: float, message: str = "") -> None:
         self.emit("progress", message, fraction=max(0.0, min(1.0, fraction)))
+
+    def offer_redirect(self, url: str) -> None:
+        """The URL the browser ended on after consent, pasted by the user (any thread)."""
+        self.consent_inbox.put(url)
 
     def checkpoint(self) -> None:
         """A safe point between AWS calls where a stop request takes effect."""
@@ -143,6 +172,19 @@ class Context:
             "your profile with `aws configure`.",
             code="region_missing",
         )
+
+    @property
+    def return_url(self) -> str:
+        """Where the browser comes back after consent: --return-url, else the project's, else the default."""
+        return str(self.options.return_url or self.state.data.get("return_url") or DEFAULT_RETURN_URL)
+
+    def pin_return_url(self) -> str:
+        """Remember the return URL once AWS knows it, so later runs without the flag use the same one."""
+        url = self.return_url
+        if self.state.data.get("return_url") != url:
+            self.state.data["return_url"] = url
+            self.state.save()
+        return url
 
     @property
     def region(self) -> str:

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from wizard.context import Context, EventSink, Options
-from wizard.errors import Cancelled, WizardError, explain
+from wizard.errors import WAITING_ON_USER, Cancelled, WizardError, explain
 from wizard.files.agent_code import AGENT_FILE, REQUIREMENTS_FILE
 from wizard.files.identity import SECRET_FILES
 from wizard.sandbox.manager import sandbox_file
@@ -22,7 +22,12 @@ REQUIRES: dict[str, tuple[str, ...]] = {
     "provider": ("preflight", "cognito", "configure"),
     "workload": ("preflight", "configure"),
     "deploy": ("preflight", "cognito", "agent", "configure", "provider", "workload"),
+    "invoke": ("preflight", "cognito", "deploy"),
 }
+
+
+# Errors that wait on the person rather than report a fault: the stage shows as needing action.
+NEEDS_ACTION_CODES = ("needs_action", "region_missing", *WAITING_ON_USER)
 
 
 @dataclass
@@ -187,7 +192,7 @@ class Wizard:
             return Outcome(False, "failed", error)
         except Exception as exc:  # every failure is shown with a way forward, never swallowed
             error = explain(exc)
-            status = "needs_action" if error.code in ("needs_action", "region_missing") else "failed"
+            status = "needs_action" if error.code in NEEDS_ACTION_CODES else "failed"
             self._set(stage, status, error)
             self.ctx.log(error.message, "error")
             return Outcome(False, status, error)

@@ -25,6 +25,10 @@ class WizardError(Exception):
         return out
 
 
+# Stage 8 stopped waiting for the person's approval: resumable later, not a fault.
+WAITING_ON_USER = ("waiting_on_user", "consent_lapsed")
+
+
 class UsageError(WizardError):
     """Bad input on the command line or in a form: exit code 2."""
 

@@ -797,7 +797,9 @@ def stand_in_agent(
 
 def render_answer(text: str, accept: str) -> tuple[str, bytes]:
     if "text/event-stream" in (accept or ""):
-        return "text/event-stream", f"data: {json.dumps({'response': text})}\n\n".encode()
+        # One event per line, as a streaming agent yields its answer piece by piece.
+        events = [f"data: {json.dumps({'response': line})}\n\n" for line in text.splitlines(keepends=True)]
+        return "text/event-stream", "".join(events).encode()
     return "application/json", json.dumps({"response": text}).encode()
 
 

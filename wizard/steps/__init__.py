@@ -8,7 +8,8 @@ from wizard.steps.cognito import CognitoStage
 from wizard.steps.configure import ConfigureStage
 from wizard.steps.deploy import DeployStage
 from wizard.steps.env import EnvStage
-from wizard.steps.later import CleanupStage, InvokeStage
+from wizard.steps.invoke import InvokeStage
+from wizard.steps.later import CleanupStage
 from wizard.steps.preflight import PreflightStage
 from wizard.steps.provider import ProviderStage
 from wizard.steps.workload import WorkloadStage

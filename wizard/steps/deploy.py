@@ -106,7 +106,7 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         checks.append(Check("DEFAULT endpoint READY", endpoint.get("status") == "READY", str(endpoint.get("status"))))
         workload = str((runtime.get("workloadIdentityDetails") or {}).get("workloadIdentityArn", "")).split("/")[-1]
         urls = control.get_workload_identity(name=workload).get("allowedResourceOauth2ReturnUrls") or []
-        checks.append(Check("return URL on the runtime's workload identity", ctx.options.return_url in urls, workload))
+        checks.append(Check("return URL on the runtime's workload identity", ctx.return_url in urls, workload))
         if recorded.get("role_origin") == "created":
             policy = ctx.client("iam").get_role_policy(RoleName=recorded["role_name"], PolicyName=POLICY_NAME)
             document = json.dumps(policy["PolicyDocument"])
@@ -130,6 +130,7 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         account = str(ctx.state.data.get("account"))
         region = ctx.region
 
+        ctx.pin_return_url()
         ctx.progress(0.05, "packaging")
         s3_uri, s3_key = self._package_and_upload(ctx, entry, files, name, account, region)
         ctx.checkpoint()
@@ -250,7 +251,7 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             "protocolConfiguration": {"serverProtocol": "HTTP"},
             "authorizerConfiguration": entry["authorizer_configuration"],
             "environmentVariables": {
-                RETURN_URL_ENV: ctx.options.return_url,
+                RETURN_URL_ENV: ctx.return_url,
                 "AGENTCORE_PROVIDER_NAME": ctx.options.provider_name,
             },
         }
@@ -344,10 +345,8 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             raise WizardError("The runtime reported no workload identity.", fix="Run the stage again.")
         self.record(ctx, "runtime_workload", workload)
         urls = list(control.get_workload_identity(name=workload).get("allowedResourceOauth2ReturnUrls") or [])
-        if ctx.options.return_url not in urls:
-            control.update_workload_identity(
-                name=workload, allowedResourceOauth2ReturnUrls=[*urls, ctx.options.return_url]
-            )
+        if ctx.return_url not in urls:
+            control.update_workload_identity(name=workload, allowedResourceOauth2ReturnUrls=[*urls, ctx.return_url])
             ctx.log(f"Allowed the return URL on the runtime's own workload identity {workload}.", "success")
 
     def _write_yaml(self, ctx: Context, name: str, runtime: dict[str, Any], role_arn: str, s3_uri: str) -> None:

@@ -41,7 +41,7 @@ yourself, and it is what the quickstart's cleanup expects to find.
 
     def values(self, ctx: Context) -> list[tuple[str, str, bool]]:
         recorded = self.resources(ctx)
-        rows = [("Workload identity", workload_name(ctx), False), ("Return URL", ctx.options.return_url, False)]
+        rows = [("Workload identity", workload_name(ctx), False), ("Return URL", ctx.return_url, False)]
         if recorded.get("arn"):
             rows.append(("ARN", str(recorded["arn"]), False))
         return rows
@@ -67,7 +67,7 @@ yourself, and it is what the quickstart's cleanup expects to find.
     def run(self, ctx: Context) -> None:
         name = names.check_workload_name(workload_name(ctx))
         control = ctx.client("bedrock-agentcore-control")
-        return_url = ctx.options.return_url
+        return_url = ctx.pin_return_url()
         found = self._get(ctx, name)
         if found is None:
             found = dict(control.create_workload_identity(name=name, allowedResourceOauth2ReturnUrls=[return_url]))
@@ -116,7 +116,7 @@ yourself, and it is what the quickstart's cleanup expects to find.
         workload = (entry.get("identity") or {}).get("workload") or {}
         return [
             Check("workload identity exists", True, found["workloadIdentityArn"]),
-            Check("return URL allowed", ctx.options.return_url in urls, ctx.options.return_url),
+            Check("return URL allowed", ctx.return_url in urls, ctx.return_url),
             Check(
                 f"listed in {agentcore_yaml.YAML_NAME}",
                 workload.get("name") == name and workload.get("arn") == found["workloadIdentityArn"],

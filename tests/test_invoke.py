@@ -1,0 +1,356 @@
+"""Stage 8 against the in-process sandbox: bearer token, one session, consent over HTTP, completion, re-invoke."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from wizard_helpers import cli_env, client, free_port, stop_folder_sandbox
+
+from wizard import consent, inbound_token
+from wizard.context import Event
+from wizard.files import identity as idf
+
+
+def aws_calls(wizard: Any) -> list[str]:
+    return [event.message for event in wizard.events if event.kind == "aws"]
+
+
+def answers(wizard: Any) -> str:
+    return "".join(event.message for event in wizard.events if event.kind == "answer")
+
+
+def identity_user(wizard: Any) -> idf.PoolRecord:
+    files = idf.read_identity_json(wizard.options.project)
+    assert files is not None
+    return files.identity
+
+
+def consent_url(wizard: Any, timeout: float = 30.0) -> str:
+    """The authorization URL the stage announced, once it is waiting for the browser."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for event in list(wizard.events):
+            if event.kind == "consent" and event.message:
+                return str(event.message)
+        time.sleep(0.05)
+    raise AssertionError("the stage never asked for consent")
+
+
+def run_in_thread(wizard: Any) -> tuple[threading.Thread, dict[str, Any]]:
+    result: dict[str, Any] = {}
+    thread = threading.Thread(target=lambda: result.setdefault("outcome", wizard.run_stage("invoke")), daemon=True)
+    thread.start()
+    return thread, result
+
+
+def test_auto_consent_completes_the_loop_in_one_session(deployed: Any) -> None:
+    deployed.options.auto_consent = True
+    outcome = deployed.run_stage("invoke")
+    assert outcome.ok, outcome.error and outcome.error.message
+    session_id = deployed.state.resources("invoke")["runtime_session_id"]
+    assert len(session_id) >= 33
+    calls = [call for call in aws_calls(deployed) if "InvokeAgentRuntime" in call]
+    assert len(calls) == 2 and all(session_id in call for call in calls), calls
+    assert "first call" in calls[0] and "second call" in calls[1]
+    assert "bedrock-agentcore CompleteResourceTokenAuth" in aws_calls(deployed)
+    text = answers(deployed)
+    assert text.index("Authorization Required") < text.index("Authenticated to external service"), text
+    assert "Authenticated to external service" in deployed.state.resources("invoke")["answer"]
+    assert any(check.name.startswith("session completed") and check.ok for check in outcome.checks)
+    # Nothing the agent or Cognito handed over is kept: only the session id and the answer.
+    recorded = json.dumps(deployed.state.resources("invoke"))
+    assert "eyJ" not in recorded
+
+
+def test_consent_in_a_browser_reaches_the_listener(deployed: Any) -> None:
+    """What a person does: open the link, sign in, approve; the browser lands on the wizard's listener."""
+    thread, result = run_in_thread(deployed)
+    url = consent_url(deployed)
+    user = identity_user(deployed)
+    location = consent.sandbox_consent(url, user.username, user.password)
+    assert location.startswith(deployed.ctx.return_url + "?")
+    assert consent.follow_to_listener(location)
+    thread.join(60)
+    outcome = result["outcome"]
+    assert outcome.ok, outcome.error and outcome.error.message
+    # The listener is gone with the stage: a later run can listen there again.
+    again = consent.ReturnListener(deployed.ctx.return_url, deployed.ctx.consent_inbox)
+    again.start()
+    again.stop()
+
+
+def test_pasted_url_completes_when_the_port_is_taken(deployed: Any) -> None:
+    """Browser on another machine, or the port in use: the URL the browser ended on is pasted instead."""
+    port = int(deployed.ctx.return_url.split(":")[2].split("/")[0])
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        thread, result = run_in_thread(deployed)
+        url = consent_url(deployed)
+        user = identity_user(deployed)
+        location = consent.sandbox_consent(url, user.username, user.password)
+        deployed.ctx.offer_redirect("this is not a URL")  # a wrong paste is explained and waited past
+        deployed.ctx.offer_redirect(location)
+        thread.join(60)
+    outcome = result["outcome"]
+    assert outcome.ok, outcome.error and outcome.error.message
+    logs = [event.message for event in deployed.events if event.kind == "log"]
+    assert any("Cannot listen on 127.0.0.1" in line for line in logs), logs
+    assert any("not the URL your browser ended on" in line for line in logs), logs
+
+
+def test_denied_consent_fails_with_a_way_forward(deployed: Any) -> None:
+    thread, result = run_in_thread(deployed)
+    url = consent_url(deployed)
+    user = identity_user(deployed)
+    location = consent.sandbox_consent(url, user.username, user.password, approve=False)
+    assert consent.follow_to_listener(location)
+    thread.join(60)
+    outcome = result["outcome"]
+    assert not outcome.ok and outcome.status == "failed"
+    assert "denied" in outcome.error.message and "Approve" in outcome.error.fix
+    assert "bedrock-agentcore CompleteResourceTokenAuth" not in aws_calls(deployed)
+
+
+def test_no_approval_in_time_waits_on_the_user(deployed: Any) -> None:
+    deployed.options.consent_timeout = 0.5
+    outcome = deployed.run_stage("invoke")
+    assert not outcome.ok
+    assert outcome.status == "needs_action" and outcome.error.code == "waiting_on_user"
+    assert deployed.status_of(deployed.stage("invoke")) == "needs_action"
+    # The session stays for the next attempt, which asks again in it.
+    session_id = deployed.state.resources("invoke")["runtime_session_id"]
+    deployed.options.consent_timeout = None
+    deployed.options.auto_consent = True
+    assert deployed.run_stage("invoke").ok
+    assert deployed.state.resources("invoke")["runtime_session_id"] == session_id
+
+
+def test_a_lapsed_link_drops_the_session_for_a_fresh_one(deployed: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(consent, "CONSENT_SECONDS", 0.5)
+    outcome = deployed.run_stage("invoke")
+    assert outcome.status == "needs_action" and outcome.error.code == "consent_lapsed"
+    assert "fresh session" in outcome.error.fix
+    assert "runtime_session_id" not in deployed.state.resources("invoke")
+
+
+def test_tampered_token_fails_clearly_and_status_shows_it(deployed: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    real_fetch = inbound_token.fetch
+
+    def tampered(*args: Any, **kwargs: Any) -> inbound_token.BearerToken:
+        token = real_fetch(*args, **kwargs)
+        head, payload, signature = token.value.split(".")
+        flipped = ("A" if signature[0] != "A" else "B") + signature[1:]
+        return inbound_token.BearerToken(f"{head}.{payload}.{flipped}", token.client_id, token.expires_at)
+
+    monkeypatch.setattr(inbound_token, "fetch", tampered)
+    outcome = deployed.run_stage("invoke")
+    assert not outcome.ok and outcome.status == "failed"
+    assert "401" in outcome.error.message and "bearer token" in outcome.error.fix
+    row = next(row for row in deployed.rows() if row["key"] == "invoke")
+    assert row["status"] == "failed" and "401" in row["error"]["message"]
+
+
+def test_expired_token_fails_clearly(deployed: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token signed like the sandbox's Cognito's, but expired (the wizard renews; a clock skew does not)."""
+    from joserfc import jwt
+    from joserfc.jwk import RSAKey
+    from moto.utilities.utils import load_resource
+
+    key = RSAKey.import_key(load_resource("cognitoidp/resources/jwks-private.json"))
+    real_fetch = inbound_token.fetch
+
+    def expired(*args: Any, **kwargs: Any) -> inbound_token.BearerToken:
+        token = real_fetch(*args, **kwargs)
+        claims = inbound_token.claims_of(token.value)
+        claims.update(exp=int(time.time()) - 600, iat=int(time.time()) - 4200)
+        value = jwt.encode({"alg": "RS256", "kid": key.kid}, claims, key)
+        # Claimed fresh to the wizard, so it is sent; the runtime must refuse it.
+        return inbound_token.BearerToken(value, token.client_id, time.time() + 3600)
+
+    monkeypatch.setattr(inbound_token, "fetch", expired)
+    outcome = deployed.run_stage("invoke")
+    assert not outcome.ok and outcome.status == "failed"
+    assert "401" in outcome.error.message and "expired" in outcome.error.message.lower()
+
+
+def test_short_session_id_is_refused_before_anything_is_sent(deployed: Any) -> None:
+    deployed.options.session_id = "too-short"
+    before = len(aws_calls(deployed))
+    outcome = deployed.run_stage("invoke")
+    assert not outcome.ok and "33" in outcome.error.message
+    assert aws_calls(deployed)[before:] == []
+    assert "runtime_session_id" not in deployed.state.resources("invoke")
+
+
+def test_a_given_session_id_is_used_for_both_calls(deployed: Any) -> None:
+    given = "workshop-session-" + "x" * 20
+    deployed.options.session_id = given
+    deployed.options.auto_consent = True
+    assert deployed.run_stage("invoke").ok
+    calls = [call for call in aws_calls(deployed) if "InvokeAgentRuntime" in call]
+    assert len(calls) == 2 and all(given in call for call in calls)
+    assert deployed.state.resources("invoke")["runtime_session_id"] == given
+
+
+def test_verify_asks_the_agent_again_and_consent_is_remembered(deployed: Any) -> None:
+    deployed.options.auto_consent = True
+    assert deployed.run_stage("invoke").ok
+    before = len(aws_calls(deployed))
+    outcome = deployed.verify_stage("invoke")
+    assert outcome.ok, outcome.checks
+    assert any("InvokeAgentRuntime" in call for call in aws_calls(deployed)[before:])
+    # Running again: the vault holds the user's token, so the first call already answers with it.
+    deployed.options.auto_consent = False
+    deployed.state.set_status("invoke", "pending")
+    again = deployed.run_stage("invoke")
+    assert again.ok
+    assert "bedrock-agentcore CompleteResourceTokenAuth" not in aws_calls(deployed)[before:]
+
+
+def test_verify_reports_a_deleted_runtime(deployed: Any, sandbox_endpoint: str) -> None:
+    deployed.options.auto_consent = True
+    assert deployed.run_stage("invoke").ok
+    runtime_id = deployed.state.resources("deploy")["runtime_id"]
+    client("bedrock-agentcore-control", sandbox_endpoint).delete_agent_runtime(agentRuntimeId=runtime_id)
+    outcome = deployed.verify_stage("invoke")
+    assert not outcome.ok
+    assert deployed.status_of(deployed.stage("invoke")) in ("done", "drifted")
+
+
+def test_auto_consent_is_refused_against_aws(wizard: Any) -> None:
+    wizard.options.sandbox_endpoint = None
+    wizard.options.auto_consent = True
+    stage = wizard.stage("invoke")
+    from wizard.errors import UsageError
+
+    with pytest.raises(UsageError):
+        stage.run(wizard.ctx)
+
+
+def test_invoke_waits_for_deploy(wizard: Any) -> None:
+    outcome = wizard.run_stage("invoke")
+    assert not outcome.ok and "stage 0" in outcome.error.message
+
+
+def test_the_command_keeps_one_session_id(deployed: Any) -> None:
+    deployed.options.auto_consent = True
+    assert deployed.run_stage("invoke").ok
+    session_id = deployed.state.resources("invoke")["runtime_session_id"]
+    command = deployed.stage("invoke").describe(deployed.ctx).command
+    assert command.count(session_id) == 2
+    assert "uuidgen" not in command
+    assert "https://bedrock-agentcore.us-east-1.amazonaws.com/runtimes/arn%3Aaws%3Abedrock-agentcore" in command
+
+
+def test_consent_events_carry_what_the_screen_needs(deployed: Any) -> None:
+    deployed.options.auto_consent = True
+    assert deployed.run_stage("invoke").ok
+    shown = [event for event in deployed.events if event.kind == "consent"]
+    assert shown[0].detail["url"] == shown[0].message and shown[0].detail["listening"] is True
+    assert shown[0].detail["username"] == identity_user(deployed).username
+    assert shown[-1].detail.get("done") is True
+    assert all(isinstance(event, Event) for event in shown)
+
+
+def test_full_journey_headless(tmp_path: Path, wheelhouse: Path) -> None:
+    """The issue's done-when: `run --sandbox --yes --auto-consent` in an empty folder does 0-8."""
+    import subprocess
+    import sys
+
+    env = cli_env()
+    folder = tmp_path / "journey"
+    folder.mkdir()
+    return_url = f"http://localhost:{free_port()}/oauth2/callback"
+    run = [sys.executable, "-m", "wizard", "run", "--sandbox", "--yes", "--auto-consent"]
+    run += ["--wheelhouse", str(wheelhouse), "--return-url", return_url]
+    try:
+        result = subprocess.run(run, cwd=folder, env=env, capture_output=True, text=True, timeout=240)
+        assert result.returncode == 0, result.stderr[-3000:]
+        output = result.stdout + result.stderr
+        first, second = output.split("the agent's answer (first call)")[1].split("the agent's answer (second call)")
+        assert "/identities/oauth2/authorize?request_uri=" in first
+        assert "Authenticated to external service" in second
+        status = subprocess.run(
+            [sys.executable, "-m", "wizard", "status", "--json"],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        summary = json.loads(status.stdout)
+        stages = {row["key"]: row for row in summary["stages"]}
+        assert all(row["status"] == "done" for row in summary["stages"] if row["number"] is not None), stages
+        session_keys = [key for key in stages["invoke"]["resources"] if "session" in key]
+        session_id = stages["invoke"]["resources"][session_keys[0]]
+        assert len(session_id) >= 33 and session_id in output
+        # No password, client secret or token anywhere but the two identity files.
+        files = idf.read_identity_json(folder)
+        assert files is not None
+        secrets = [files.runtime.password, files.identity.password, files.identity.client_secret or ""]
+        for secret in filter(None, secrets):
+            assert secret not in output
+        assert "eyJ" not in output
+        for path in folder.rglob("*"):
+            if not path.is_file() or path.name in idf.SECRET_FILES:
+                continue
+            data = path.read_bytes()
+            for secret in filter(None, secrets):
+                assert secret.encode() not in data, path
+            assert b"eyJ" not in data or path.suffix in (".whl", ".zip"), path
+        # Unchanged: a second run does nothing and still exits 0.
+        again = subprocess.run(run, cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stderr[-2000:]
+        assert "InvokeAgentRuntime" not in again.stderr
+    finally:
+        stop_folder_sandbox(folder)
+
+
+def test_headless_exits_3_while_waiting(tmp_path: Path, wheelhouse: Path) -> None:
+    import subprocess
+    import sys
+
+    env = cli_env()
+    folder = tmp_path / "waiting"
+    folder.mkdir()
+    run = [sys.executable, "-m", "wizard", "run", "--sandbox", "--yes", "--no-browser", "--consent-timeout", "1"]
+    run += ["--wheelhouse", str(wheelhouse), "--return-url", f"http://localhost:{free_port()}/oauth2/callback"]
+    try:
+        result = subprocess.run(run, cwd=folder, env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
+        assert result.returncode == 3, result.stderr[-2000:]
+        assert "/identities/oauth2/authorize?request_uri=" in result.stderr
+        assert re.search(r"8\s+invoke\s+needs_action", result.stderr), result.stderr[-1500:]
+    finally:
+        stop_folder_sandbox(folder)
+
+
+def test_cli_refuses_bad_stage_8_options(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = cli_env()
+    cases = [
+        (["run", "--sandbox", "--session-id", "short"], "33"),
+        (["run", "--sandbox", "--return-url", "https://example.com/cb"], "--return-url"),
+        (["run", "--sandbox", "--consent-timeout", "0"], "--consent-timeout"),
+        (["run", "--auto-consent", "--yes"], "--auto-consent"),
+    ]
+    for args, needle in cases:
+        result = subprocess.run(
+            [sys.executable, "-m", "wizard", *args, "--dir", str(tmp_path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode == 2, (args, result.stderr)
+        assert needle in result.stderr, (args, result.stderr)
+    assert not (tmp_path / ".agentcore-wizard" / "sandbox.json").exists()

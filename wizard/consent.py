@@ -1,0 +1,253 @@
+"""The user-consent loop the quickstart leaves open: where the browser comes back after approval.
+
+AgentCore sends the browser to the workload identity's return URL with `session_id`; the app must then
+call CompleteResourceTokenAuth with the exact bearer token of the first call. The wizard listens on
+that URL itself (127.0.0.1 only), or takes the URL the browser ended on when it was pasted instead.
+"""
+
+from __future__ import annotations
+
+import html
+import http.client
+import os
+import queue
+import sys
+import threading
+import urllib.parse
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from wizard.errors import UsageError, WizardError
+
+LOOPBACK = ("localhost", "127.0.0.1")
+SESSION_PREFIX = "urn:ietf:params:oauth:request_uri:"
+# How long an authorization link stays usable. The sandbox uses this too; AWS documents no figure, and
+# the SDK's own poller gives up after the same 600 seconds.
+CONSENT_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """Where the browser came back: the session to complete, or the user's refusal."""
+
+    session_uri: str
+    denied: bool = False
+    error: str = ""
+
+
+def _split(url: str) -> tuple[urllib.parse.SplitResult, int | None] | None:
+    """The URL's parts and port, or None when it cannot be parsed (a bad port, a stray bracket)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        return parts, parts.port
+    except ValueError:
+        return None
+
+
+def check_return_url(url: str) -> str:
+    """A return URL the wizard can listen on itself: http on this machine, with a port and a path."""
+    split = _split(url)
+    parts, port = split if split else (urllib.parse.urlsplit(""), None)
+    if parts.scheme != "http" or parts.hostname not in LOOPBACK or not port or not parts.path.startswith("/"):
+        raise UsageError(
+            f"--return-url {url} is not a local URL the wizard can listen on.",
+            fix="Use http://localhost:<port>/<path>, for example http://localhost:8081/oauth2/callback.",
+        )
+    return url
+
+
+def parse_redirect(text: str, return_url: str | None = None) -> Redirect:
+    """The URL the browser ended on (pasted by the user), or just its session id."""
+    text = text.strip()
+    if text.startswith(SESSION_PREFIX):
+        return Redirect(text)
+    split = _split(text)
+    parts, port = split if split else (urllib.parse.urlsplit(""), None)
+    if not parts.scheme or not parts.netloc:
+        raise WizardError(
+            "That is not the URL your browser ended on.",
+            fix="Copy the whole address from the browser's address bar after approving (it contains session_id=).",
+            code="bad_redirect",
+        )
+    if return_url is not None:
+        expected = urllib.parse.urlsplit(return_url)
+        if (port, parts.path.rstrip("/")) != (expected.port, expected.path.rstrip("/")):
+            raise WizardError(
+                f"That URL is not the return URL {return_url}.",
+                fix="Approve in the browser first; then paste the address it ends on (it may show an error page).",
+                code="bad_redirect",
+            )
+    query = dict(urllib.parse.parse_qsl(parts.query))
+    session_uri = query.get("session_id", "")
+    if query.get("error"):
+        return Redirect(session_uri, denied=True, error=query.get("error_description") or query["error"])
+    if not session_uri.startswith(SESSION_PREFIX):
+        raise WizardError(
+            "That URL carries no session_id.",
+            fix="Approve in the browser first, then paste the address it ends on.",
+            code="bad_redirect",
+        )
+    return Redirect(session_uri)
+
+
+_DONE_PAGE = (
+    "<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
+    "<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;color:#222}}</style>"
+    "</head><body><h1>{title}</h1><p>{text}</p></body></html>"
+)
+
+
+class ReturnListener:
+    """An HTTP server on 127.0.0.1 at the return URL's port; each redirect it receives goes to `inbox`."""
+
+    def __init__(self, return_url: str, inbox: queue.Queue[str]) -> None:
+        parts = urllib.parse.urlsplit(check_return_url(return_url))
+        self.return_url = return_url
+        self.path = parts.path.rstrip("/") or "/"
+        self.port = int(parts.port or 0)
+        self.inbox = inbox
+        self._server: ThreadingHTTPServer | None = None
+
+    def start(self) -> None:
+        listener = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+                parts = urllib.parse.urlsplit(self.path)
+                if (parts.path.rstrip("/") or "/") != listener.path:
+                    self._page(404, "Not found", "This is agentcore-wizard's return URL listener.")
+                    return
+                try:
+                    redirect = parse_redirect(f"http://127.0.0.1:{listener.port}{self.path}")
+                except WizardError as error:
+                    self._page(400, "Nothing to complete", f"{error.message} {error.fix}")
+                    return
+                listener.inbox.put(f"http://127.0.0.1:{listener.port}{self.path}")
+                if redirect.denied:
+                    self._page(200, "Access denied", "You denied access. Go back to the terminal to start again.")
+                else:
+                    self._page(
+                        200,
+                        "Approved: you can close this tab",
+                        "agentcore-wizard received your approval, completes the session and asks the agent "
+                        "again. Go back to the terminal.",
+                    )
+
+            def _page(self, status: int, title: str, text: str) -> None:
+                body = _DONE_PAGE.format(title=html.escape(title), text=html.escape(text)).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/html; charset=utf-8")
+                self.send_header("Content-Length", str(len(body)))
+                self.send_header("Cache-Control", "no-store")
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+                return  # the query holds the session id; nothing goes to stderr
+
+        try:
+            self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        except OSError as exc:
+            raise WizardError(
+                f"Cannot listen on 127.0.0.1:{self.port} for the return URL: {exc.strerror or exc}.",
+                fix="Another program (or another wizard) uses the port. Paste the URL the browser ends on instead, "
+                "or free the port and run the stage again.",
+                code="return_port_busy",
+            ) from exc
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, name="return-url-listener", daemon=True).start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+def can_open_browser() -> bool:
+    """False over SSH and on Linux without a display: the user opens the link on their own machine."""
+    if os.environ.get("SSH_CONNECTION") or os.environ.get("SSH_TTY"):
+        return False
+    if sys.platform.startswith("linux"):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True
+
+
+def open_browser(url: str) -> bool:
+    import webbrowser
+
+    try:
+        return bool(webbrowser.open(url, new=2))
+    except webbrowser.Error:
+        return False
+
+
+# --- the sandbox's consent pages, signed in over HTTP (CI and --auto-consent) ----------------------
+
+
+def _post_form(host: str, port: int, path: str, form: dict[str, str]) -> http.client.HTTPResponse:
+    connection = http.client.HTTPConnection(host, port, timeout=30)
+    connection.request(
+        "POST", path, body=urllib.parse.urlencode(form), headers={"Content-Type": "application/x-www-form-urlencoded"}
+    )
+    response = connection.getresponse()
+    response.read()
+    connection.close()
+    return response
+
+
+def sandbox_consent(authorization_url: str, username: str, password: str, approve: bool = True) -> str:
+    """Sign in and approve on the sandbox's consent pages; returns the URL the browser would land on.
+
+    Only ever talks to this machine: the sandbox's authorization URLs are on 127.0.0.1.
+    """
+    split = _split(authorization_url)
+    parts, port_given = split if split else (urllib.parse.urlsplit(""), None)
+    if parts.scheme != "http" or parts.hostname not in LOOPBACK:
+        raise UsageError(
+            "Automatic consent works only with the sandbox's consent pages on this machine.",
+            fix="Against AWS, open the link and approve in the browser yourself.",
+        )
+    request_uri = dict(urllib.parse.parse_qsl(parts.query)).get("request_uri", "")
+    host, port = "127.0.0.1", int(port_given or 80)
+    login = _post_form(
+        host,
+        port,
+        "/identities/oauth2/login",
+        {"request_uri": request_uri, "username": username, "password": password},
+    )
+    if login.status != 200:
+        raise WizardError(
+            f"The sandbox's sign-in page refused the identity pool's test user ({login.status}).",
+            fix="Run stage 1 again to reset the test user, then this stage.",
+        )
+    decision = _post_form(
+        host,
+        port,
+        "/identities/oauth2/consent",
+        {"request_uri": request_uri, "decision": "approve" if approve else "deny"},
+    )
+    location = decision.getheader("Location", "")
+    if decision.status != 302 or not location:
+        raise WizardError(
+            f"The sandbox's consent page did not redirect ({decision.status}).",
+            fix="Run the stage again for a fresh session.",
+        )
+    return location
+
+
+def follow_to_listener(location: str) -> bool:
+    """What the browser does next: GET the return URL on this machine. False if nothing listens there."""
+    split = _split(location)
+    if split is None or split[0].hostname not in LOOPBACK:
+        return False
+    parts, port = split
+    try:
+        connection = http.client.HTTPConnection("127.0.0.1", port or 80, timeout=10)
+        connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))
+        ok = connection.getresponse().status == 200
+        connection.close()
+        return ok
+    except OSError:
+        return False

@@ -1,0 +1,308 @@
+"""Invoking a JWT-protected runtime over HTTPS with a bearer token, as the quickstart's second half does.
+
+No SigV4 here, ever: a runtime with a customJWTAuthorizer refuses SigV4 ("Authorization method
+mismatch"), and the toolkit's silent fallback to it is one of the quickstart's traps.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import ssl
+import time
+import urllib.parse
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from wizard.errors import WizardError
+
+SESSION_ID_MIN, SESSION_ID_MAX = 33, 256
+SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
+PROMPT = "Call the external service"
+READ_TIMEOUT = 900.0  # the runtime allows a request up to 15 minutes
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
+RETRYABLE = (409, 429, 503)  # refused before the agent ran: safe to send again
+_URL = re.compile(r"https?://[^\s<>\"'`)\]]+")
+
+
+def new_session_id() -> str:
+    """One runtime session for both calls: 49 characters, well over the service's minimum of 33."""
+    return f"agentcore-wizard-{uuid.uuid4().hex}"
+
+
+def check_session_id(session_id: str) -> str:
+    if not SESSION_ID_MIN <= len(session_id) <= SESSION_ID_MAX:
+        raise WizardError(
+            f"The session id {session_id!r} has {len(session_id)} characters; AgentCore needs "
+            f"{SESSION_ID_MIN} to {SESSION_ID_MAX}.",
+            fix="Leave --session-id out (the wizard makes one), or pass one of at least 33 characters.",
+            code="bad_session_id",
+        )
+    if not session_id.isprintable() or any(c.isspace() for c in session_id):
+        raise WizardError(
+            "The session id contains spaces or control characters.",
+            fix="Use letters, digits, '-' and '_' only.",
+            code="bad_session_id",
+        )
+    return session_id
+
+
+def data_plane_endpoint(region: str, sandbox_endpoint: str | None) -> str:
+    return sandbox_endpoint or f"https://bedrock-agentcore.{region}.amazonaws.com"
+
+
+def invocation_url(endpoint: str, runtime_arn: str) -> str:
+    """The ARN fully percent-encoded (':' and '/' too), qualifier DEFAULT, as the service expects."""
+    return f"{endpoint.rstrip('/')}/runtimes/{urllib.parse.quote(runtime_arn, safe='')}/invocations?qualifier=DEFAULT"
+
+
+@dataclass
+class Answer:
+    text: str
+    content_type: str
+    session_id: str
+
+
+def sse_text(data: str) -> str:
+    """One `data:` payload as the toolkit prints it: strings as they are, {"response": …} unwrapped."""
+    try:
+        value = json.loads(data)
+    except ValueError:
+        return data
+    if isinstance(value, dict) and isinstance(value.get("response"), str):
+        return str(value["response"])
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def json_text(body: bytes) -> str:
+    text = body.decode("utf-8", errors="replace")
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    # Agents often return {"response": "..."}, sometimes with the JSON string nested once more.
+    for _ in range(2):
+        if isinstance(value, dict) and "response" in value:
+            value = value["response"]
+        if isinstance(value, str):
+            try:
+                nested = json.loads(value)
+            except ValueError:
+                return value
+            if not isinstance(nested, (dict, str)):
+                return value
+            value = nested
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _connection(url: str) -> tuple[http.client.HTTPConnection, str]:
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise WizardError(f"{url} is not a valid URL: {exc}.", fix="Check the runtime ARN and endpoint.") from exc
+    target = parts.path + (f"?{parts.query}" if parts.query else "")
+    host = parts.hostname or ""
+    if parts.scheme == "https":
+        return http.client.HTTPSConnection(
+            host, port or 443, timeout=READ_TIMEOUT, context=ssl.create_default_context()
+        ), target
+    if parts.scheme == "http" and host in LOOPBACK_HOSTS:
+        # Plain HTTP only to this machine: that is the sandbox, never a real endpoint.
+        return http.client.HTTPConnection("127.0.0.1" if host == "localhost" else host, port, timeout=60), target
+    raise WizardError(f"Refusing to send a bearer token to {url}.", fix="Use the runtime's HTTPS endpoint.")
+
+
+def invoke(
+    url: str,
+    bearer_token: str,
+    session_id: str,
+    prompt: str = PROMPT,
+    on_text: Callable[[str], None] = lambda chunk: None,
+    attempts: int = 4,
+) -> Answer:
+    """POST the prompt; stream text/event-stream answers chunk by chunk into on_text."""
+    check_session_id(session_id)
+    body = json.dumps({"prompt": prompt}).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "text/event-stream, application/json",
+        "Authorization": f"Bearer {bearer_token}",
+        SESSION_HEADER: session_id,
+        "User-Agent": "agentcore-wizard",
+    }
+    for attempt in range(attempts):
+        connection, target = _connection(url)
+        answered = False
+        try:
+            connection.request("POST", target, body=body, headers=headers)
+            response = connection.getresponse()
+            content_type = response.getheader("Content-Type", "") or ""
+            if response.status >= 400:
+                error_body = response.read().decode("utf-8", errors="replace")
+                if response.status in RETRYABLE and attempt + 1 < attempts:
+                    time.sleep(min(8.0, 0.5 * 2**attempt))
+                    continue
+                raise http_error(response.status, error_body, response.getheader("x-amzn-ErrorType", "") or "")
+            answered = True
+            if "text/event-stream" in content_type:
+                chunks: list[str] = []
+                for raw in response:
+                    line = raw.decode("utf-8", errors="replace").rstrip("\r\n")
+                    if line.startswith("data:"):
+                        data = line[5:]
+                        chunk = sse_text(data[1:] if data.startswith(" ") else data)  # one space, per the SSE spec
+                        chunks.append(chunk)
+                        on_text(chunk)
+                return Answer("".join(chunks), content_type, session_id)
+            payload = response.read()
+            if not payload:
+                raise WizardError(
+                    "The runtime answered with an empty body.",
+                    fix="Look at the agent's logs (the command is on this screen) and run the stage again.",
+                )
+            text = json_text(payload)
+            on_text(text)
+            return Answer(text, content_type, session_id)
+        except (OSError, http.client.HTTPException) as exc:
+            # Once the runtime accepted the call the agent has run: sending it again would run it twice.
+            if attempt + 1 < attempts and not answered:
+                time.sleep(min(8.0, 0.5 * 2**attempt))
+                continue
+            raise WizardError(
+                f"Could not reach the runtime endpoint: {exc}",
+                fix="Check the network (or that the sandbox is running) and run the stage again.",
+                code="endpoint_unreachable",
+            ) from exc
+        finally:
+            connection.close()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _error_message(body: str) -> str:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return body.strip()[:500]
+    if isinstance(value, dict):
+        return str(value.get("message") or value.get("Message") or body)[:500]
+    return body.strip()[:500]
+
+
+def http_error(status: int, body: str, error_type: str = "") -> WizardError:
+    """A refused invocation with its body and the fix people need (reference/user-pain-points.md)."""
+    message = _error_message(body)
+    kind = error_type.split(":")[0]
+    said = f"The runtime answered {status}{f' {kind}' if kind else ''}: {message}"
+    if "Authorization method mismatch" in message:
+        fix = (
+            "The runtime was deployed without the JWT authorizer (or with another one). Run stage 4 "
+            "(Configure) and stage 7 (Deploy) again; the wizard never falls back to SigV4."
+        )
+    elif status == 401:
+        fix = (
+            "The bearer token is missing, expired, tampered with, or from another pool. Run the stage again "
+            "(the wizard fetches a fresh token); if it persists, check that the runtime pool's discovery URL "
+            "in .bedrock_agentcore.yaml is the pool in the identity files."
+        )
+    elif status == 403:
+        fix = (
+            "The token is valid but not allowed: allowedClients in .bedrock_agentcore.yaml must hold "
+            "RUNTIME_CLIENT_ID from the identity files. Run stages 4 and 7 again to fix the authorizer."
+        )
+    elif status == 424:
+        fix = (
+            "The agent's code failed (it did not start or crashed). Read its logs with the `aws logs tail` "
+            "command on this screen, fix agent.py or requirements.txt, then run stage 7 again."
+        )
+    elif status == 404:
+        fix = "The runtime is gone. Run stage 7 (Deploy) again."
+    elif status == 400 and "runtimeSessionId" in message:
+        fix = "Use a session id of 33 to 256 characters (leave --session-id out and the wizard makes one)."
+    elif status in RETRYABLE:
+        fix = "The runtime is busy or not READY yet; the wizard retried. Wait a moment and run the stage again."
+    else:
+        fix = "Read the message above; run the stage again once it is fixed."
+    return WizardError(said, fix=fix, code=f"http_{status}")
+
+
+# --- what the agent said ------------------------------------------------------------------------
+
+AUTHENTICATED_MARK = "Authenticated to external service"
+FAILED_MARK = "Failed to authenticate"
+
+
+def authorization_url(text: str) -> str | None:
+    """The consent link in an answer; the model may wrap it in Markdown, so trailing punctuation goes."""
+    urls = [url.rstrip(".,;:!?*_") for url in _URL.findall(text)]
+    for url in urls:
+        if "authorize" in url or "request_uri" in url:
+            return url
+    return urls[0] if urls else None
+
+
+def is_authenticated(text: str) -> bool:
+    return AUTHENTICATED_MARK in text and FAILED_MARK not in text
+
+
+# Messages the agent relays from the Identity service, mapped to their cause and fix.
+_AGENT_FAILURES = (
+    (
+        "Workload access token has not been set",
+        "The runtime did not hand the agent a workload access token: it was invoked with SigV4 and no user id, "
+        "or the tool ran outside the request's context. Invoke with the bearer token (this stage does), and "
+        "keep `await agent.invoke_async(...)` in agent.py.",
+    ),
+    (
+        "must provide a ResourceOauth2ReturnUrl",
+        "The agent passed no return URL. agent.py must pass callback_url from AGENTCORE_OAUTH2_RETURN_URL "
+        "(the wizard's agent.py does); run stage 3 and stage 7 again.",
+    ),
+    (
+        "register and use at least one ResourceOauth2ReturnUrl",
+        "The runtime's workload identity allows no return URL. Run stage 7 again: it registers the wizard's.",
+    ),
+    (
+        "is not allowed for workload identity",
+        "The return URL the agent passed is not on the runtime's workload identity. Run stage 7 again.",
+    ),
+    (
+        "Invalid or expired session",
+        "The consent session expired or was completed with another token. Run the stage again for a fresh "
+        "session and link.",
+    ),
+    (
+        "AccessDenied",
+        "The execution role may not call GetResourceOauth2Token or read the provider's secret. Run stage 7 "
+        "again (the wizard's role grants both); a role you brought needs the same permissions.",
+    ),
+    (
+        "ResourceNotFound",
+        "The credential provider the agent names does not exist in this region. Run stage 5 again, and "
+        "check the provider name in agent.py.",
+    ),
+)
+
+
+def known_fix(message: str) -> str | None:
+    for needle, fix in _AGENT_FAILURES:
+        if needle.lower() in message.lower():
+            return fix
+    return None
+
+
+def agent_failure(text: str) -> WizardError:
+    reason = text.split(FAILED_MARK, 1)[-1].lstrip(": ").strip() if FAILED_MARK in text else text.strip()
+    fix = known_fix(text)
+    if fix:
+        return WizardError(f"The agent could not get the user's token: {reason[:400]}", fix=fix, code="agent")
+    return WizardError(
+        f"The agent answered without a consent link or a token: {reason[:400]}",
+        fix="Read the answer above. If the model did not call the tool, run the stage again; if agent.py was "
+        "edited, compare it with the wizard's version (stage 3).",
+        code="agent",
+    )

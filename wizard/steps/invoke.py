@@ -1,0 +1,352 @@
+"""Stage 8: invoke with the runtime user's bearer token, and close the consent loop the quickstart leaves open."""
+
+from __future__ import annotations
+
+import queue
+import time
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from wizard import consent, inbound_token
+from wizard.errors import UsageError, WizardError, error_code
+from wizard.files import identity as idfiles
+from wizard.invocation import (
+    PROMPT,
+    Answer,
+    agent_failure,
+    authorization_url,
+    check_session_id,
+    data_plane_endpoint,
+    invocation_url,
+    invoke,
+    is_authenticated,
+    known_fix,
+    new_session_id,
+)
+from wizard.steps.base import Check, Detection, Stage
+from wizard.steps.configure import identity_files
+from wizard.steps.deploy import RETURN_URL_ENV
+
+if TYPE_CHECKING:
+    from wizard.context import Context
+
+
+class InvokeStage(Stage):
+    key = "invoke"
+    number = 8
+    title = "Invoke the agent"
+    quickstart_step = "Step 8"
+    explanation = """\
+Invokes the deployed agent the way a user's app would: over HTTPS with the runtime pool test user's
+**bearer token** (a Cognito access token, fetched with `InitiateAuth` and never shown), one runtime
+**session id** for every call, and no SigV4 fallback. The agent answers with an **authorization URL**;
+you sign in as the *identity* pool's test user and approve; the wizard then completes the session and
+asks again in the same session, and the agent answers with the user's token (its length only).
+
+- **Callback URL vs return URL.** The *callback URL* is AgentCore's own address, registered on the
+  identity pool's app client in stage 5: Cognito sends the authorization code there. The *return URL*
+  is the wizard's (`localhost`), allowed on the runtime's workload identity: AgentCore sends your
+  browser there afterwards, and the wizard calls `CompleteResourceTokenAuth` with the exact bearer
+  token of the first call. Without that call the token is never released; the quickstart skips it.
+- The quickstart's second `agentcore invoke` generates a *new* session id although its text says to
+  reuse it; the command below keeps one.
+- Over SSH or on another machine: open the link where you have a browser, approve, and paste the
+  address the browser ends on (it may show an error page) into the box below.
+"""
+
+    def __init__(self) -> None:
+        self._bearer: inbound_token.BearerToken | None = None
+
+    # --- description ------------------------------------------------------------------------------
+
+    def command(self, ctx: Context) -> str:
+        session_id = self.resources(ctx).get("runtime_session_id") or "<made when the stage runs>"
+        arn = str(ctx.state.resources("deploy").get("runtime_arn") or "<runtime ARN from stage 7>")
+        region = ctx.state.data.get("region") or "<region>"
+        # Always the real endpoint here: this is the command a person copies to run against AWS.
+        url = invocation_url(data_plane_endpoint(str(region), None), arn)
+        return (
+            "# The quickstart (with ONE session id for both calls; its second command makes a new one):\n"
+            "BEARER_TOKEN=$(agentcore identity get-cognito-inbound-token)\n"
+            f'agentcore invoke \'{{"prompt": "{PROMPT}"}}\' \\\n'
+            f'  --bearer-token "$BEARER_TOKEN" --session-id "{session_id}"\n\n'
+            "# The same call without the toolkit:\n"
+            f'curl -N -X POST "{url}" \\\n'
+            '  -H "Authorization: Bearer $BEARER_TOKEN" -H "Content-Type: application/json" \\\n'
+            '  -H "Accept: text/event-stream, application/json" \\\n'
+            f'  -H "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id: {session_id}" \\\n'
+            f'  -d \'{{"prompt": "{PROMPT}"}}\''
+        )
+
+    def values(self, ctx: Context) -> list[tuple[str, str, bool]]:
+        recorded = self.resources(ctx)
+        rows: list[tuple[str, str, bool]] = []
+        arn = ctx.state.resources("deploy").get("runtime_arn")
+        if arn:
+            rows.append(("Runtime ARN", str(arn), False))
+        if recorded.get("runtime_session_id"):
+            rows.append(("Session id", str(recorded["runtime_session_id"]), False))
+        rows.append(("Return URL (the wizard listens here)", ctx.return_url, False))
+        files = idfiles.read_identity_json(ctx.project)
+        if files is not None:
+            rows.append(("Sign in to approve as", files.identity.username, False))
+            rows.append(("Its password", files.identity.password, True))
+        if recorded.get("authenticated_at"):
+            rows.append(("Authenticated answer at", str(recorded["authenticated_at"]), False))
+        return rows
+
+    # --- detect / verify --------------------------------------------------------------------------
+
+    def detect(self, ctx: Context) -> Detection:
+        if not self.resources(ctx).get("authenticated_at"):
+            return Detection("pending")
+        failed = [check for check in self.verify(ctx) if not check.ok]
+        if failed:
+            return self.not_done(ctx, failed)
+        return Detection("done", ["the agent answers with the user's token in the recorded session"])
+
+    def verify(self, ctx: Context) -> list[Check]:
+        """Ask the agent again in the recorded session: it must answer with the user's token."""
+        session_id = self.resources(ctx).get("runtime_session_id")
+        if not session_id:
+            return [Check("session id recorded", False, "the stage has not run")]
+        arn = ctx.state.resources("deploy").get("runtime_arn")
+        if not arn:
+            return [Check("runtime deployed", False, "run stage 7 first")]
+        checks = [Check("session id recorded", True, str(session_id))]
+        runtime_id = str(arn).rsplit("/", 1)[-1]
+        runtime = ctx.client("bedrock-agentcore-control").get_agent_runtime(agentRuntimeId=runtime_id)
+        checks.append(Check("runtime READY", runtime.get("status") == "READY", str(runtime.get("status"))))
+        token = self._token(ctx, identity_files(ctx))
+        answer = self._invoke(ctx, str(arn), token, str(session_id), "check")
+        checks.append(
+            Check(
+                "agent answers with the user's token",
+                is_authenticated(answer.text),
+                "in the recorded session"
+                if is_authenticated(answer.text)
+                else "it asks for consent again: run this stage to approve",
+            )
+        )
+        return checks
+
+    # --- run --------------------------------------------------------------------------------------
+
+    def run(self, ctx: Context) -> list[Check]:
+        if ctx.options.auto_consent and not ctx.is_sandbox:
+            raise UsageError(
+                "--auto-consent signs in on the sandbox's consent page; against AWS you approve yourself.",
+                fix="Drop --auto-consent and approve in the browser.",
+            )
+        arn = ctx.state.resources("deploy").get("runtime_arn")
+        if not arn:
+            raise WizardError("No runtime is recorded.", fix="Run stage 7 (Deploy) first.")
+        session_id = self._session_id(ctx)
+        files = identity_files(ctx)
+        self._check_runtime(ctx, str(arn))
+
+        ctx.progress(0.05, "bearer token")
+        token = self._token(ctx, files)
+        until = datetime.fromtimestamp(token.expires_at).strftime("%H:%M")
+        ctx.log(
+            f"Bearer token: the access token of {files.runtime.username} (runtime pool), valid until {until}. "
+            "It is never shown or written anywhere."
+        )
+        ctx.checkpoint()
+        ctx.progress(0.15, "first call")
+        first = self._invoke(ctx, str(arn), token, session_id, "first")
+        checks = [
+            Check("bearer token accepted by the runtime", True, "customJWTAuthorizer"),
+            Check("session id", True, session_id),
+        ]
+        if is_authenticated(first.text):
+            ctx.log("The user had already consented: the agent answered with the token at once.", "success")
+            return self._finish(ctx, first, checks)
+        link = authorization_url(first.text)
+        if link is None:
+            raise agent_failure(first.text)
+        checks.append(Check("agent answered with an authorization URL", True, link.split("?")[0]))
+        ctx.checkpoint()
+        redirect = self._wait_for_consent(ctx, link, files)
+        ctx.progress(0.85, "completing the session")
+        self._complete(ctx, redirect.session_uri, token)
+        checks.append(Check("session completed with the first call's bearer token", True, "CompleteResourceTokenAuth"))
+        ctx.checkpoint()
+        ctx.progress(0.9, "second call, same session")
+        token = self._token(ctx, files)
+        second = self._invoke(ctx, str(arn), token, session_id, "second")
+        if not is_authenticated(second.text):
+            if authorization_url(second.text):
+                raise WizardError(
+                    "The agent still asks for consent after the session was completed.",
+                    fix="The scopes in agent.py may differ from the ones approved; run the stage again.",
+                )
+            raise agent_failure(second.text)
+        return self._finish(ctx, second, checks)
+
+    def _finish(self, ctx: Context, answer: Answer, checks: list[Check]) -> list[Check]:
+        self.record(ctx, "authenticated_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
+        self.record(ctx, "answer", answer.text[:1000])
+        ctx.progress(1.0, "done")
+        return [*checks, Check("agent answered with the user's token in the same session", True, answer.session_id)]
+
+    def _check_runtime(self, ctx: Context, arn: str) -> None:
+        """READY, and sending the browser back where this run listens; otherwise consent cannot finish."""
+        runtime_id = arn.rsplit("/", 1)[-1]
+        runtime = ctx.client("bedrock-agentcore-control").get_agent_runtime(agentRuntimeId=runtime_id)
+        if runtime.get("status") != "READY":
+            raise WizardError(
+                f"The runtime is {runtime.get('status')}, not READY.",
+                fix="Wait a minute and run the stage again, or run stage 7 again if it failed.",
+            )
+        deployed_url = (runtime.get("environmentVariables") or {}).get(RETURN_URL_ENV)
+        if deployed_url and deployed_url != ctx.return_url:
+            raise WizardError(
+                f"The deployed agent sends the browser back to {deployed_url}, but this run listens on "
+                f"{ctx.return_url}.",
+                fix=f"Drop --return-url (or pass --return-url {deployed_url}); to move it, run stages 6 and 7 "
+                "again with the new --return-url first.",
+            )
+
+    def _session_id(self, ctx: Context) -> str:
+        given = ctx.options.session_id
+        if given:
+            check_session_id(given)  # refused before anything is sent
+            if self.resources(ctx).get("runtime_session_id") != given:
+                self.record(ctx, "runtime_session_id", given)
+            return given
+        recorded = self.resources(ctx).get("runtime_session_id")
+        if recorded:
+            return check_session_id(str(recorded))
+        session_id = new_session_id()
+        self.record(ctx, "runtime_session_id", session_id)
+        ctx.log(f"New runtime session {session_id}: every call of this stage uses it.")
+        return session_id
+
+    def _token(self, ctx: Context, files: idfiles.IdentityFiles) -> inbound_token.BearerToken:
+        runtime = files.runtime
+        self._bearer = inbound_token.current(
+            self._bearer,
+            ctx.client("cognito-idp"),
+            runtime.client_id,
+            runtime.username,
+            runtime.password,
+            runtime.client_secret,
+        )
+        return self._bearer
+
+    def _invoke(self, ctx: Context, arn: str, token: inbound_token.BearerToken, session_id: str, which: str) -> Answer:
+        url = invocation_url(data_plane_endpoint(ctx.region, ctx.endpoint), arn)
+        ctx.emit("aws", f"bedrock-agentcore InvokeAgentRuntime ({which} call, bearer token, session {session_id})")
+        ctx.emit("answer", "", detail={"start": which})
+        return invoke(url, token.value, session_id, on_text=lambda chunk: ctx.emit("answer", chunk))
+
+    def _wait_for_consent(self, ctx: Context, link: str, files: idfiles.IdentityFiles) -> consent.Redirect:
+        options = ctx.options
+        started = time.monotonic()
+        lapses = started + consent.CONSENT_SECONDS
+        deadline = min(lapses, started + options.consent_timeout) if options.consent_timeout else lapses
+        while True:  # what an earlier, abandoned wait left behind must not complete this one
+            try:
+                ctx.consent_inbox.get_nowait()
+            except queue.Empty:
+                break
+        listener = consent.ReturnListener(ctx.return_url, ctx.consent_inbox)
+        try:
+            listener.start()
+            listening = True
+        except WizardError as error:
+            ctx.log(f"{error.message} {error.fix}", "warning")
+            listening = False
+        try:
+            user = files.identity.username
+            ctx.log(f"Authorization needed. Open this link and sign in as {user} (identity pool):", "warning")
+            ctx.log(link)
+            detail = {"url": link, "username": user, "seconds": deadline - started, "listening": listening}
+            ctx.emit("consent", link, detail=detail)
+            if options.auto_consent:
+                ctx.log(f"--auto-consent: signing in on the sandbox's consent page as {user} and approving.")
+                location = consent.sandbox_consent(link, user, files.identity.password)
+                if not consent.follow_to_listener(location):
+                    ctx.offer_redirect(location)
+            elif options.no_browser or not consent.can_open_browser():
+                ctx.log("Not opening a browser here: open the link where you have one.")
+            elif consent.open_browser(link):
+                ctx.log("Opened the link in your browser.")
+            else:
+                ctx.log("Could not open a browser: open the link yourself.", "warning")
+            if listening:
+                ctx.log(f"Waiting for the browser to come back to {ctx.return_url} …")
+            else:
+                ctx.log("Waiting for the URL your browser ends on after approving (paste it) …")
+            return self._await_redirect(ctx, started, deadline)
+        finally:
+            listener.stop()
+            if time.monotonic() >= lapses:
+                # A new link also needs a new session; the old one may hold the lapsed request.
+                ctx.state.forget(self.key, "runtime_session_id")
+            ctx.emit("consent", "", detail={"done": True})
+
+    def _await_redirect(self, ctx: Context, started: float, deadline: float) -> consent.Redirect:
+        last_shown = -1
+        total = deadline - started
+        while True:
+            ctx.checkpoint()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            if int(remaining) != last_shown:
+                last_shown = int(remaining)
+                minutes, seconds = divmod(last_shown, 60)
+                fraction = 0.2 + 0.6 * (1 - remaining / total)
+                ctx.progress(fraction, f"approve in the browser · {minutes}:{seconds:02d} left")
+            try:
+                pasted = ctx.consent_inbox.get(timeout=min(0.5, remaining))
+            except queue.Empty:
+                continue
+            try:
+                redirect = consent.parse_redirect(pasted, ctx.return_url)
+            except WizardError as error:
+                ctx.log(f"{error.message} {error.fix}", "warning")
+                continue
+            if redirect.denied:
+                raise WizardError(
+                    f"Access was denied in the browser ({redirect.error}).",
+                    fix="Run the stage again and press Approve this time.",
+                )
+            ctx.log("The browser came back with the session: approved.", "success")
+            return redirect
+        if time.monotonic() >= started + consent.CONSENT_SECONDS - 0.5:
+            raise WizardError(
+                f"The authorization link lapsed after {int(consent.CONSENT_SECONDS // 60)} minutes without approval.",
+                fix="Run the stage again: it starts a fresh session with a new link.",
+                code="consent_lapsed",
+            )
+        raise WizardError(
+            f"No approval arrived within {int(total)} seconds (--consent-timeout).",
+            fix="Run the same command again for a new link: this one needed the bearer token this run held, "
+            "which is never stored.",
+            code="waiting_on_user",
+        )
+
+    def _complete(self, ctx: Context, session_uri: str, token: inbound_token.BearerToken) -> None:
+        ctx.log("Completing the session: CompleteResourceTokenAuth with the exact bearer token of the first call.")
+        try:
+            ctx.client("bedrock-agentcore").complete_resource_token_auth(
+                sessionUri=session_uri, userIdentifier={"userToken": token.value}
+            )
+        except Exception as exc:
+            code = error_code(exc)
+            if not code:
+                raise
+            message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", "")) or str(exc)
+            raise WizardError(
+                f"CompleteResourceTokenAuth: {code}: {message}",
+                fix=known_fix(message) or known_fix(code) or "Run the stage again for a fresh session.",
+                code=code,
+            ) from exc
+        ctx.log("Session completed: AgentCore released the user's token to the token vault.", "success")
+
+    def undo(self, ctx: Context) -> None:
+        for name in ("runtime_session_id", "authenticated_at", "answer"):
+            ctx.state.forget(self.key, name)
