@@ -43,6 +43,7 @@ class WizardApp(App[int]):
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (asks first while a stage runs)"),
+        Binding("d", "doctor", "Doctor", id="app.doctor", tooltip="Say what is wrong and how to fix it"),
     ]
 
     def __init__(self, wizard: Wizard, detect_on_start: bool = True) -> None:
@@ -182,7 +183,7 @@ class WizardApp(App[int]):
         stage = self.wizard.stage(key)
         self._set_busy(None)
         if outcome.ok:
-            self.notify(f"Stage {stage.label} done and verified.", title=stage.title)
+            self.notify(f"{stage.name}: done and verified.", title=stage.title)
         elif outcome.error is not None and outcome.error.code == "region_missing":
             self.push_screen(RegionModal(), partial(self._region_chosen, key))
         elif (
@@ -200,7 +201,7 @@ class WizardApp(App[int]):
         elif outcome.error is not None:
             self.notify(
                 f"{outcome.error.message}\n→ {outcome.error.fix}",
-                title=f"Stage {stage.label}",
+                title=stage.name,
                 severity="error",
                 timeout=12,
             )
@@ -234,9 +235,9 @@ class WizardApp(App[int]):
         self._set_busy(None)
         stage = self.wizard.stage(key)
         if outcome.ok:
-            self.notify(f"All {len(outcome.checks)} checks pass.", title=f"Stage {stage.label}")
+            self.notify(f"All {len(outcome.checks)} checks pass.", title=stage.name)
         elif outcome.error is not None:
-            self.notify(outcome.error.message, title=f"Stage {stage.label}", severity="error", timeout=12)
+            self.notify(outcome.error.message, title=stage.name, severity="error", timeout=12)
 
     def _confirm_from_thread(self, question: str, default: bool, yes: str = "Yes", no: str = "No") -> bool:
         """A yes/no asked by a controller from its worker thread; blocks that thread, not the UI."""
@@ -289,11 +290,18 @@ class WizardApp(App[int]):
                 f"{stage.quickstart_step} · {self.wizard.status_of(stage)}",
                 partial(self.goto, stage.key),
             )
+        yield SystemCommand("Doctor", "Check credentials, regions and every finished stage", self.action_doctor)
         if isinstance(screen, StageScreen):
             yield SystemCommand("Run this stage", "Perform it, then verify it", screen.action_run)
             yield SystemCommand("Verify this stage", "Check it against AWS and the folder", screen.action_verify)
             yield SystemCommand("Copy the quickstart command", "Copy it to the clipboard", screen.action_copy_command)
             yield SystemCommand("Reveal or hide secrets", "Toggle masking", screen.action_toggle_secrets)
+
+    def action_doctor(self) -> None:
+        from screens.doctor import DoctorModal
+
+        if not isinstance(self.screen, DoctorModal):
+            self.push_screen(DoctorModal())
 
     # --- quitting ---------------------------------------------------------------------------------
 

@@ -96,7 +96,7 @@ class StageScreen(Screen[None]):
                     yield Label("The quickstart's command, with this project's values", classes="section")
                     with HorizontalScroll(classes="code-box"):
                         yield Static(id="command")
-                    yield Label("Values", classes="section")
+                    yield Label(stage.values_title, classes="section")
                     yield ValuesTable(id="values")
                     if self.stage_key == "env":
                         yield from self._compose_exports()
@@ -155,7 +155,7 @@ class StageScreen(Screen[None]):
         stage = self.stage
         status = wizard.status_of(stage)
         title = Text.assemble(
-            (f"Stage {stage.label} · {stage.title}", "bold"),
+            (f"Stage {stage.label} · {stage.title}" if stage.number is not None else stage.title, "bold"),
             (f"   ({stage.quickstart_step})   ", "dim"),
             status_text(status),
         )

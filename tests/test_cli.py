@@ -142,7 +142,7 @@ def test_status_json_after_run(done_folder: tuple[Path, subprocess.CompletedProc
     for number in range(4, 9):
         assert by_number[number]["status"] == "pending", by_number[number]
         assert by_number[number]["error"] is None
-    assert by_number[None]["status"] == "unavailable", by_number[None]
+    assert by_number[None]["status"] == "pending", by_number[None]
     assert [row["key"] for row in rows][:4] == ["preflight", "cognito", "env", "agent"]
 
 
@@ -191,7 +191,7 @@ def test_status_table(done_folder: tuple[Path, subprocess.CompletedProcess[str]]
     assert re.search(r"^\s+4\s+configure\s+pending", result.stdout, re.MULTILINE)
     assert re.search(r"^\s+7\s+deploy\s+pending", result.stdout, re.MULTILINE)
     assert re.search(r"^\s+8\s+invoke\s+pending", result.stdout, re.MULTILINE)
-    assert re.search(r"^\s+-\s+cleanup\s+unavailable", result.stdout, re.MULTILINE)
+    assert re.search(r"^\s+-\s+cleanup\s+pending", result.stdout, re.MULTILINE)
 
 
 def test_rerun_is_a_no_op(done_folder: tuple[Path, subprocess.CompletedProcess[str]]) -> None:
@@ -324,12 +324,10 @@ def test_run_through_unknown_stage_is_a_usage_error(folder: Path) -> None:
     assert not (folder / ".agentcore-wizard").exists()
 
 
-@pytest.mark.parametrize("through", ["cleanup"])
-def test_run_through_unavailable_stage_is_a_usage_error(folder: Path, through: str) -> None:
-    result = cli(folder, "run", "--sandbox", "--yes", "--through", through)
+def test_run_through_cleanup_points_at_its_own_command(folder: Path) -> None:
+    result = cli(folder, "run", "--sandbox", "--yes", "--through", "cleanup")
     assert result.returncode == 2
-    assert "not available" in result.stderr
-    assert "invoke (8)" in result.stderr  # names the last stage this version performs
+    assert "agentcore-wizard cleanup" in result.stderr
     assert not (folder / ".agentcore-wizard").exists()
 
 
@@ -373,7 +371,7 @@ def test_corrupt_state_is_reported_and_kept(folder: Path) -> None:
     assert len(damaged) == 1
     assert damaged[0].read_bytes() == garbage
     assert str(damaged[0]) in problem
-    assert all(row["status"] in ("pending", "unavailable") for row in summary["stages"])
+    assert all(row["status"] == "pending" for row in summary["stages"])
 
 
 # --- (f) no AWS setup at all ----------------------------------------------------------------------
@@ -571,7 +569,7 @@ def test_run_through_workload_in_an_empty_folder(workload_runs: tuple[Path, dict
         assert rows[number]["status"] == "done", rows[number]
         assert rows[number]["error"] is None
     assert rows[7]["status"] == rows[8]["status"] == "pending", rows[7]
-    assert rows[None]["status"] == "unavailable", rows[None]
+    assert rows[None]["status"] == "pending", rows[None]
     assert rows[5]["resources"]["origin"] == rows[6]["resources"]["origin"] == "created"
 
 

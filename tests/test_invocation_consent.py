@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from wizard import consent, invocation
-from wizard.errors import UsageError, WizardError
+from wizard.errors import UsageError, WizardError, fix_for_message
 
 ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/wizard_agent-AbCdEf1234"
 ENCODED_ARN = "arn%3Aaws%3Abedrock-agentcore%3Aus-east-1%3A123456789012%3Aruntime%2Fwizard_agent-AbCdEf1234"
@@ -304,7 +304,7 @@ def test_http_error_other_statuses_and_bodies() -> None:
     ],
 )
 def test_agent_failure_maps_known_identity_messages(text: str, needle: str) -> None:
-    fix = invocation.known_fix(text)
+    fix = fix_for_message(text)
     assert fix is not None and needle in fix
     error = invocation.agent_failure(text)
     assert error.code == "agent"
@@ -317,16 +317,16 @@ def test_agent_failure_maps_known_identity_messages(text: str, needle: str) -> N
 
 def test_known_fix_is_case_insensitive_and_distinct() -> None:
     fixes = {
-        invocation.known_fix("workload ACCESS token HAS NOT BEEN SET"),
-        invocation.known_fix("You must provide a ResourceOauth2ReturnUrl"),
-        invocation.known_fix("invalid or expired session"),
+        fix_for_message("workload ACCESS token HAS NOT BEEN SET"),
+        fix_for_message("You must provide a ResourceOauth2ReturnUrl"),
+        fix_for_message("invalid or expired session"),
     }
     assert None not in fixes and len(fixes) == 3
 
 
 def test_agent_failure_for_unknown_text() -> None:
     text = "  I'm sorry, I can't call that tool right now.  "
-    assert invocation.known_fix(text) is None
+    assert fix_for_message(text) is None
     error = invocation.agent_failure(text)
     assert error.code == "agent"
     assert "without a consent link or a token" in error.message

@@ -310,6 +310,18 @@ def test_full_journey_headless(tmp_path: Path, wheelhouse: Path) -> None:
         again = subprocess.run(run, cwd=folder, env=env, capture_output=True, text=True, timeout=120)
         assert again.returncode == 0, again.stderr[-2000:]
         assert "InvokeAgentRuntime" not in again.stderr
+        # And back to a clean account: cleanup removes it all; a second cleanup has nothing to do.
+        cleanup = [sys.executable, "-m", "wizard", "cleanup", "--yes", "--json"]
+        gone = subprocess.run(cleanup, cwd=folder, env=env, capture_output=True, text=True, timeout=240)
+        assert gone.returncode == 0, gone.stderr[-3000:]
+        after = {row["key"]: row["status"] for row in json.loads(gone.stdout)["stages"]}
+        assert after.pop("cleanup") == "done" and set(after.values()) == {"pending"}, after
+        assert not any((folder / name).exists() for name in idf.SECRET_FILES)
+        assert not (folder / "agent.py").exists() and not (folder / ".bedrock_agentcore.yaml").exists()
+        twice = subprocess.run(cleanup, cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+        assert twice.returncode == 0, twice.stderr[-2000:]
+        assert "Nothing the wizard made is left" in twice.stderr
+        assert " Delete" not in twice.stderr
     finally:
         stop_folder_sandbox(folder)
 

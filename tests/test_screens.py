@@ -28,7 +28,6 @@ from wizard.state import StateFile
 
 SIZE = (120, 40)
 ALL_KEYS = ["preflight", "cognito", "env", "agent", "configure", "provider", "workload", "deploy", "invoke", "cleanup"]
-UNAVAILABLE = ["cleanup"]
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -122,6 +121,14 @@ async def run_stage(pilot: Any, app: WizardApp, key: str) -> None:
     await pilot.press("r")
     await wait_idle(pilot, app, key)
     assert status(app, key) == "done", (key, app.wizard.error_of(app.wizard.stage(key)))
+
+
+async def show_stage(pilot: Any, app: WizardApp, key: str) -> StageScreen:
+    app.goto(key)
+    await pilot.pause()
+    screen = app.screen
+    assert isinstance(screen, StageScreen) and screen.stage_key == key
+    return screen
 
 
 def identity_json(project: Path) -> dict[str, Any]:
@@ -246,40 +253,6 @@ async def test_resume_offers_stage_4_which_is_runnable(make_app, options: Option
         assert status(second, "configure") == "pending"
 
 
-# --- 4. unavailable stages show their commands, never the secret ---------------------------------------
-
-EXPECTED_COMMANDS = {
-    "cleanup": "agentcore identity cleanup",
-}
-
-
-async def test_unavailable_stages_show_command_and_cannot_run(make_app, project: Path) -> None:
-    app = make_app()
-    async with app.run_test(size=SIZE) as pilot:
-        await run_stage(pilot, app, "preflight")
-        await run_stage(pilot, app, "cognito")
-        data = identity_json(project)
-        secret = data["identity"]["client_secret"]
-        assert secret
-
-        for key in UNAVAILABLE:
-            app.goto(key)
-            await pilot.pause()
-            screen = app.screen
-            assert isinstance(screen, StageScreen) and screen.stage_key == key
-            assert screen.query_one("#run", Button).disabled, key
-            assert screen.query(".section") and screen.query_one("#unavailable-banner", Static)
-            command = plain(screen.query_one("#command", Static))
-            assert EXPECTED_COMMANDS[key] in command, (key, command)
-            assert secret not in command
-
-            # The key binding refuses too: nothing starts.
-            await pilot.press("r")
-            await pilot.pause()
-            assert app.busy is None
-            assert status(app, key) == "unavailable"
-
-
 # Stages 4-6 run now; their screens still show the quickstart's command with real values, never the secret.
 RUNNABLE_COMMANDS = {
     "configure": "agentcore configure",
@@ -287,6 +260,7 @@ RUNNABLE_COMMANDS = {
     "workload": "create-workload-identity",
     "deploy": "agentcore deploy",
     "invoke": "agentcore invoke",
+    "cleanup": "agentcore identity cleanup",
 }
 
 
@@ -714,10 +688,7 @@ async def test_invoke_consent_over_http_shows_the_authenticated_answer(make_app,
     project = deployed.options.project
     app = make_app(deployed.options)
     async with app.run_test(size=SIZE) as pilot:
-        app.goto("invoke")
-        await pilot.pause()
-        screen = app.screen
-        assert isinstance(screen, StageScreen)
+        screen = await show_stage(pilot, app, "invoke")
         assert not screen.query_one("#consent-box").display
         await pilot.press("r")
         await wait_for(pilot, lambda: bool(screen.consent_link), "the consent link on screen")
@@ -749,10 +720,7 @@ async def test_invoke_takes_a_pasted_url_when_the_port_is_taken(make_app, deploy
         squatter.bind(("127.0.0.1", port))
         squatter.listen()
         async with app.run_test(size=SIZE) as pilot:
-            app.goto("invoke")
-            await pilot.pause()
-            screen = app.screen
-            assert isinstance(screen, StageScreen)
+            screen = await show_stage(pilot, app, "invoke")
             await pilot.press("r")
             await wait_for(pilot, lambda: bool(screen.consent_link), "the consent link on screen")
             assert "cannot listen" in plain(screen.query_one("#consent-listening", Static))
@@ -764,3 +732,44 @@ async def test_invoke_takes_a_pasted_url_when_the_port_is_taken(make_app, deploy
             await wait_idle(pilot, app, "invoke")
             assert status(app, "invoke") == "done", app.wizard.error_of(app.wizard.stage("invoke"))
             assert "Authenticated to external service" in plain(screen.query_one("#answer", Static))
+
+
+# --- the doctor dialog ----------------------------------------------------------------------------------
+
+
+async def test_doctor_dialog_lists_findings(make_app) -> None:
+    from screens.doctor import DoctorModal
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, DoctorModal)
+        modal = app.screen
+        await wait_for(pilot, lambda: "credentials" in plain(modal.query_one("#findings", Static)), "findings")
+        assert app.busy is None
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, DoctorModal)
+
+
+# --- cleanup in the TUI ----------------------------------------------------------------------------------
+
+
+async def test_cleanup_screen_lists_asks_then_deletes(make_app, deployed: Any) -> None:
+    deployed.close()
+    project = deployed.options.project
+    runtime_id = deployed.state.resources("deploy")["runtime_id"]
+    app = make_app(deployed.options)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await show_stage(pilot, app, "cleanup")
+        assert runtime_id in plain(screen.query_one("#values"))  # what will go, before anything goes
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation")
+        question = plain(app.screen.query_one(".dialog-question", Static))
+        assert "Deletes, in this order" in question and runtime_id in question
+        await pilot.press("y")
+        await wait_idle(pilot, app, "cleanup")
+        assert status(app, "cleanup") == "done", app.wizard.error_of(app.wizard.stage("cleanup"))
+        assert all(status(app, key) == "pending" for key in ALL_KEYS if key != "cleanup")
+        assert not (project / JSON_NAME).exists()

@@ -199,3 +199,25 @@ def test_invoke_waiting_for_consent(snap_compare, opened) -> None:
 def test_invoke_waiting_for_consent_at_80_columns(snap_compare, opened) -> None:
     app = waiting_for_consent(fresh_folder("invoke-consent-narrow"), opened)
     assert snap_compare(app, terminal_size=(80, 24), run_before=show_waiting())
+
+
+def test_cleanup_lists_what_goes_and_what_stays(snap_compare, opened) -> None:
+    folder = fresh_folder("cleanup-plan")
+    write_identity_files(folder, FAKE_FILES)
+    write_state(folder, ("preflight", "cognito", "env", "agent", "configure", "provider", "workload", "deploy"))
+    state = StateFile(folder).load()
+    for name, value in (
+        ("runtime_id", "identity_demo-AAAAAAAAAA"),
+        ("role_name", "MyOwnAgentRole"),
+        ("role_origin", "yours"),
+    ):
+        state.record("deploy", name, value)
+    state.record("provider", "name", "ExternalServiceProvider")
+    state.record("provider", "origin", "created")
+    state.record("workload", "name", "identity-demo-workload")
+    state.record("workload", "origin", "adopted")
+    for role, pool in (("runtime", "us-east-1_AAAAAAAAA"), ("identity", "us-east-1_BBBBBBBBB")):
+        state.record("cognito", f"{role}_pool_id", pool)
+        state.record("cognito", f"{role}_origin", "created")
+    app = make_app(folder, opened)
+    assert snap_compare(app, terminal_size=SIZE, run_before=goto("cleanup", scroll_to="#values"))

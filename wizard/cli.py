@@ -136,6 +136,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="first check each recorded stage against reality and report drift",
     )
 
+    cleanup = commands.add_parser("cleanup", help="delete exactly what the wizard made, in dependency order")
+    _common(cleanup)
+    cleanup.add_argument(
+        "--dry-run", action="store_true", default=argparse.SUPPRESS, help="list what would go and what stays"
+    )
+    cleanup.add_argument("--yes", action="store_true", default=argparse.SUPPRESS, help="do not ask first")
+    cleanup.add_argument(
+        "--json", action="store_true", default=argparse.SUPPRESS, help="print the final status as JSON"
+    )
+
+    doctor = commands.add_parser("doctor", help="say what is wrong with this project and how to fix it")
+    _common(doctor)
+    doctor.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the findings as JSON")
+
     env = commands.add_parser("env", help="print the identity variables as correctly quoted exports")
     _common(env, aws=False)
     env.add_argument("--shell", default=argparse.SUPPRESS, choices=["bash", "zsh", "fish", "powershell"])
@@ -237,6 +251,10 @@ def dispatch(argv: list[str] | None = None) -> int:
             return cmd_status(args)
         if command == "env":
             return cmd_env(args)
+        if command == "cleanup":
+            return cmd_cleanup(args)
+        if command == "doctor":
+            return cmd_doctor(args)
         if command == "sandbox":
             return cmd_sandbox(args)
     except UsageError as error:
@@ -351,6 +369,11 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise UsageError(
                 str(exc.args[0]), fix="Use a stage key or number from `agentcore-wizard status`."
             ) from None
+        if through.number is None:
+            raise UsageError(
+                f"{through.title} is not part of `run`.",
+                fix="Use its own command: agentcore-wizard cleanup [--dry-run] [--yes].",
+            )
         if not through.available:
             raise UsageError(
                 f"Stage {through.label} ({through.key}) is not available in this version of agentcore-wizard.",
@@ -472,6 +495,73 @@ def cmd_status(args: argparse.Namespace) -> int:
         return code
     finally:
         wizard.close()
+
+
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    from wizard.engine import Wizard
+    from wizard.steps.cleanup import CleanupStage, render_plan
+
+    options = options_from(args)
+    _banner(options)
+    if not options.project.is_dir():
+        raise UsageError(f"{options.project} is not a folder.", fix="Pass the project folder with --dir.")
+    wizard = Wizard(options, sink=_stderr_sink)
+    wizard.open()
+    try:
+        stage = wizard.stage("cleanup")
+        assert isinstance(stage, CleanupStage)
+        wizard.ctx.current_stage = stage.key
+        if not any(record.get("resources") for record in wizard.state.data.get("stages", {}).values()):
+            _rebuild_records(wizard)
+        plan = stage.plan(wizard.ctx)
+        print(render_plan(plan), file=sys.stderr)
+        if _get(args, "dry_run"):
+            return EXIT_OK
+        if any(item.delete for item in plan) and not _get(args, "yes"):
+            if not sys.stdin.isatty():
+                print("error: cleanup deletes the resources above.\n  fix: pass --yes to confirm.", file=sys.stderr)
+                return EXIT_USAGE
+            if input("Delete them? [y/N] ").strip().lower() not in ("y", "yes"):
+                print("Nothing was deleted.", file=sys.stderr)
+                return EXIT_OK
+        options.assume_yes = True
+        outcome = wizard.run_stage(stage.key)
+        if not outcome.ok:
+            assert outcome.error is not None
+            _print_error(outcome.error)
+            return _finish(args, wizard, EXIT_ERROR)
+        return _finish(args, wizard, EXIT_OK)
+    finally:
+        wizard.close()
+
+
+def _rebuild_records(wizard: Any) -> None:
+    """No state to go by: find what the files name. Only pools tagged with a project id count as the wizard's."""
+    for key in ("cognito", "configure", "provider", "workload"):
+        try:
+            wizard.detect_stage(key)
+        except Exception as exc:  # best effort: what cannot be proved ours is kept
+            print(f"  ! could not check {key}: {exc}", file=sys.stderr)
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from wizard.doctor import diagnose, render
+    from wizard.engine import Wizard
+
+    options = options_from(args)
+    if not options.project.is_dir():
+        raise UsageError(f"{options.project} is not a folder.", fix="Pass the project folder with --dir.")
+    wizard = Wizard(options, sink=_stderr_sink if not _get(args, "json") else None)
+    wizard.open()  # locked: drift it finds is recorded, as with status --verify
+    try:
+        findings = diagnose(wizard)
+    finally:
+        wizard.close()
+    if _get(args, "json"):
+        print(json.dumps([finding.as_dict() for finding in findings], indent=2))
+    else:
+        print(render(findings))
+    return EXIT_ERROR if any(finding.level == "error" for finding in findings) else EXIT_OK
 
 
 def cmd_env(args: argparse.Namespace) -> int:

@@ -186,15 +186,17 @@ def open_browser(url: str) -> bool:
 # --- the sandbox's consent pages, signed in over HTTP (CI and --auto-consent) ----------------------
 
 
-def _post_form(host: str, port: int, path: str, form: dict[str, str]) -> http.client.HTTPResponse:
+def _post_form(host: str, port: int, path: str, form: dict[str, str]) -> tuple[http.client.HTTPResponse, str]:
+    """The response and the page's title (what a person would read there)."""
     connection = http.client.HTTPConnection(host, port, timeout=30)
     connection.request(
         "POST", path, body=urllib.parse.urlencode(form), headers={"Content-Type": "application/x-www-form-urlencoded"}
     )
     response = connection.getresponse()
-    response.read()
+    page = response.read().decode("utf-8", errors="replace")
     connection.close()
-    return response
+    title = page.split("<title>", 1)[-1].split("</title>", 1)[0] if "<title>" in page else ""
+    return response, html.unescape(title)
 
 
 def sandbox_consent(authorization_url: str, username: str, password: str, approve: bool = True) -> str:
@@ -211,7 +213,7 @@ def sandbox_consent(authorization_url: str, username: str, password: str, approv
         )
     request_uri = dict(urllib.parse.parse_qsl(parts.query)).get("request_uri", "")
     host, port = "127.0.0.1", int(port_given or 80)
-    login = _post_form(
+    login, title = _post_form(
         host,
         port,
         "/identities/oauth2/login",
@@ -219,10 +221,10 @@ def sandbox_consent(authorization_url: str, username: str, password: str, approv
     )
     if login.status != 200:
         raise WizardError(
-            f"The sandbox's sign-in page refused the identity pool's test user ({login.status}).",
+            f"The sandbox's sign-in page refused the identity pool's test user ({login.status} {title}).",
             fix="Run stage 1 again to reset the test user, then this stage.",
         )
-    decision = _post_form(
+    decision, title = _post_form(
         host,
         port,
         "/identities/oauth2/consent",
@@ -231,7 +233,7 @@ def sandbox_consent(authorization_url: str, username: str, password: str, approv
     location = decision.getheader("Location", "")
     if decision.status != 302 or not location:
         raise WizardError(
-            f"The sandbox's consent page did not redirect ({decision.status}).",
+            f"The sandbox's consent page did not redirect ({decision.status} {title}).",
             fix="Run the stage again for a fresh session.",
         )
     return location

@@ -179,6 +179,9 @@ class Wizard:
             self.ctx.log(error.message, "error")
             return Outcome(False, self.status_of(stage), error)
         self._set(stage, "running")
+        if stage.key != "cleanup" and self.state.stage("cleanup").get("status") != "pending":
+            # Building again after a cleanup: the old cleanup no longer describes the project.
+            self.state.set_status("cleanup", "pending")
         try:
             checks = stage.run(self.ctx)
             if checks is None:
@@ -205,7 +208,7 @@ class Wizard:
             self._set(stage, "failed", error)
             return Outcome(False, "failed", error, checks)
         self._set(stage, "done")
-        self.ctx.log(f"Stage {stage.label} ({stage.title}) is done and verified.", "success")
+        self.ctx.log(f"{stage.name} is done and verified.", "success")
         return Outcome(True, "done", None, checks)
 
     def verify_stage(self, ref: str) -> Outcome:

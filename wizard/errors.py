@@ -82,6 +82,72 @@ _KNOWN_FIXES = (
 )
 
 
+# Messages AWS or the agent gives, mapped to their cause and fix: the quickstart's troubleshooting section
+# and reference/user-pain-points.md. Every error a stage shows, and the doctor, goes through this map.
+KNOWN_MESSAGES = (
+    (
+        "Workload access token has not been set",
+        "The runtime did not hand the agent a workload access token: it was invoked with SigV4 and no user id, "
+        "or the tool ran outside the request's context. Invoke with the bearer token (this stage does), and "
+        "keep `await agent.invoke_async(...)` in agent.py.",
+    ),
+    (
+        "must provide a ResourceOauth2ReturnUrl",
+        "The agent passed no return URL. agent.py must pass callback_url from AGENTCORE_OAUTH2_RETURN_URL "
+        "(the wizard's agent.py does); run stage 3 and stage 7 again.",
+    ),
+    (
+        "register and use at least one ResourceOauth2ReturnUrl",
+        "The runtime's workload identity allows no return URL. Run stage 7 again: it registers the wizard's.",
+    ),
+    (
+        "is not allowed for workload identity",
+        "The return URL the agent passed is not on the runtime's workload identity. Run stage 7 again.",
+    ),
+    (
+        "Invalid or expired session",
+        "The consent session expired or was completed with another token. Run the stage again for a fresh "
+        "session and link.",
+    ),
+    (
+        "(AccessDeniedException) when calling the GetResourceOauth2Token",
+        "The execution role may not call GetResourceOauth2Token or read the provider's secret. Run stage 7 "
+        "again (the wizard's role grants both); a role you brought needs the same permissions.",
+    ),
+    (
+        "(ResourceNotFoundException) when calling the GetResourceOauth2Token",
+        "The credential provider the agent names does not exist in this region. Run stage 5 again, and "
+        "check the provider name in agent.py.",
+    ),
+    (
+        "Authorization method mismatch",
+        "The runtime was deployed with another authorizer than the call uses. The wizard always invokes with "
+        "the bearer token; run stage 4 (Configure) and stage 7 (Deploy) again so the runtime has the JWT authorizer.",
+    ),
+    (
+        "Unable to verify secret hash",
+        "The app client has a client secret, so every sign-in must send SECRET_HASH. The wizard does; with the "
+        "toolkit, set RUNTIME_CLIENT_SECRET (or use the wizard's stage 8).",
+    ),
+    (
+        "Role validation failed",
+        "AgentCore cannot assume the execution role yet (new roles take a few seconds to spread), or its trust "
+        "policy does not allow bedrock-agentcore.amazonaws.com. Run stage 7 again; the wizard retries for 90 s.",
+    ),
+    (
+        "Polling timed out",
+        "Nobody approved in the browser within ten minutes. Run stage 8 again for a fresh link.",
+    ),
+)
+
+
+def fix_for_message(message: str) -> str | None:
+    for needle, fix in KNOWN_MESSAGES:
+        if needle.lower() in message.lower():
+            return fix
+    return None
+
+
 def error_code(exc: BaseException) -> str:
     """The AWS error code of a botocore ClientError, or "" for anything else."""
     response = getattr(exc, "response", None)
@@ -135,6 +201,9 @@ def explain(exc: BaseException) -> WizardError:
         code = str(response["Error"].get("Code", ""))
         message = str(response["Error"].get("Message", "")) or str(exc)
         operation = getattr(exc, "operation_name", "")
+        by_message = fix_for_message(message)
+        if by_message:
+            return WizardError(f"{operation}: {code}: {message}", fix=by_message, code=code)
         for known in _KNOWN_FIXES:
             if code in known.codes:
                 return WizardError(f"{operation}: {code}: {message}", fix=known.fix, code=code)

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from wizard.errors import WizardError
+from wizard.errors import WizardError, fix_for_message
 
 SESSION_ID_MIN, SESSION_ID_MAX = 33, 256
 SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
@@ -249,55 +249,9 @@ def is_authenticated(text: str) -> bool:
     return AUTHENTICATED_MARK in text and FAILED_MARK not in text
 
 
-# Messages the agent relays from the Identity service, mapped to their cause and fix.
-_AGENT_FAILURES = (
-    (
-        "Workload access token has not been set",
-        "The runtime did not hand the agent a workload access token: it was invoked with SigV4 and no user id, "
-        "or the tool ran outside the request's context. Invoke with the bearer token (this stage does), and "
-        "keep `await agent.invoke_async(...)` in agent.py.",
-    ),
-    (
-        "must provide a ResourceOauth2ReturnUrl",
-        "The agent passed no return URL. agent.py must pass callback_url from AGENTCORE_OAUTH2_RETURN_URL "
-        "(the wizard's agent.py does); run stage 3 and stage 7 again.",
-    ),
-    (
-        "register and use at least one ResourceOauth2ReturnUrl",
-        "The runtime's workload identity allows no return URL. Run stage 7 again: it registers the wizard's.",
-    ),
-    (
-        "is not allowed for workload identity",
-        "The return URL the agent passed is not on the runtime's workload identity. Run stage 7 again.",
-    ),
-    (
-        "Invalid or expired session",
-        "The consent session expired or was completed with another token. Run the stage again for a fresh "
-        "session and link.",
-    ),
-    (
-        "AccessDenied",
-        "The execution role may not call GetResourceOauth2Token or read the provider's secret. Run stage 7 "
-        "again (the wizard's role grants both); a role you brought needs the same permissions.",
-    ),
-    (
-        "ResourceNotFound",
-        "The credential provider the agent names does not exist in this region. Run stage 5 again, and "
-        "check the provider name in agent.py.",
-    ),
-)
-
-
-def known_fix(message: str) -> str | None:
-    for needle, fix in _AGENT_FAILURES:
-        if needle.lower() in message.lower():
-            return fix
-    return None
-
-
 def agent_failure(text: str) -> WizardError:
     reason = text.split(FAILED_MARK, 1)[-1].lstrip(": ").strip() if FAILED_MARK in text else text.strip()
-    fix = known_fix(text)
+    fix = fix_for_message(text)
     if fix:
         return WizardError(f"The agent could not get the user's token: {reason[:400]}", fix=fix, code="agent")
     return WizardError(

@@ -71,8 +71,8 @@ def test_hang_times_out_the_client(endpoint: str) -> None:
     impatient = client("sts", endpoint, read_timeout=0.5, connect_timeout=2)
     with pytest.raises(ReadTimeoutError):
         impatient.get_caller_identity()
-    # The fault was used up; the next call is served normally.
-    assert impatient.get_caller_identity()["Account"] == "123456789012"
+    # The fault was used up; the next call is served normally (a patient client: a busy machine is slow).
+    assert client("sts", endpoint).get_caller_identity()["Account"] == "123456789012"
 
 
 def test_faults_are_listed_and_cleared(endpoint: str, cognito: Any) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from wizard.steps.agent import AgentStage
 from wizard.steps.base import Check, Detection, Stage
+from wizard.steps.cleanup import CleanupStage
 from wizard.steps.cognito import CognitoStage
 from wizard.steps.configure import ConfigureStage
 from wizard.steps.deploy import DeployStage
 from wizard.steps.env import EnvStage
 from wizard.steps.invoke import InvokeStage
-from wizard.steps.later import CleanupStage
 from wizard.steps.preflight import PreflightStage
 from wizard.steps.provider import ProviderStage
 from wizard.steps.workload import WorkloadStage

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import ast
 import re
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from wizard.errors import WizardError
 from wizard.files.agent_code import AGENT_FILE, REQUIREMENTS, REQUIREMENTS_FILE, render_agent, sha256
 from wizard.state import atomic_write
-from wizard.steps.base import Check, Detection, Stage
+from wizard.steps.base import Check, Detection, Stage, Teardown
 
 if TYPE_CHECKING:
     from wizard.context import Context
@@ -112,6 +113,18 @@ checks that the entrypoint and the `requires_access_token` use are still there.
             inspect_requirements(ctx.project / REQUIREMENTS_FILE)
         ]
 
+    def teardown_plan(self, ctx: Context) -> list[Teardown]:
+        plan = []
+        for name, digest in (self.resources(ctx).get("written_sha256") or {}).items():
+            path = ctx.project / name
+            if not path.exists():
+                continue
+            if sha256(path.read_bytes()) == digest:
+                plan.append(Teardown(self.key, name, True, gone=partial(_missing, path)))
+            else:
+                plan.append(Teardown(self.key, name, False, "you edited it"))
+        return plan
+
     def undo(self, ctx: Context) -> None:
         """Remove only files still exactly as the wizard wrote them."""
         recorded = self.resources(ctx).get("written_sha256", {})
@@ -119,6 +132,12 @@ checks that the entrypoint and the `requires_access_token` use are still there.
             path = ctx.project / name
             if path.exists() and sha256(path.read_bytes()) == digest:
                 path.unlink()
+                ctx.log(f"Deleted {name}.", "success")
+        ctx.state.forget(self.key, "written_sha256")
+
+
+def _missing(path: Path) -> bool:
+    return not path.exists()
 
 
 def inspect_agent(path: Path, provider_name: str) -> list[Check]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,17 @@ class Detection:
 
     status: str  # "pending" | "done" | "drifted" | "needs_action" | "unavailable"
     evidence: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Teardown:
+    """One thing cleanup deletes, or keeps and why (the dry run lists these)."""
+
+    stage: str
+    what: str
+    delete: bool
+    reason: str = ""
+    gone: Callable[[], bool] | None = None  # asked after cleanup: is it really gone?
 
 
 @dataclass
@@ -71,11 +83,23 @@ class Stage:
         raise NotImplementedError
 
     def undo(self, ctx: Context) -> None:
-        raise NotImplementedError
+        """Delete what this stage made (never what it adopted), forgetting each record as it goes."""
+        return None
+
+    def teardown_plan(self, ctx: Context) -> list[Teardown]:
+        """What undo would delete and what it keeps, without changing anything."""
+        return []
+
+    values_title = "Values"
 
     @property
     def label(self) -> str:
         return f"{self.number}" if self.number is not None else "–"
+
+    @property
+    def name(self) -> str:
+        """How people refer to it: "Stage 5 (Create credential provider)", or just "Cleanup"."""
+        return f"Stage {self.number} ({self.title})" if self.number is not None else self.title
 
     def record(self, ctx: Context, name: str, value: Any) -> None:
         ctx.state.record(self.key, name, value)
@@ -94,29 +118,35 @@ class Stage:
             self.record(ctx, "origin", origin)
 
 
-class UnavailableStage(Stage):
-    """A stage this version shows and explains but cannot perform yet: no fake success."""
+class OwnedByName(Stage):
+    """A stage that makes one named AgentCore resource: cleanup deletes it only if the wizard created it."""
 
-    available = False
-    needs_aws = False
-    command_text = ""
+    resource_label = ""
 
-    def command(self, ctx: Context) -> str:
-        return self.command_text
+    def _delete(self, ctx: Context, name: str) -> Any:
+        raise NotImplementedError
 
-    def detect(self, ctx: Context) -> Detection:
-        return Detection("unavailable", ["This version of agentcore-wizard cannot perform this stage yet."])
+    def _get(self, ctx: Context, name: str) -> dict[str, Any] | None:
+        """The resource, or None when it does not exist."""
+        raise NotImplementedError
 
-    def run(self, ctx: Context) -> list[Check] | None:
-        from wizard.errors import WizardError
-
-        raise WizardError(
-            f"Stage {self.label} ({self.key}) is not available in this version of agentcore-wizard.",
-            fix="Run the quickstart command shown on this stage by hand for now.",
-        )
-
-    def verify(self, ctx: Context) -> list[Check]:
-        return [Check("available in this version", False, "not implemented yet")]
+    def teardown_plan(self, ctx: Context) -> list[Teardown]:
+        recorded = self.resources(ctx)
+        name = recorded.get("name")
+        if not name:
+            return []
+        what = f"{self.resource_label} {name}"
+        if recorded.get("origin") != "created":
+            return [Teardown(self.key, what, False, "it existed before the wizard (made by hand or by the toolkit)")]
+        return [Teardown(self.key, what, True, gone=lambda: self._get(ctx, name) is None)]
 
     def undo(self, ctx: Context) -> None:
-        return None
+        from wizard.errors import absent_as_none
+
+        recorded = self.resources(ctx)
+        name = recorded.get("name")
+        if name and recorded.get("origin") == "created":
+            absent_as_none(lambda: self._delete(ctx, name))
+            ctx.log(f"Deleted {self.resource_label} {name}.", "success")
+        for stale in list(recorded):
+            ctx.state.forget(self.key, stale)

@@ -6,11 +6,12 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from wizard.errors import WizardError, absent_as_none, error_code
 from wizard.files import identity as idfiles
-from wizard.steps.base import Check, Detection, Stage
+from wizard.steps.base import Check, Detection, Stage, Teardown
 
 if TYPE_CHECKING:
     from wizard.context import Context
@@ -496,8 +497,67 @@ Why the wizard does it differently from the toolkit:
             except Exception as exc:
                 if error_code(exc) != "ResourceNotFoundException":
                     raise
-            ctx.log(f"{role}: deleted pool {pool_id}.")
+            if not _pool_gone(cognito, str(pool_id)):
+                raise WizardError(
+                    f"The {role} pool {pool_id} is still there after deleting it.",
+                    fix="Run cleanup again in a minute; the identity files stay until the pools are gone.",
+                )
+            ctx.log(f"{role}: deleted pool {pool_id}.", "success")
             for suffix in ("pool_id", "client_id", "username", "origin"):
                 ctx.state.forget(self.key, f"{role}_{suffix}")
-        for name in idfiles.SECRET_FILES:
-            (ctx.project / name).unlink(missing_ok=True)
+        # The files are the only record of the pools: they go last, and only once no pool they name remains
+        # that the wizard made, and none they name is someone else's.
+        remaining = self.resources(ctx)
+        if any(remaining.get(f"{spec.role}_pool_id") for spec in SPECS):
+            ctx.log("Kept the identity files: they name pools the wizard did not create.", "warning")
+            return
+        present = [ctx.project / name for name in idfiles.SECRET_FILES if (ctx.project / name).exists()]
+        for path in present:
+            path.unlink(missing_ok=True)
+        if present:
+            ctx.log("Deleted the identity files (passwords and client secret).", "success")
+        for stale in list(remaining):
+            ctx.state.forget(self.key, stale)
+
+    def teardown_plan(self, ctx: Context) -> list[Teardown]:
+        cognito = ctx.client("cognito-idp")
+        recorded = self.resources(ctx)
+        plan: list[Teardown] = []
+        theirs = False
+        for spec in SPECS:
+            pool_id = recorded.get(f"{spec.role}_pool_id")
+            if not pool_id:
+                continue
+            domain = recorded.get(f"{spec.role}_domain")
+            what = f"{spec.role} user pool {pool_id}" + (f" and its domain {domain}" if domain else "")
+            if recorded.get(f"{spec.role}_origin") != "created":
+                theirs = True
+                plan.append(Teardown(self.key, what, False, "the wizard found it, it did not create it"))
+                continue
+            plan.append(
+                Teardown(
+                    self.key,
+                    what,
+                    True,
+                    gone=partial(_pool_gone, cognito, str(pool_id)),
+                )
+            )
+        present = [name for name in idfiles.SECRET_FILES if (ctx.project / name).exists()]
+        if present:
+            files = " and ".join(present)
+            if theirs:
+                plan.append(Teardown(self.key, files, False, "they name a pool the wizard did not create"))
+            else:
+                plan.append(
+                    Teardown(
+                        self.key,
+                        f"{files}, last, once the pools are gone",
+                        True,
+                        gone=lambda: not any((ctx.project / name).exists() for name in present),
+                    )
+                )
+        return plan
+
+
+def _pool_gone(cognito: Any, pool_id: str) -> bool:
+    return absent_as_none(lambda: cognito.describe_user_pool(UserPoolId=pool_id)) is None

@@ -8,7 +8,7 @@ from wizard import names
 from wizard.errors import WizardError
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idfiles
-from wizard.steps.base import Check, Detection, Stage
+from wizard.steps.base import Check, Detection, Stage, Teardown
 
 if TYPE_CHECKING:
     from wizard.context import Context
@@ -154,5 +154,54 @@ entrypoint `agent.py`, **direct code deploy** (a zip, no container), PUBLIC netw
         checks.append(Check("entrypoint", bool(entrypoint) and (ctx.project / entrypoint).exists(), entrypoint))
         return checks
 
+    def teardown_plan(self, ctx: Context) -> list[Teardown]:
+        name = self.resources(ctx).get("agent_name")
+        data = _load_quietly(ctx)
+        if not name or not data or name not in data["agents"]:
+            return []
+        named = _runtime_named(data["agents"][name])
+        if named and named != ctx.state.resources("deploy").get("runtime_arn"):
+            return [
+                Teardown(
+                    self.key, f"agent {name} in {agentcore_yaml.YAML_NAME}", False, f"it names {named}, which stays"
+                )
+            ]
+        others = [agent for agent in data["agents"] if agent != name]
+        what = (
+            f"agent {name} in {agentcore_yaml.YAML_NAME} (the other agents stay)"
+            if others
+            else f"{agentcore_yaml.YAML_NAME} (it only describes {name})"
+        )
+        return [
+            Teardown(self.key, what, True, gone=lambda: name not in (_load_quietly(ctx) or {"agents": {}})["agents"])
+        ]
+
     def undo(self, ctx: Context) -> None:
-        return None
+        """The agent's entry names deleted resources; the toolkit's destroy removes it too."""
+        name = self.resources(ctx).get("agent_name")
+        data = _load_quietly(ctx)
+        if name and data and name in data["agents"] and _runtime_named(data["agents"][name]):
+            ctx.log(f"Kept {name} in {agentcore_yaml.YAML_NAME}: it names a runtime the wizard did not delete.")
+        elif name and data and name in data["agents"]:
+            del data["agents"][name]
+            if not data["agents"]:
+                (ctx.project / agentcore_yaml.YAML_NAME).unlink(missing_ok=True)
+                ctx.log(f"Deleted {agentcore_yaml.YAML_NAME}.", "success")
+            else:
+                if data.get("default_agent") == name:
+                    data["default_agent"] = next(iter(data["agents"]))
+                agentcore_yaml.save(ctx.project, data)
+                ctx.log(f"Removed {name} from {agentcore_yaml.YAML_NAME}; the other agents stay.", "success")
+        ctx.state.forget(self.key, "agent_name")
+
+
+def _runtime_named(entry: dict[str, Any]) -> str | None:
+    deployed = entry.get("bedrock_agentcore")
+    return str(deployed["agent_arn"]) if isinstance(deployed, dict) and deployed.get("agent_arn") else None
+
+
+def _load_quietly(ctx: Context) -> dict[str, Any] | None:
+    try:
+        return agentcore_yaml.load(ctx.project)
+    except WizardError:
+        return None  # a broken file is left for the person to look at

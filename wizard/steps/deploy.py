@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
 import time
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from wizard.errors import WizardError, absent_as_none, error_code
@@ -12,7 +14,7 @@ from wizard.files import identity as idfiles
 from wizard.files.execution_role import POLICY_NAME, RoleInputs, inline_policy, trust_policy
 from wizard.files.package import Target, build_dependencies, build_zip
 from wizard.state import wizard_dir
-from wizard.steps.base import Check, Detection, Stage
+from wizard.steps.base import Check, Detection, Stage, Teardown
 from wizard.steps.configure import agent_name, identity_files
 
 if TYPE_CHECKING:
@@ -22,6 +24,7 @@ READY_TIMEOUT = 900.0
 ROLE_RETRY_SECONDS = 90.0
 RETURN_URL_ENV = "AGENTCORE_OAUTH2_RETURN_URL"
 S3_MISSING = ("404", "NoSuchKey", "NoSuchBucket", "NotFound")
+IAM_MISSING = ("NoSuchEntity", "NoSuchEntityException")
 
 
 def runtime_python(entry: dict[str, Any]) -> tuple[str, str]:
@@ -164,7 +167,9 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             f"Packed {', '.join(package.source_files)} with the dependencies ({package.path.stat().st_size} bytes)."
         )
         bucket = self._bucket(ctx, account, region)
-        key = f"agentcore-wizard/{name}/{package.sha256[:20]}.zip"
+        # The project id keeps two folders with the same agent and code from sharing (and deleting) one object.
+        project = str(ctx.state.data.get("project_id") or "")[:8]
+        key = f"agentcore-wizard/{project}/{name}/{package.sha256[:20]}.zip"
         s3 = ctx.client("s3")
         if absent_as_none(lambda: s3.head_object(Bucket=bucket, Key=key), *S3_MISSING) is not None:
             ctx.log(f"s3://{bucket}/{key} is already there (same content).")
@@ -359,5 +364,160 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             agentcore_yaml.save(ctx.project, updated)
             ctx.log(f"Recorded the runtime in {agentcore_yaml.YAML_NAME} (bedrock_agentcore).")
 
+    # --- cleanup ----------------------------------------------------------------------------------
+
+    def teardown_plan(self, ctx: Context) -> list[Teardown]:
+        recorded = self.resources(ctx)
+        plan: list[Teardown] = []
+        runtime_id = recorded.get("runtime_id")
+        if runtime_id:
+            control = ctx.client("bedrock-agentcore-control")
+            plan.append(
+                Teardown(
+                    self.key,
+                    f"AgentCore runtime {runtime_id} (its DEFAULT endpoint and workload identity go with it)",
+                    True,
+                    gone=lambda: absent_as_none(lambda: control.get_agent_runtime(agentRuntimeId=runtime_id)) is None,
+                )
+            )
+            group = log_group(str(runtime_id))
+            logs = ctx.client("logs")
+            plan.append(
+                Teardown(
+                    self.key,
+                    f"its log group {group}, if the runtime wrote one",
+                    True,
+                    gone=lambda: not logs.describe_log_groups(logGroupNamePrefix=group).get("logGroups"),
+                )
+            )
+        role_name = recorded.get("role_name") or str(recorded.get("role_arn", "")).rsplit("/", 1)[-1]
+        if role_name and recorded.get("role_origin") == "created":
+            iam = ctx.client("iam")
+            plan.append(
+                Teardown(
+                    self.key,
+                    f"execution role {role_name} (inline policies first)",
+                    True,
+                    gone=lambda: absent_as_none(lambda: iam.get_role(RoleName=role_name), *IAM_MISSING) is None,
+                )
+            )
+        elif role_name:
+            plan.append(Teardown(self.key, f"execution role {role_name}", False, "you brought it (--execution-role)"))
+        bucket = recorded.get("bucket")
+        if bucket:
+            s3 = ctx.client("s3")
+            for key in recorded.get("s3_keys") or []:
+                plan.append(
+                    Teardown(
+                        self.key,
+                        f"s3://{bucket}/{key}",
+                        True,
+                        gone=partial(_s3_gone, s3, bucket, key),
+                    )
+                )
+            if recorded.get("bucket_origin") == "created":
+                plan.append(Teardown(self.key, f"bucket {bucket}, if nothing else is in it", True))
+            else:
+                plan.append(Teardown(self.key, f"bucket {bucket}", False, "it existed before the wizard used it"))
+        build = wizard_dir(ctx.project) / "build"
+        if build.exists():
+            plan.append(
+                Teardown(self.key, "the build cache .agentcore-wizard/build", True, gone=lambda: not build.exists())
+            )
+        return plan
+
     def undo(self, ctx: Context) -> None:
-        return None
+        recorded = self.resources(ctx)
+        runtime_id = recorded.get("runtime_id")
+        if runtime_id:
+            control = ctx.client("bedrock-agentcore-control")
+            absent_as_none(lambda: control.delete_agent_runtime(agentRuntimeId=runtime_id))
+            self._wait_gone(ctx, str(runtime_id))
+            ctx.log(f"Deleted runtime {runtime_id}.", "success")
+            logs = ctx.client("logs")
+            group = log_group(str(runtime_id))
+            if absent_as_none(lambda: logs.delete_log_group(logGroupName=group)) is not None:
+                ctx.log(f"Deleted log group {group}.", "success")
+            self._forget_in_yaml(ctx, str(recorded.get("runtime_arn") or ""))
+            for stale in ("runtime_id", "runtime_arn", "runtime_workload", "deployed_key"):
+                ctx.state.forget(self.key, stale)
+        ctx.checkpoint()
+        role_name = recorded.get("role_name")
+        if role_name and recorded.get("role_origin") == "created":
+            iam = ctx.client("iam")
+            names = (absent_as_none(lambda: iam.list_role_policies(RoleName=role_name), *IAM_MISSING) or {}).get(
+                "PolicyNames", []
+            )
+            for policy in names:
+                absent_as_none(partial(iam.delete_role_policy, RoleName=role_name, PolicyName=policy), *IAM_MISSING)
+            attached = (
+                absent_as_none(lambda: iam.list_attached_role_policies(RoleName=role_name), *IAM_MISSING) or {}
+            ).get("AttachedPolicies", [])
+            for policy in attached:
+                arn = policy["PolicyArn"]
+                absent_as_none(partial(iam.detach_role_policy, RoleName=role_name, PolicyArn=arn), *IAM_MISSING)
+            absent_as_none(lambda: iam.delete_role(RoleName=role_name), *IAM_MISSING)
+            ctx.log(f"Deleted execution role {role_name}.", "success")
+        for stale in ("role_name", "role_arn", "role_origin"):
+            ctx.state.forget(self.key, stale)
+        ctx.checkpoint()
+        bucket = recorded.get("bucket")
+        if bucket:
+            s3 = ctx.client("s3")
+            for key in list(recorded.get("s3_keys") or []):
+                absent_as_none(partial(s3.delete_object, Bucket=bucket, Key=key), *S3_MISSING)
+                ctx.log(f"Deleted s3://{bucket}/{key}.", "success")
+                remaining = [k for k in self.resources(ctx).get("s3_keys") or [] if k != key]
+                self.record(ctx, "s3_keys", remaining)
+            if recorded.get("bucket_origin") == "created":
+                listing = absent_as_none(lambda: s3.list_objects_v2(Bucket=bucket, MaxKeys=1), *S3_MISSING)
+                if listing is not None and listing.get("KeyCount", 0):
+                    ctx.log(f"Kept bucket {bucket}: it holds objects the wizard did not put there.", "warning")
+                elif listing is not None:
+                    absent_as_none(lambda: s3.delete_bucket(Bucket=bucket), *S3_MISSING)
+                    ctx.log(f"Deleted bucket {bucket}.", "success")
+            for stale in ("bucket", "bucket_origin", "s3_keys", "s3_uri"):
+                ctx.state.forget(self.key, stale)
+        build = wizard_dir(ctx.project) / "build"
+        if build.exists():
+            shutil.rmtree(build, ignore_errors=True)
+
+    def _forget_in_yaml(self, ctx: Context, runtime_arn: str) -> None:
+        """The YAML must not name a deleted runtime (the toolkit would try to invoke it)."""
+        try:
+            data = agentcore_yaml.load(ctx.project)
+        except WizardError:
+            return
+        if not data:
+            return
+        changed = False
+        for entry in data["agents"].values():
+            deployed = entry.get("bedrock_agentcore")
+            if isinstance(deployed, dict) and runtime_arn and deployed.get("agent_arn") == runtime_arn:
+                deployed["agent_id"] = deployed["agent_arn"] = deployed["agent_session_id"] = None
+                changed = True
+        if changed:
+            agentcore_yaml.save(ctx.project, data)
+
+    def _wait_gone(self, ctx: Context, runtime_id: str) -> None:
+        """DeleteAgentRuntime returns at once; the role and the provider must outlive the runtime."""
+        control = ctx.client("bedrock-agentcore-control")
+        started = time.monotonic()
+        while absent_as_none(lambda: control.get_agent_runtime(agentRuntimeId=runtime_id)) is not None:
+            waited = time.monotonic() - started
+            if waited > READY_TIMEOUT:
+                raise WizardError(
+                    f"Runtime {runtime_id} is still being deleted after {int(waited)} s.",
+                    fix="Run cleanup again later: it carries on where it stopped.",
+                )
+            ctx.progress(0.1, f"waiting for runtime {runtime_id} to go ({int(waited)}s)")
+            ctx.checkpoint()
+            time.sleep(1.0 if waited < 20 else 5.0)
+
+
+def _s3_gone(s3: Any, bucket: str, key: str) -> bool:
+    return absent_as_none(lambda: s3.head_object(Bucket=bucket, Key=key), *S3_MISSING) is None
+
+
+def log_group(runtime_id: str) -> str:
+    return f"/aws/bedrock-agentcore/runtimes/{runtime_id}-DEFAULT"

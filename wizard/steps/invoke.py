@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from wizard import consent, inbound_token
-from wizard.errors import UsageError, WizardError, error_code
+from wizard.errors import UsageError, WizardError, error_code, fix_for_message
 from wizard.files import identity as idfiles
 from wizard.invocation import (
     PROMPT,
@@ -20,7 +20,6 @@ from wizard.invocation import (
     invocation_url,
     invoke,
     is_authenticated,
-    known_fix,
     new_session_id,
 )
 from wizard.steps.base import Check, Detection, Stage
@@ -119,15 +118,13 @@ asks again in the same session, and the agent answers with the user's token (its
         checks.append(Check("runtime READY", runtime.get("status") == "READY", str(runtime.get("status"))))
         token = self._token(ctx, identity_files(ctx))
         answer = self._invoke(ctx, str(arn), token, str(session_id), "check")
-        checks.append(
-            Check(
-                "agent answers with the user's token",
-                is_authenticated(answer.text),
-                "in the recorded session"
-                if is_authenticated(answer.text)
-                else "it asks for consent again: run this stage to approve",
-            )
-        )
+        if is_authenticated(answer.text):
+            detail = "in the recorded session"
+        elif authorization_url(answer.text):
+            detail = "it asks for consent again: run this stage to approve"
+        else:
+            detail = f"it answered: {' '.join(answer.text.split())[:300]}"
+        checks.append(Check("agent answers with the user's token", is_authenticated(answer.text), detail))
         return checks
 
     # --- run --------------------------------------------------------------------------------------
@@ -342,7 +339,7 @@ asks again in the same session, and the agent answers with the user's token (its
             message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", "")) or str(exc)
             raise WizardError(
                 f"CompleteResourceTokenAuth: {code}: {message}",
-                fix=known_fix(message) or known_fix(code) or "Run the stage again for a fresh session.",
+                fix=fix_for_message(message) or fix_for_message(code) or "Run the stage again for a fresh session.",
                 code=code,
             ) from exc
         ctx.log("Session completed: AgentCore released the user's token to the token vault.", "success")

@@ -8,7 +8,7 @@ from wizard import names
 from wizard.errors import WizardError, absent_as_none
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idfiles
-from wizard.steps.base import Check, Detection, Stage
+from wizard.steps.base import Check, Detection, OwnedByName
 from wizard.steps.configure import agent_name, identity_files
 
 if TYPE_CHECKING:
@@ -47,7 +47,8 @@ def full_client_update(client: dict[str, Any], allowed: set[str], callback_urls:
     return request
 
 
-class ProviderStage(Stage):
+class ProviderStage(OwnedByName):
+    resource_label = "credential provider"
     key = "provider"
     number = 5
     title = "Create credential provider"
@@ -132,7 +133,7 @@ Done better than the quickstart:
                 name=name, credentialProviderVendor="CustomOauth2", oauth2ProviderConfigInput=provider_input(files)
             )
             self._remember(ctx, answer)
-            self.record_origin(ctx, "created")
+            self.record(ctx, "origin", "created")  # made just now: ours, whatever was here before
             ctx.log(f"Created credential provider {name}.", "success")
         else:
             differ = settings_differ(answer, files)
@@ -224,5 +225,6 @@ Done better than the quickstart:
         checks.append(Check(f"listed in {agentcore_yaml.YAML_NAME}", bool(listed), name))
         return checks
 
-    def undo(self, ctx: Context) -> None:
-        return None
+    def _delete(self, ctx: Context, name: str) -> Any:
+        # The client secret the service keeps in Secrets Manager goes with the provider.
+        return ctx.client("bedrock-agentcore-control").delete_oauth2_credential_provider(name=name)

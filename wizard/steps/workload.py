@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from wizard import names
 from wizard.errors import WizardError, absent_as_none
 from wizard.files import agentcore_yaml
-from wizard.steps.base import Check, Detection, Stage
+from wizard.steps.base import Check, Detection, OwnedByName
 from wizard.steps.configure import agent_name
 
 if TYPE_CHECKING:
@@ -19,7 +19,8 @@ def workload_name(ctx: Context) -> str:
     return ctx.options.workload_name or recorded or names.DEFAULT_WORKLOAD
 
 
-class WorkloadStage(Stage):
+class WorkloadStage(OwnedByName):
+    resource_label = "workload identity"
     key = "workload"
     number = 6
     title = "Create workload identity"
@@ -73,7 +74,7 @@ yourself, and it is what the quickstart's cleanup expects to find.
             found = dict(control.create_workload_identity(name=name, allowedResourceOauth2ReturnUrls=[return_url]))
             self.record(ctx, "name", name)
             self.record(ctx, "arn", found["workloadIdentityArn"])
-            self.record_origin(ctx, "created")
+            self.record(ctx, "origin", "created")  # made just now: ours, whatever was here before
             ctx.log(f"Created workload identity {name}.", "success")
         else:
             self.record(ctx, "name", name)
@@ -124,5 +125,5 @@ yourself, and it is what the quickstart's cleanup expects to find.
             ),
         ]
 
-    def undo(self, ctx: Context) -> None:
-        return None
+    def _delete(self, ctx: Context, name: str) -> Any:
+        return ctx.client("bedrock-agentcore-control").delete_workload_identity(name=name)

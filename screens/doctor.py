@@ -1,0 +1,91 @@
+"""The doctor as a dialog: what is wrong with this project, each finding with its fix."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, LoadingIndicator, Static
+
+if TYPE_CHECKING:
+    from screens.app import WizardApp
+    from wizard.doctor import Finding
+
+STYLES = {"ok": ("✓ ", "green"), "warning": ("! ", "yellow"), "error": ("✗ ", "red")}
+
+
+class DoctorModal(ModalScreen[None]):
+    BINDINGS = [Binding("escape", "close", "Close", id="doctor.close")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            yield Static(Text("Doctor: checking credentials, regions and every finished stage …", style="bold"))
+            yield LoadingIndicator(id="doctor-busy")
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(id="findings")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Check again", id="again", disabled=True)
+                yield Button("Close", id="close", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#close", Button).focus()
+        self.check()
+
+    @property
+    def wizard_app(self) -> WizardApp:
+        return cast("WizardApp", self.app)
+
+    def check(self) -> None:
+        app = self.wizard_app
+        if app.busy is not None:
+            self._show_text(Text(f"Busy: {app.busy}. Check again when it is done.", style="yellow"))
+            self.query_one("#again", Button).disabled = False
+            return
+        app._set_busy("running the doctor")
+        self.query_one("#doctor-busy").display = True
+        self.query_one("#again", Button).disabled = True
+        self._diagnose()
+
+    @work(thread=True, group="stage", description="Doctor")
+    def _diagnose(self) -> None:
+        from wizard.doctor import Finding, diagnose
+
+        try:
+            findings = diagnose(self.wizard_app.wizard)
+        except Exception as exc:  # the doctor itself must never take the app down
+            findings = [Finding("error", "doctor", f"could not finish: {exc}")]
+        self.app.call_from_thread(self._show, findings)
+
+    def _show(self, findings: list[Finding]) -> None:
+        self.wizard_app._set_busy(None)
+        self.query_one("#doctor-busy").display = False
+        self.query_one("#again", Button).disabled = False
+        text = Text()
+        for index, finding in enumerate(findings):
+            if index:
+                text.append("\n")
+            mark, style = STYLES.get(finding.level, ("· ", ""))
+            text.append(mark, style=style)
+            text.append(f"{finding.topic}: ", style="bold")
+            text.append(finding.message)
+            if finding.fix:
+                text.append(f"\n    → {finding.fix}", style="dim")
+        self._show_text(text)
+
+    def _show_text(self, text: Text) -> None:
+        self.query_one("#doctor-busy").display = False
+        self.query_one("#findings", Static).update(text)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "again":
+            self.check()
+        else:
+            self.dismiss(None)
+
+    def action_close(self) -> None:
+        self.dismiss(None)
