@@ -64,7 +64,7 @@ class WelcomeScreen(Screen[None]):
     def _start_label(self) -> str:
         target = self.wizard_app.wizard.first_unfinished()
         if target is None:
-            return "All stages done: review them"
+            return "All stages done: clean up when you are finished"
         if self._has_progress():
             return f"Continue at stage {target.label}: {target.title}"
         return "Start at stage 0: Prerequisites"
@@ -121,4 +121,4 @@ class WelcomeScreen(Screen[None]):
     def action_start(self) -> None:
         wizard = self.wizard_app.wizard
         target = wizard.first_unfinished() if self._has_progress() else wizard.stages[0]
-        self.wizard_app.goto((target or wizard.stages[0]).key)
+        self.wizard_app.goto(target.key if target is not None else "cleanup")

@@ -773,3 +773,19 @@ async def test_cleanup_screen_lists_asks_then_deletes(make_app, deployed: Any) -
         assert status(app, "cleanup") == "done", app.wizard.error_of(app.wizard.stage("cleanup"))
         assert all(status(app, key) == "pending" for key in ALL_KEYS if key != "cleanup")
         assert not (project / JSON_NAME).exists()
+
+
+async def test_welcome_after_every_stage_points_at_cleanup(make_app, options: Options) -> None:
+    state = StateFile(options.project).load()
+    state.data.update(region="us-east-1", mode="sandbox")
+    for key in ALL_KEYS[:-1]:
+        state.set_status(key, "done", save=False)
+    state.save()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        label = button_label(app.screen.query_one("#start", Button))
+        assert label.startswith("All stages done"), label
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, StageScreen) and app.screen.stage_key == "cleanup"
