@@ -24,7 +24,7 @@ class DoctorModal(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
-            yield Static(Text("Doctor: checking credentials, regions and every finished stage …", style="bold"))
+            yield Static(id="doctor-title")
             yield LoadingIndicator(id="doctor-busy")
             with VerticalScroll(classes="dialog-body"):
                 yield Static(id="findings")
@@ -47,6 +47,7 @@ class DoctorModal(ModalScreen[None]):
             self.query_one("#again", Button).disabled = False
             return
         app._set_busy("running the doctor")
+        self._title("Doctor: checking credentials, regions and every finished stage …")
         self.query_one("#doctor-busy").display = True
         self.query_one("#again", Button).disabled = True
         self._diagnose()
@@ -61,8 +62,14 @@ class DoctorModal(ModalScreen[None]):
             findings = [Finding("error", "doctor", f"could not finish: {exc}")]
         self.app.call_from_thread(self._show, findings)
 
+    def _title(self, text: str) -> None:
+        self.query_one("#doctor-title", Static).update(Text(text, style="bold"))
+
     def _show(self, findings: list[Finding]) -> None:
         self.wizard_app._set_busy(None)
+        errors = sum(finding.level == "error" for finding in findings)
+        warnings = sum(finding.level == "warning" for finding in findings)
+        self._title(f"Doctor: {errors} error(s), {warnings} warning(s). Each comes with its fix.")
         self.query_one("#doctor-busy").display = False
         self.query_one("#again", Button).disabled = False
         text = Text()

@@ -156,7 +156,7 @@ class StageScreen(Screen[None]):
         status = wizard.status_of(stage)
         title = Text.assemble(
             (f"Stage {stage.label} · {stage.title}" if stage.number is not None else stage.title, "bold"),
-            (f"   ({stage.quickstart_step})   ", "dim"),
+            (f"   ({stage.quickstart_step})   " if stage.quickstart_step != stage.title else "   ", "dim"),
             status_text(status),
         )
         self.query_one("#stage-title", Static).update(title)

@@ -21,7 +21,7 @@ class CleanupStage(Stage):
     number = None
     title = "Cleanup"
     quickstart_step = "Cleanup"
-    values_title = "What it deletes and what stays (from the records; Run checks AWS and asks first)"
+    values_title = "Deletes and keeps (from the records; Run asks AWS and you first)"
     explanation = """\
 Deletes **exactly what the wizard created**, in dependency order: the runtime (and waits until it
 is gone), its log group, the execution role (inline policies first), the uploaded code and the
