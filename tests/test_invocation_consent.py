@@ -840,3 +840,16 @@ def test_can_open_browser_on_linux_needs_a_display(clean_env: pytest.MonkeyPatch
     assert consent.can_open_browser() is True
     clean_env.setenv("SSH_CONNECTION", "10.0.0.2 50000 10.0.0.1 22")
     assert consent.can_open_browser() is False
+
+
+def test_a_name_taken_by_someone_else_says_how_to_pick_another() -> None:
+    from botocore.exceptions import ClientError
+
+    from wizard.errors import explain
+
+    taken = ClientError(
+        {"Error": {"Code": "ConflictException", "Message": "An agent runtime named identity_demo already exists"}},
+        "CreateAgentRuntime",
+    )
+    error = explain(taken)
+    assert error.code == "ConflictException" and "--agent-name" in error.fix

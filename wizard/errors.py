@@ -75,6 +75,12 @@ _KNOWN_FIXES = (
         "The generated password did not meet the pool's password policy. Run the stage again to generate a new one.",
     ),
     KnownFix(
+        ("ConflictException",),
+        "Something with this name already exists in this account and region, made by another project or person "
+        "(in a workshop sharing one account or sandbox, everyone starts with the same names). Give yours its own: "
+        "--agent-name, --provider-name or --workload-name, then run from stage 4 again.",
+    ),
+    KnownFix(
         ("ResourceNotFoundException", "NoSuchEntity"),
         "Something the wizard recorded no longer exists in AWS. Run `agentcore-wizard status --verify` "
         "to see what drifted, then run the stage again to recreate it.",

@@ -140,8 +140,9 @@ Done better than the quickstart:
             if differ:
                 question = (
                     f"A credential provider named {name} already exists, but " + "; ".join(differ) + ".\n\n"
-                    "Update it to this project's identity pool client? (No: leave it, and pick another name "
-                    "with --provider-name.)"
+                    "Update it to this project's identity pool client? (If someone else uses it (a workshop "
+                    "sharing one account or sandbox), updating breaks their agent: leave it and pick another "
+                    "name with --provider-name.)"
                 )
                 if not ctx.confirm(question, False, "Update it", "Leave it"):
                     raise WizardError(
