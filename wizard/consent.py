@@ -15,10 +15,12 @@ import sys
 import threading
 import urllib.parse
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wizard.errors import UsageError, WizardError
+
+if TYPE_CHECKING:
+    from http.server import ThreadingHTTPServer
 
 LOOPBACK = ("localhost", "127.0.0.1")
 SESSION_PREFIX = "urn:ietf:params:oauth:request_uri:"
@@ -110,6 +112,9 @@ class ReturnListener:
         self._server: ThreadingHTTPServer | None = None
 
     def start(self) -> None:
+        # Imported here: http.server is only needed while a consent is awaited, not to paint the first screen.
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
         listener = self
 
         class Handler(BaseHTTPRequestHandler):

@@ -7,8 +7,6 @@ import os
 import queue
 import re
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -276,6 +274,9 @@ class Context:
 
     def get_json(self, url: str, timeout: float = 10.0) -> tuple[int, Any]:
         target = self.local_url(url)
+        import urllib.error
+        import urllib.request  # ~60 ms: kept off the path to the first screen
+
         request = urllib.request.Request(target, headers={"Accept": "application/json"})
         try:
             with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310 (https or sandbox)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import ssl
 import time
 import urllib.parse
 import uuid
@@ -108,6 +107,8 @@ def _connection(url: str) -> tuple[http.client.HTTPConnection, str]:
     target = parts.path + (f"?{parts.query}" if parts.query else "")
     host = parts.hostname or ""
     if parts.scheme == "https":
+        import ssl  # only for real endpoints; keeps it off the start-up path
+
         return http.client.HTTPSConnection(
             host, port or 443, timeout=READ_TIMEOUT, context=ssl.create_default_context()
         ), target
