@@ -523,3 +523,14 @@ def test_a_new_journey_after_cleanup_is_not_cleanup_drift(pools_only: Any) -> No
     assert wizard.status_of(wizard.stage("cleanup")) == "pending"
     wizard.verify_stage("cleanup")
     assert wizard.status_of(wizard.stage("cleanup")) == "pending"
+
+
+def test_something_deleted_by_hand_is_reported_as_already_gone(deployed: Any, sandbox_endpoint: str) -> None:
+    name = deployed.state.resources("provider")["name"]
+    client("bedrock-agentcore-control", sandbox_endpoint).delete_oauth2_credential_provider(name=name)
+    since = len(deployed.events)
+    assert cleanup(deployed).ok
+    said = logs(deployed, since)
+    assert f"Credential provider {name} was already gone." in said, said
+    assert not any(line == f"Deleted credential provider {name}." for line in said)
+    assert any(line.startswith("Deleted runtime ") for line in said), said

@@ -118,6 +118,11 @@ class Stage:
             self.record(ctx, "origin", origin)
 
 
+def deleted_or_gone(what: str, found: bool) -> tuple[str, str]:
+    """The log line for one deletion: honest about things that were already gone."""
+    return (f"Deleted {what}.", "success") if found else (f"{what[0].upper()}{what[1:]} was already gone.", "info")
+
+
 class OwnedByName(Stage):
     """A stage that makes one named AgentCore resource: cleanup deletes it only if the wizard created it."""
 
@@ -146,7 +151,7 @@ class OwnedByName(Stage):
         recorded = self.resources(ctx)
         name = recorded.get("name")
         if name and recorded.get("origin") == "created":
-            absent_as_none(lambda: self._delete(ctx, name))
-            ctx.log(f"Deleted {self.resource_label} {name}.", "success")
+            found = absent_as_none(lambda: self._delete(ctx, name)) is not None
+            ctx.log(*deleted_or_gone(f"{self.resource_label} {name}", found))
         for stale in list(recorded):
             ctx.state.forget(self.key, stale)

@@ -14,7 +14,7 @@ from wizard.files import identity as idfiles
 from wizard.files.execution_role import POLICY_NAME, RoleInputs, inline_policy, trust_policy
 from wizard.files.package import Target, build_dependencies, build_zip
 from wizard.state import wizard_dir
-from wizard.steps.base import Check, Detection, Stage, Teardown
+from wizard.steps.base import Check, Detection, Stage, Teardown, deleted_or_gone
 from wizard.steps.configure import agent_name, identity_files
 
 if TYPE_CHECKING:
@@ -431,9 +431,9 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         runtime_id = recorded.get("runtime_id")
         if runtime_id:
             control = ctx.client("bedrock-agentcore-control")
-            absent_as_none(lambda: control.delete_agent_runtime(agentRuntimeId=runtime_id))
+            found = absent_as_none(lambda: control.delete_agent_runtime(agentRuntimeId=runtime_id)) is not None
             self._wait_gone(ctx, str(runtime_id))
-            ctx.log(f"Deleted runtime {runtime_id}.", "success")
+            ctx.log(*deleted_or_gone(f"runtime {runtime_id}", found))
             logs = ctx.client("logs")
             group = log_group(str(runtime_id))
             if absent_as_none(lambda: logs.delete_log_group(logGroupName=group)) is not None:
@@ -456,8 +456,8 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             for policy in attached:
                 arn = policy["PolicyArn"]
                 absent_as_none(partial(iam.detach_role_policy, RoleName=role_name, PolicyArn=arn), *IAM_MISSING)
-            absent_as_none(lambda: iam.delete_role(RoleName=role_name), *IAM_MISSING)
-            ctx.log(f"Deleted execution role {role_name}.", "success")
+            found = absent_as_none(lambda: iam.delete_role(RoleName=role_name), *IAM_MISSING) is not None
+            ctx.log(*deleted_or_gone(f"execution role {role_name}", found))
         for stale in ("role_name", "role_arn", "role_origin"):
             ctx.state.forget(self.key, stale)
         ctx.checkpoint()
@@ -465,8 +465,8 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         if bucket:
             s3 = ctx.client("s3")
             for key in list(recorded.get("s3_keys") or []):
-                absent_as_none(partial(s3.delete_object, Bucket=bucket, Key=key), *S3_MISSING)
-                ctx.log(f"Deleted s3://{bucket}/{key}.", "success")
+                found = absent_as_none(partial(s3.delete_object, Bucket=bucket, Key=key), *S3_MISSING) is not None
+                ctx.log(*deleted_or_gone(f"s3://{bucket}/{key}", found))
                 remaining = [k for k in self.resources(ctx).get("s3_keys") or [] if k != key]
                 self.record(ctx, "s3_keys", remaining)
             if recorded.get("bucket_origin") == "created":
