@@ -38,19 +38,18 @@ class Redirect:
     error: str = ""
 
 
-def _split(url: str) -> tuple[urllib.parse.SplitResult, int | None] | None:
-    """The URL's parts and port, or None when it cannot be parsed (a bad port, a stray bracket)."""
+def _split(url: str) -> tuple[urllib.parse.SplitResult, int | None]:
+    """The URL's parts and port; empty parts when it cannot be parsed (a bad port, a stray bracket)."""
     try:
         parts = urllib.parse.urlsplit(url)
         return parts, parts.port
     except ValueError:
-        return None
+        return urllib.parse.urlsplit(""), None
 
 
 def check_return_url(url: str) -> str:
     """A return URL the wizard can listen on itself: http on this machine, with a port and a path."""
-    split = _split(url)
-    parts, port = split if split else (urllib.parse.urlsplit(""), None)
+    parts, port = _split(url)
     if parts.scheme != "http" or parts.hostname not in LOOPBACK or not port or not parts.path.startswith("/"):
         raise UsageError(
             f"--return-url {url} is not a local URL the wizard can listen on.",
@@ -64,8 +63,7 @@ def parse_redirect(text: str, return_url: str | None = None) -> Redirect:
     text = text.strip()
     if text.startswith(SESSION_PREFIX):
         return Redirect(text)
-    split = _split(text)
-    parts, port = split if split else (urllib.parse.urlsplit(""), None)
+    parts, port = _split(text)
     if not parts.scheme or not parts.netloc:
         raise WizardError(
             "That is not the URL your browser ended on.",
@@ -209,8 +207,7 @@ def sandbox_consent(authorization_url: str, username: str, password: str, approv
 
     Only ever talks to this machine: the sandbox's authorization URLs are on 127.0.0.1.
     """
-    split = _split(authorization_url)
-    parts, port_given = split if split else (urllib.parse.urlsplit(""), None)
+    parts, port_given = _split(authorization_url)
     if parts.scheme != "http" or parts.hostname not in LOOPBACK:
         raise UsageError(
             "Automatic consent works only with the sandbox's consent pages on this machine.",
@@ -246,10 +243,9 @@ def sandbox_consent(authorization_url: str, username: str, password: str, approv
 
 def follow_to_listener(location: str) -> bool:
     """What the browser does next: GET the return URL on this machine. False if nothing listens there."""
-    split = _split(location)
-    if split is None or split[0].hostname not in LOOPBACK:
+    parts, port = _split(location)
+    if parts.hostname not in LOOPBACK:
         return False
-    parts, port = split
     try:
         connection = http.client.HTTPConnection("127.0.0.1", port or 80, timeout=10)
         connection.request("GET", parts.path + (f"?{parts.query}" if parts.query else ""))

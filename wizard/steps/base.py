@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from wizard.errors import absent_as_none
+
 if TYPE_CHECKING:
     from wizard.context import Context
 
@@ -146,8 +148,6 @@ class OwnedByName(Stage):
         return [Teardown(self.key, what, True, gone=lambda: self._get(ctx, name) is None)]
 
     def undo(self, ctx: Context) -> None:
-        from wizard.errors import absent_as_none
-
         recorded = self.resources(ctx)
         name = recorded.get("name")
         if name and recorded.get("origin") == "created":

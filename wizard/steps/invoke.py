@@ -259,7 +259,7 @@ asks again in the same session, and the agent answers with the user's token (its
             user = files.identity.username
             ctx.log(f"Authorization needed. Open this link and sign in as {user} (identity pool):", "warning")
             ctx.log(link)
-            detail = {"url": link, "username": user, "seconds": deadline - started, "listening": listening}
+            detail = {"url": link, "username": user, "listening": listening}
             ctx.emit("consent", link, detail=detail)
             if options.auto_consent:
                 ctx.log(f"--auto-consent: signing in on the sandbox's consent page as {user} and approving.")
@@ -276,15 +276,17 @@ asks again in the same session, and the agent answers with the user's token (its
                 ctx.log(f"Waiting for the browser to come back to {ctx.return_url} …")
             else:
                 ctx.log("Waiting for the URL your browser ends on after approving (paste it) …")
-            return self._await_redirect(ctx, started, deadline)
-        finally:
-            listener.stop()
-            if time.monotonic() >= lapses:
+            return self._await_redirect(ctx, started, deadline, link_lapses=deadline >= lapses)
+        except WizardError as error:
+            if error.code == "consent_lapsed":
                 # A new link also needs a new session; the old one may hold the lapsed request.
                 ctx.state.forget(self.key, "runtime_session_id")
+            raise
+        finally:
+            listener.stop()
             ctx.emit("consent", "", detail={"done": True})
 
-    def _await_redirect(self, ctx: Context, started: float, deadline: float) -> consent.Redirect:
+    def _await_redirect(self, ctx: Context, started: float, deadline: float, link_lapses: bool) -> consent.Redirect:
         last_shown = -1
         total = deadline - started
         while True:
@@ -313,7 +315,7 @@ asks again in the same session, and the agent answers with the user's token (its
                 )
             ctx.log("The browser came back with the session: approved.", "success")
             return redirect
-        if time.monotonic() >= started + consent.CONSENT_SECONDS - 0.5:
+        if link_lapses:
             raise WizardError(
                 f"The authorization link lapsed after {int(consent.CONSENT_SECONDS // 60)} minutes without approval.",
                 fix="Run the stage again: it starts a fresh session with a new link.",
