@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
+from wizard_helpers import cli_env
+from wizard_helpers import client as sandbox_client
 
 from wizard.files import identity as idf
 from wizard.state import ProjectLock
@@ -27,15 +28,7 @@ RUN = ["run", "--sandbox", "--yes", "--through", "agent"]
 
 def _env(**extra: str) -> dict[str, str]:
     """The test's environment without any AWS setting, so nothing can reach a real account."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
-    env.update(
-        AWS_CONFIG_FILE=os.devnull,
-        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
-        AWS_EC2_METADATA_DISABLED="true",
-        PYTHONUNBUFFERED="1",
-    )
-    env.update(extra)
-    return env
+    return {**cli_env(), "PYTHONUNBUFFERED": "1", **extra}
 
 
 def cli(folder: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -67,13 +60,7 @@ def sandbox_endpoint_of(folder: Path) -> str:
 
 
 def idp_of(folder: Path) -> Any:
-    return boto3.client(
-        "cognito-idp",
-        endpoint_url=sandbox_endpoint_of(folder),
-        region_name="us-east-1",
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
+    return sandbox_client("cognito-idp", sandbox_endpoint_of(folder))
 
 
 def pool_count(folder: Path) -> int:
@@ -443,14 +430,8 @@ def test_sandbox_serve_prints_its_endpoint_and_serves_a_run(tmp_path: Path) -> N
         assert result.returncode == 0, result.stderr
         assert "SANDBOX" in result.stderr
         # The facilitator's sandbox holds the attendee's pools; no folder sandbox was started.
-        client = boto3.client(
-            "cognito-idp",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="sandbox",
-            aws_secret_access_key="sandbox",
-        )
-        assert len(client.list_user_pools(MaxResults=60)["UserPools"]) == 2
+        idp = sandbox_client("cognito-idp", endpoint)
+        assert len(idp.list_user_pools(MaxResults=60)["UserPools"]) == 2
         assert not (folder / ".agentcore-wizard" / "sandbox.json").exists()
     finally:
         serve.send_signal(signal.SIGTERM)
@@ -477,13 +458,7 @@ YAML_NAME = ".bedrock_agentcore.yaml"
 
 
 def control_of(folder: Path) -> Any:
-    return boto3.client(
-        "bedrock-agentcore-control",
-        endpoint_url=sandbox_endpoint_of(folder),
-        region_name="us-east-1",
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
+    return sandbox_client("bedrock-agentcore-control", sandbox_endpoint_of(folder))
 
 
 def _listed(call: Any, key: str) -> list[str]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import threading
 
-import boto3
 import pytest
+from wizard_helpers import client
 
 from wizard.files.execution_role import RoleInputs, inline_policy, trust_policy
 
@@ -67,13 +67,7 @@ def test_no_statement_grants_everything() -> None:
 
 
 def test_policies_are_accepted_by_iam(sandbox_endpoint: str) -> None:
-    iam = boto3.client(
-        "iam",
-        endpoint_url=sandbox_endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
+    iam = client("iam", sandbox_endpoint)
     name = f"policy-check-{threading.get_ident()}"
     iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy(INPUTS)))
     iam.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(inline_policy(INPUTS)))

@@ -11,8 +11,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
+from wizard_helpers import client
 
 from wizard.context import Options
 from wizard.engine import Wizard
@@ -26,13 +26,7 @@ REGION = "us-east-1"
 
 @pytest.fixture
 def idp(sandbox_endpoint: str) -> Any:
-    return boto3.client(
-        "cognito-idp",
-        endpoint_url=sandbox_endpoint,
-        region_name=REGION,
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
+    return client("cognito-idp", sandbox_endpoint)
 
 
 def _suffix(wizard: Any) -> str:
@@ -414,14 +408,8 @@ def _hand_made_pool(idp: Any, role: str) -> idf.PoolRecord:
 @pytest.fixture(scope="module")
 def hand_made(sandbox_endpoint: str) -> idf.IdentityFiles:
     """Two pools set up by hand (not by this wizard), as the toolkit would have."""
-    client = boto3.client(
-        "cognito-idp",
-        endpoint_url=sandbox_endpoint,
-        region_name=REGION,
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
-    return idf.IdentityFiles(runtime=_hand_made_pool(client, "runtime"), identity=_hand_made_pool(client, "identity"))
+    idp = client("cognito-idp", sandbox_endpoint)
+    return idf.IdentityFiles(runtime=_hand_made_pool(idp, "runtime"), identity=_hand_made_pool(idp, "identity"))
 
 
 def test_detect_adopts_identity_files_made_by_hand(wizard: Any, hand_made: idf.IdentityFiles, project: Path) -> None:

@@ -12,9 +12,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import yaml
+from wizard_helpers import client
 
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idf
@@ -38,24 +38,14 @@ CREATING_OR_CHANGING = (
 # --- helpers ---------------------------------------------------------------------------------------
 
 
-def _client(service: str, endpoint: str) -> Any:
-    return boto3.client(
-        service,
-        endpoint_url=endpoint,
-        region_name=REGION,
-        aws_access_key_id="sandbox",
-        aws_secret_access_key="sandbox",
-    )
-
-
 @pytest.fixture
 def idp(sandbox_endpoint: str) -> Any:
-    return _client("cognito-idp", sandbox_endpoint)
+    return client("cognito-idp", sandbox_endpoint)
 
 
 @pytest.fixture
 def control(sandbox_endpoint: str) -> Any:
-    return _client("bedrock-agentcore-control", sandbox_endpoint)
+    return client("bedrock-agentcore-control", sandbox_endpoint)
 
 
 @pytest.fixture
@@ -209,7 +199,7 @@ def test_the_secret_really_reaches_the_provider(ready: Any, sandbox_endpoint: st
     run_ok(wizard, "configure")
     run_ok(wizard, "provider")
     arn = wizard.state.resources("provider")["client_secret_arn"]
-    stored = _client("secretsmanager", sandbox_endpoint).get_secret_value(SecretId=arn)["SecretString"]
+    stored = client("secretsmanager", sandbox_endpoint).get_secret_value(SecretId=arn)["SecretString"]
     assert json.loads(stored) == {"clientSecret": files_of(wizard).identity.client_secret}
 
 
@@ -476,7 +466,7 @@ def test_provider_with_other_settings_is_updated_when_confirmed(
     config = now["oauth2ProviderConfigOutput"]["customOauth2ProviderConfig"]
     assert config["clientId"] == files.identity.client_id
     assert config["oauthDiscovery"]["discoveryUrl"] == files.identity.discovery_url
-    stored = _client("secretsmanager", sandbox_endpoint).get_secret_value(SecretId=now["clientSecretArn"]["secretArn"])
+    stored = client("secretsmanager", sandbox_endpoint).get_secret_value(SecretId=now["clientSecretArn"]["secretArn"])
     assert json.loads(stored["SecretString"]) == {"clientSecret": files.identity.client_secret}
     assert now["callbackUrl"] in identity_client(idp, files)["CallbackURLs"]
     assert wizard.status_of(wizard.stage("provider")) == "done"

@@ -156,17 +156,22 @@ def test_provider_name_too_long_is_a_validation_error(control: Any, identity_poo
     assert "Member must have length less than or equal to 128" in error_message(info.value)
 
 
-def _all_providers(control: Any) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
-    kwargs: dict[str, Any] = {"maxResults": 20}
-    for _ in range(200):
-        page = control.list_oauth2_credential_providers(**kwargs)
-        for item in page["credentialProviders"]:
-            out[item["name"]] = item
+def pages_of(list_call: Any, key: str, size: int) -> list[list[dict[str, Any]]]:
+    """Every page a List call gives, following nextToken; it must stop."""
+    pages: list[list[dict[str, Any]]] = []
+    kwargs: dict[str, Any] = {"maxResults": size}
+    for _ in range(500):
+        page = list_call(**kwargs)
+        pages.append(page[key])
         if not page.get("nextToken"):
-            return out
+            return pages
         kwargs["nextToken"] = page["nextToken"]
-    raise AssertionError("list_oauth2_credential_providers never stopped paging")
+    raise AssertionError("paging never ended")
+
+
+def _all_providers(control: Any) -> dict[str, dict[str, Any]]:
+    pages = pages_of(control.list_oauth2_credential_providers, "credentialProviders", 20)
+    return {item["name"]: item for page in pages for item in page}
 
 
 def test_provider_list_pages(control: Any) -> None:
@@ -178,22 +183,12 @@ def test_provider_list_pages(control: Any) -> None:
             credentialProviderVendor="GoogleOauth2",
             oauth2ProviderConfigInput={"googleOauth2ProviderConfig": {"clientId": "id", "clientSecret": "s"}},
         )
-    seen: list[str] = []
-    pages = 0
-    kwargs: dict[str, Any] = {"maxResults": 2}
-    for _ in range(500):
-        page = control.list_oauth2_credential_providers(**kwargs)
-        pages += 1
-        assert len(page["credentialProviders"]) <= 2, page
-        seen += [item["name"] for item in page["credentialProviders"]]
-        if not page.get("nextToken"):
-            break
-        kwargs["nextToken"] = page["nextToken"]
-    else:
-        raise AssertionError("paging never ended")
+    pages = pages_of(control.list_oauth2_credential_providers, "credentialProviders", 2)
+    assert all(len(page) <= 2 for page in pages), pages
+    seen = [item["name"] for page in pages for item in page]
     assert names <= set(seen), names - set(seen)
     assert len(seen) == len(set(seen)), "a provider came back on two pages"
-    assert pages >= 3
+    assert len(pages) >= 3
 
 
 # ------------------------------------------------------------------------------------- workload identities
@@ -264,22 +259,12 @@ def test_workload_identity_list_pages(control: Any) -> None:
     names = {f"{prefix}-{i}" for i in range(5)}
     for name in names:
         control.create_workload_identity(name=name)
-    seen: list[str] = []
-    pages = 0
-    kwargs: dict[str, Any] = {"maxResults": 2}
-    for _ in range(500):
-        page = control.list_workload_identities(**kwargs)
-        pages += 1
-        assert len(page["workloadIdentities"]) <= 2, page
-        seen += [item["name"] for item in page["workloadIdentities"]]
-        if not page.get("nextToken"):
-            break
-        kwargs["nextToken"] = page["nextToken"]
-    else:
-        raise AssertionError("paging never ended")
+    pages = pages_of(control.list_workload_identities, "workloadIdentities", 2)
+    assert all(len(page) <= 2 for page in pages), pages
+    seen = [item["name"] for page in pages for item in page]
     assert names <= set(seen), names - set(seen)
     assert len(seen) == len(set(seen)), "a workload identity came back on two pages"
-    assert pages >= 3
+    assert len(pages) >= 3
 
 
 @pytest.mark.parametrize("call", ["list_oauth2_credential_providers", "list_workload_identities"])
