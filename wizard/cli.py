@@ -514,10 +514,13 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
         if not any(record.get("resources") for record in wizard.state.data.get("stages", {}).values()):
             _rebuild_records(wizard)
         plan = stage.plan(wizard.ctx)
-        print(render_plan(plan), file=sys.stderr)
+        asking = any(item.delete for item in plan) and not _get(args, "yes")
+        if _get(args, "dry_run") or asking:
+            # With --yes the stage itself lists the plan as it starts; printing it here too would say it twice.
+            print(render_plan(plan), file=sys.stderr)
         if _get(args, "dry_run"):
             return EXIT_OK
-        if any(item.delete for item in plan) and not _get(args, "yes"):
+        if asking:
             if not sys.stdin.isatty():
                 print("error: cleanup deletes the resources above.\n  fix: pass --yes to confirm.", file=sys.stderr)
                 return EXIT_USAGE
