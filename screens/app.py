@@ -1,11 +1,11 @@
-"""The Textual app: routes controller events to screens and runs every stage in a worker thread."""
+"""The Textual app: a thin front end over one core session. It shows the session's events, puts its questions
+in dialogs, and calls its operations from worker threads; the policy of the journey lives in the session."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual import work
@@ -17,24 +17,70 @@ from textual.screen import Screen
 from screens.modals import ConfirmModal, RegionModal
 from screens.stage import LOG_STYLES, StageScreen
 from screens.welcome import WelcomeScreen
-from wizard.context import Event, Options
+from wizard.errors import Busy, WizardError
+from wizard.events import (
+    AnswerChunk,
+    AwsCall,
+    ChooseRegion,
+    Confirm,
+    ConsentClosed,
+    ConsentRequested,
+    Event,
+    LogLine,
+    OfferSandbox,
+    OperationChanged,
+    Progress,
+    Question,
+    StatusChanged,
+)
+from wizard.session import NOBODY, Session
 
 if TYPE_CHECKING:
-    from wizard.engine import Outcome, Wizard
+    from wizard.session import Outcome
+    from wizard.settings import Options
     from wizard.steps import Check
 
-
-# Stages whose work may already exist, made by the quickstart's CLI or by hand. The others are
-# left for the user to run: marking them done behind their back would skip the lesson.
-ADOPTABLE = ("cognito", "agent", "configure", "provider", "workload")
-
-NO_CREDENTIALS = ("NoCredentialsError", "PartialCredentialsError")
+SANDBOX_TITLE = "SANDBOX · nothing is created in AWS"
 
 
-class WizardEvent(Message):
+class SessionEvent(Message):
     def __init__(self, event: Event) -> None:
         super().__init__()
         self.event = event
+
+
+class SessionQuestion(Message):
+    def __init__(self, question: Question, answer: Callable[[Any], None]) -> None:
+        super().__init__()
+        self.question = question
+        self.answer = answer
+
+
+class TuiPort:
+    """The session's port into the app: events and questions become messages (safe from any thread).
+    What the session says before the app runs is kept and shown once it does."""
+
+    def __init__(self) -> None:
+        self.app: WizardApp | None = None
+        self._early: list[Message] = []
+
+    def emit(self, event: Event) -> None:
+        self._post(SessionEvent(event))
+
+    def ask(self, question: Question, answer: Callable[[Any], None]) -> None:
+        self._post(SessionQuestion(question, answer))
+
+    def _post(self, message: Message) -> None:
+        if self.app is None:
+            self._early.append(message)
+        else:
+            self.app.post_message(message)
+
+    def attach(self, app: WizardApp) -> None:
+        self.app = app
+        for message in self._early:
+            app.post_message(message)
+        self._early.clear()
 
 
 class WizardApp(App[int]):
@@ -46,80 +92,131 @@ class WizardApp(App[int]):
         Binding("d", "doctor", "Doctor", id="app.doctor", tooltip="Say what is wrong and how to fix it"),
     ]
 
-    def __init__(self, wizard: Wizard, detect_on_start: bool = True) -> None:
+    def __init__(self, session: Session, detect_on_start: bool = True) -> None:
         super().__init__()
-        self.wizard = wizard
+        self.session = session
         self.detect_on_start = detect_on_start
         self.logs: dict[str, list[Text]] = {}
         self.checks: dict[str, list[Check]] = {}
         self.answers: dict[str, str] = {}  # the agent's answers as they streamed in, per stage
-        self.consent: dict[str, dict[str, object]] = {}  # the consent a stage is waiting for
-        self.busy: str | None = None
+        self.consent: dict[str, ConsentRequested] = {}  # the consent a stage is waiting for
+        self._starting: str | None = None  # asked for, its worker not yet inside the session
         self._quit_when_idle = False
-        self.sub_title = "SANDBOX · nothing is created in AWS" if wizard.ctx.is_sandbox else "AWS"
-        wizard.ctx.sink = self._post_event
-        wizard.ctx.confirm = self._confirm_from_thread
+        self.sub_title = SANDBOX_TITLE if session.is_sandbox else "AWS"
+        port = session.port if isinstance(session.port, TuiPort) else TuiPort()
+        session.attach(port)
+        self._port = port
+
+    @property
+    def busy(self) -> str | None:
+        return self.session.busy or self._starting
 
     # --- start-up ---------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
         self.push_screen(WelcomeScreen())
+        self._port.attach(self)
         if self.detect_on_start:
-            self.detect_existing()
+            self.start_operation("looking at what already exists", self._detect_existing)
 
-    @work(thread=True, group="stage", description="Looking at what already exists")
-    def detect_existing(self) -> None:
+    def on_unmount(self) -> None:
+        # The app is gone (a crash, a test that ended): a worker still waiting on a dialog's answer would wait
+        # forever and keep the process from exiting. Stopping the operation makes the session give up asking.
+        if self.session.busy is not None:
+            self.session.cancel()
+
+    def start_operation(self, what: str, worker: Callable[[], Any]) -> bool:
+        if self.busy is not None:
+            self.notify(f"Busy: {self.busy}.", severity="warning")
+            return False
+        self._starting = what
+        self._refresh_active()
+        worker()
+        return True
+
+    @work(thread=True, group="session", description="Looking at what already exists")
+    def _detect_existing(self) -> None:
         """After the first paint: adopt what the folder and AWS already hold (resume, hand-made steps)."""
-        self.call_from_thread(self._set_busy, "looking at what already exists")
-        wizard = self.wizard
+        self.call_session(self.session.detect_existing)
+
+    def call_session(self, operation: Callable[[], Any]) -> Any:
+        """Run a session operation in this worker thread; a refusal (busy) becomes a notification."""
         try:
-            preflight_done = wizard.status_of(wizard.stage("preflight")) == "done"
-            for stage in wizard.runnable():
-                if stage.key not in ADOPTABLE or wizard.status_of(stage) == "done":
-                    continue
-                if stage.needs_aws and not preflight_done:
-                    continue
-                try:
-                    wizard.detect_stage(stage.key)
-                except Exception as exc:  # detection is best effort; the stage's own Run reports properly
-                    self._post_event(Event("log", stage.key, f"Could not check existing resources: {exc}", "warning"))
+            return operation()
+        except Busy as error:
+            self.call_from_thread(self.notify, error.message, severity="warning")
+            return None
+        except WizardError as error:
+            self.call_from_thread(self.notify, f"{error.message}\n→ {error.fix}", severity="error", timeout=12)
+            return None
         finally:
-            self.call_from_thread(self._set_busy, None)
+            self.call_from_thread(self._started_or_done)
 
-    # --- events from the controllers (any thread) -------------------------------------------------
+    def _started_or_done(self) -> None:
+        self._starting = None
+        self._refresh_active()
 
-    def _post_event(self, event: Event) -> None:
-        self.post_message(WizardEvent(event))
+    # --- events and questions from the session (any thread, delivered as messages) ----------------
 
-    def on_wizard_event(self, message: WizardEvent) -> None:
+    def on_session_event(self, message: SessionEvent) -> None:
         event = message.event
         screen = self._stage_screen(event.stage)
-        if event.kind in ("log", "aws"):
+        if isinstance(event, (LogLine, AwsCall)):
             line = (
                 Text.assemble(("AWS ", "cyan"), event.message)
-                if event.kind == "aws"
+                if isinstance(event, AwsCall)
                 else Text(event.message, style=LOG_STYLES.get(event.level, ""))
             )
             self.logs.setdefault(event.stage, []).append(line)
             if screen is not None:
                 screen.write_log(line)
-        elif event.kind == "progress" and screen is not None:
-            screen.show_progress(event.fraction, event.message)
-        elif event.kind == "answer":
-            start = event.detail.get("start")
+        elif isinstance(event, Progress):
+            if screen is not None:
+                screen.show_progress(event.fraction, event.message)
+        elif isinstance(event, AnswerChunk):
             text = self.answers.get(event.stage, "")
-            if start:
+            if event.starts:
                 text = f"{text}\n\n" if text else ""
-                text += f"── {start} call ──\n"
-            self.answers[event.stage] = text + event.message
+                text += f"── {event.call} call ──\n"
+            self.answers[event.stage] = text + event.text
             if screen is not None:
                 screen.show_answer()
-        elif event.kind == "consent":
-            self.consent[event.stage] = {} if event.detail.get("done") else dict(event.detail)
+        elif isinstance(event, ConsentRequested):
+            self.consent[event.stage] = event
+            if event.open_browser:
+                self.open_in_browser(event.url, quiet=True)
             if screen is not None:
                 screen.show_consent()
-        elif event.kind == "status":
+        elif isinstance(event, ConsentClosed):
+            self.consent.pop(event.stage, None)
+            if screen is not None:
+                screen.show_consent()
+        elif isinstance(event, StatusChanged):
             self._refresh_active()
+        elif isinstance(event, OperationChanged):
+            self._refresh_active()
+            if event.what is None and self._quit_when_idle:
+                self.exit(0)
+
+    def on_session_question(self, message: SessionQuestion) -> None:
+        question, answer = message.question, message.answer
+        if isinstance(question, ChooseRegion):
+            self.push_screen(RegionModal(), answer)
+        elif isinstance(question, OfferSandbox):
+            self.push_screen(
+                ConfirmModal(f"{question.text}\n\n{question.detail}", yes="Use the sandbox", no="Not now"),
+                partial(self._sandbox_answered, answer),
+            )
+        elif isinstance(question, Confirm):
+            text = f"{question.text}\n\n{question.detail}" if question.detail else question.text
+            self.push_screen(ConfirmModal(text, yes=question.yes, no=question.no), lambda value: answer(bool(value)))
+        else:
+            answer(NOBODY)
+
+    def _sandbox_answered(self, answer: Callable[[Any], None], use_sandbox: bool | None) -> None:
+        answer(bool(use_sandbox))
+        if use_sandbox:
+            self.sub_title = SANDBOX_TITLE
 
     def _stage_screen(self, key: str) -> StageScreen | None:
         screen = self.screen
@@ -128,14 +225,9 @@ class WizardApp(App[int]):
         return None
 
     def _refresh_active(self) -> None:
-        if isinstance(self.screen, (StageScreen, WelcomeScreen)):
-            self.screen.refresh_view()
-
-    def _set_busy(self, what: str | None) -> None:
-        self.busy = what
-        self._refresh_active()
-        if what is None and self._quit_when_idle:
-            self.exit(0)
+        screen = self.screen
+        if isinstance(screen, (StageScreen, WelcomeScreen)) and screen.is_mounted:
+            screen.refresh_view()
 
     # --- navigation -------------------------------------------------------------------------------
 
@@ -147,7 +239,7 @@ class WizardApp(App[int]):
             self.switch_screen(name)
 
     def goto_relative(self, key: str, step: int) -> None:
-        keys = [stage.key for stage in self.wizard.stages]
+        keys = [stage.key for stage in self.session.stages]
         index = keys.index(key) + step
         if 0 <= index < len(keys):
             self.goto(keys[index])
@@ -155,24 +247,21 @@ class WizardApp(App[int]):
     # --- running and verifying --------------------------------------------------------------------
 
     def start_stage(self, key: str) -> None:
-        if self.busy is not None:
-            self.notify(f"Busy: {self.busy}.", severity="warning")
+        what = f"running {self.session.stages.name(key)}"
+        if not self.start_operation(what, partial(self._run_stage, key)):
             return
-        # Cleared here, not in the worker, so a stop confirmed before the worker starts is not lost.
-        self.wizard.ctx.cancel_event.clear()
-        self._set_busy(f"running stage {self.wizard.stage(key).label}")
         self.answers.pop(key, None)
         self.consent.pop(key, None)
         screen = self._stage_screen(key)
         if screen is not None:
             screen.show_progress(None, "starting…")
             screen.query_one("#log").scroll_visible()
-        self._run_stage(key)
 
-    @work(thread=True, group="stage", description="Running a stage")
+    @work(thread=True, group="session", description="Running a stage")
     def _run_stage(self, key: str) -> None:
-        outcome = self.wizard.run_stage(key)
-        self.call_from_thread(self._stage_finished, key, outcome)
+        outcome = self.call_session(partial(self.session.run_stage, key))
+        if outcome is not None:
+            self.call_from_thread(self._stage_finished, key, outcome)
 
     def _stage_finished(self, key: str, outcome: Outcome) -> None:
         if outcome.checks:
@@ -180,24 +269,10 @@ class WizardApp(App[int]):
         screen = self._stage_screen(key)
         if screen is not None:
             screen.hide_progress()
-        stage = self.wizard.stage(key)
-        self._set_busy(None)
+        stage = self.session.stage(key)
+        self.sub_title = SANDBOX_TITLE if self.session.is_sandbox else "AWS"
         if outcome.ok:
             self.notify(f"{stage.name}: done and verified.", title=stage.title)
-        elif outcome.error is not None and outcome.error.code == "region_missing":
-            self.push_screen(RegionModal(), partial(self._region_chosen, key))
-        elif (
-            outcome.error is not None
-            and outcome.error.code in NO_CREDENTIALS
-            and not self.wizard.state.data.get("mode")
-        ):
-            question = (
-                "No AWS credentials were found.\n\nContinue in the offline sandbox instead? Every stage runs the same "
-                "way on this machine and nothing is created in AWS. (Or quit, run `aws configure`, and start again.)"
-            )
-            self.push_screen(
-                ConfirmModal(question, yes="Use the sandbox", no="Not now"), partial(self._sandbox_chosen, key)
-            )
         elif outcome.error is not None:
             self.notify(
                 f"{outcome.error.message}\n→ {outcome.error.fix}",
@@ -206,66 +281,43 @@ class WizardApp(App[int]):
                 timeout=12,
             )
 
-    def _sandbox_chosen(self, key: str, use_sandbox: bool | None) -> None:
-        if use_sandbox:
-            self.wizard.ctx.switch_to_sandbox()
-            self.sub_title = "SANDBOX · nothing is created in AWS"
-            self.start_stage(key)
-
-    def _region_chosen(self, key: str, region: str | None) -> None:
-        if region:
-            self.wizard.ctx.region_choice = region
-            self.start_stage(key)
-
     def start_verify(self, key: str) -> None:
-        if self.busy is not None:
-            self.notify(f"Busy: {self.busy}.", severity="warning")
-            return
-        self._set_busy(f"verifying stage {self.wizard.stage(key).label}")
-        self._verify_stage(key)
+        self.start_operation(f"verifying {self.session.stages.name(key)}", partial(self._verify_stage, key))
 
-    @work(thread=True, group="stage", description="Verifying a stage")
+    @work(thread=True, group="session", description="Verifying a stage")
     def _verify_stage(self, key: str) -> None:
-        outcome = self.wizard.verify_stage(key)
-        self.call_from_thread(self._verify_finished, key, outcome)
+        # The stage's own Verify is the deep check: on stage 8 it asks the agent again.
+        outcome = self.call_session(partial(self.session.verify_stage, key, deep=True))
+        if outcome is not None:
+            self.call_from_thread(self._verify_finished, key, outcome)
 
     def _verify_finished(self, key: str, outcome: Outcome) -> None:
         if outcome.checks:
             self.checks[key] = outcome.checks
-        self._set_busy(None)
-        stage = self.wizard.stage(key)
+        stage = self.session.stage(key)
         if outcome.ok:
             self.notify(f"All {len(outcome.checks)} checks pass.", title=stage.name)
         elif outcome.error is not None:
             self.notify(outcome.error.message, title=stage.name, severity="error", timeout=12)
 
-    def _confirm_from_thread(self, question: str, default: bool, yes: str = "Yes", no: str = "No") -> bool:
-        """A yes/no asked by a controller from its worker thread; blocks that thread, not the UI."""
-        answer: dict[str, bool] = {}
-        answered = threading.Event()
+    # --- the browser and the clipboard: this front end's business ---------------------------------
 
-        def record(value: bool | None) -> None:
-            answer["value"] = bool(value)
-            answered.set()
+    def open_in_browser(self, url: str, quiet: bool = False) -> None:
+        """App.open_url opens it where the person is: this machine, or their browser when served to one."""
+        from wizard.consent import can_open_browser
 
-        self.call_from_thread(self.push_screen, ConfirmModal(question, yes=yes, no=no), record)
-        answered.wait()
-        return answer.get("value", default)
-
-    @work(thread=True, group="browser", description="Opening the browser")
-    def open_in_browser(self, url: str) -> None:
-        from wizard.consent import open_browser
-
-        if not open_browser(url):
-            self.call_from_thread(
-                self.notify, "No browser could be opened here: copy the link instead.", severity="warning"
-            )
-
-    # --- clipboard --------------------------------------------------------------------------------
+        if not self.is_web and not can_open_browser():
+            if not quiet:
+                self.notify("No browser could be opened here: copy the link instead.", severity="warning")
+            return
+        self.open_url(url)
 
     def copy_text(self, text: str, what: str) -> None:
-        # OSC 52 always goes out; pyperclip tells us whether the system clipboard also has it.
+        # The terminal's clipboard (OSC 52), or the browser's when served; the system clipboard only when local.
         self.copy_to_clipboard(text)
+        if self.is_web:
+            self.notify(f"Copied {what} to your browser's clipboard.", title="Copied")
+            return
         try:
             import pyperclip
 
@@ -282,12 +334,12 @@ class WizardApp(App[int]):
 
     # --- command palette --------------------------------------------------------------------------
 
-    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
-        for stage in self.wizard.stages:
+        for stage in self.session.stages:
             yield SystemCommand(
-                f"Go to stage {stage.label}: {stage.title}",
-                f"{stage.quickstart_step} · {self.wizard.status_of(stage)}",
+                f"Go to stage {stage.label}: {stage.title}" if stage.number is not None else f"Go to {stage.title}",
+                f"{stage.quickstart_step} · {self.session.status_of(stage)}",
                 partial(self.goto, stage.key),
             )
         yield SystemCommand("Doctor", "Check credentials, regions and every finished stage", self.action_doctor)
@@ -313,8 +365,10 @@ class WizardApp(App[int]):
         def answered(stop: bool | None) -> None:
             if stop:
                 self._quit_when_idle = True
-                self.wizard.ctx.cancel_event.set()
+                self.session.cancel()
                 self.notify("Stopping after the current AWS call; everything created so far is recorded.")
+                if self.busy is None:
+                    self.exit(0)
 
         self.push_screen(
             ConfirmModal(
@@ -328,12 +382,12 @@ class WizardApp(App[int]):
 
 
 def run_tui(options: Options) -> int:
-    from wizard.engine import Wizard
-
-    # Opened before the UI starts, so a second wizard in this folder is refused on the plain terminal.
-    wizard = Wizard(options).open()
+    """The `tui` front end (entry point agentcore_wizard.front_ends): one session, opened before the UI starts
+    so a second wizard in this folder, or a refused flag, is reported on the plain terminal."""
+    port = TuiPort()
+    session = Session(options, port).open()
     try:
-        result = WizardApp(wizard).run()
+        result = WizardApp(session).run()
     finally:
-        wizard.close()
+        session.close()
     return int(result or 0)

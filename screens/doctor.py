@@ -46,30 +46,32 @@ class DoctorModal(ModalScreen[None]):
             self._show_text(Text(f"Busy: {app.busy}. Check again when it is done.", style="yellow"))
             self.query_one("#again", Button).disabled = False
             return
-        app._set_busy("running the doctor")
         self._title("Doctor: checking credentials, regions and every finished stage …")
         self.query_one("#doctor-busy").display = True
         self.query_one("#again", Button).disabled = True
-        self._diagnose()
+        if not app.start_operation("running the doctor", self._diagnose):
+            self._show_text(Text(f"Busy: {app.busy}. Check again when it is done.", style="yellow"))
+            self.query_one("#again", Button).disabled = False
 
-    @work(thread=True, group="stage", description="Doctor")
+    @work(thread=True, group="session", description="Doctor")
     def _diagnose(self) -> None:
-        from wizard.doctor import Finding, diagnose
+        from wizard.doctor import Finding
 
+        app = self.wizard_app
         try:
-            findings = diagnose(self.wizard_app.wizard)
+            findings = app.call_session(app.session.doctor)
         except Exception as exc:  # the doctor itself must never take the app down
             findings = [Finding("error", "doctor", f"could not finish: {exc}")]
-        self.app.call_from_thread(self._show, findings)
+        self.app.call_from_thread(self._show, findings or [Finding("warning", "doctor", "did not run: busy")])
 
     def _title(self, text: str) -> None:
         self.query_one("#doctor-title", Static).update(Text(text, style="bold"))
 
     def _show(self, findings: list[Finding]) -> None:
-        self.wizard_app._set_busy(None)
         errors = sum(finding.level == "error" for finding in findings)
         warnings = sum(finding.level == "warning" for finding in findings)
-        self._title(f"Doctor: {errors} error(s), {warnings} warning(s). Each comes with its fix.")
+        counted = f"{_count(errors, 'error')}, {_count(warnings, 'warning')}"
+        self._title(f"Doctor: {counted}. Each comes with its fix." if errors or warnings else "Doctor: all well.")
         self.query_one("#doctor-busy").display = False
         self.query_one("#again", Button).disabled = False
         text = Text()
@@ -96,3 +98,7 @@ class DoctorModal(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+def _count(number: int, what: str) -> str:
+    return f"{number} {what}" if number == 1 else f"{'no' if number == 0 else number} {what}s"

@@ -24,10 +24,11 @@ from textual.widgets import (
 )
 
 from screens.modals import ConfirmModal
-from screens.widgets import SECRET_MASK, Sidebar, ValuesTable, status_text
+from screens.widgets import Sidebar, ValuesTable, status_text
 
 if TYPE_CHECKING:
     from screens.app import WizardApp
+    from wizard.session import Session
     from wizard.steps import Stage
 
 LOG_STYLES = {"error": "red", "warning": "yellow", "success": "green", "info": ""}
@@ -56,15 +57,19 @@ class StageScreen(Screen[None]):
         return cast("WizardApp", self.app)
 
     @property
+    def session(self) -> Session:
+        return self.wizard_app.session
+
+    @property
     def stage(self) -> Stage:
-        return self.wizard_app.wizard.stage(self.stage_key)
+        return self.session.stage(self.stage_key)
 
     def compose(self) -> ComposeResult:
         app = self.wizard_app
         stage = self.stage
         yield Header()
         with Horizontal(id="body"):
-            yield Sidebar(app.wizard, self.stage_key)
+            yield Sidebar(app.session, self.stage_key)
             with Vertical(id="main"):
                 # The head stays put while the body scrolls: status and actions are always in view.
                 with Vertical(id="stage-head"):
@@ -73,15 +78,9 @@ class StageScreen(Screen[None]):
                         "SANDBOX: this runs against the offline sandbox on 127.0.0.1. Nothing is created in AWS.",
                         id="sandbox-banner",
                     )
-                    if not stage.available:
-                        yield Static(
-                            "Not available in this version of agentcore-wizard: nothing here runs. "
-                            "The quickstart command below is what you would run by hand.",
-                            id="unavailable-banner",
-                        )
                     with Horizontal(id="actions"):
-                        yield Button("Run", id="run", variant="primary", disabled=not stage.available)
-                        yield Button("Verify", id="verify", disabled=not stage.available)
+                        yield Button("Run", id="run", variant="primary")
+                        yield Button("Verify", id="verify")
                         yield Button("Copy command", id="copy")
                         yield Button("Reveal", id="reveal")
                         yield Button("Next →", id="next")
@@ -151,9 +150,9 @@ class StageScreen(Screen[None]):
 
     def refresh_view(self) -> None:
         app = self.wizard_app
-        wizard = app.wizard
+        session = self.session
         stage = self.stage
-        status = wizard.status_of(stage)
+        status = session.status_of(stage)
         title = Text.assemble(
             (f"Stage {stage.label} · {stage.title}" if stage.number is not None else stage.title, "bold"),
             (f"   ({stage.quickstart_step})   " if stage.quickstart_step != stage.title else "   ", "dim"),
@@ -161,25 +160,23 @@ class StageScreen(Screen[None]):
         )
         self.query_one("#stage-title", Static).update(title)
         # The mode can change at run time (no credentials, the user chose the sandbox).
-        self.query_one("#sandbox-banner").display = wizard.ctx.is_sandbox
-        description = stage.describe(wizard.ctx)
+        self.query_one("#sandbox-banner").display = session.is_sandbox
+        description = session.describe(stage)
         self.query_one("#command", Static).update(Text(description.command, no_wrap=True, overflow="ignore"))
         self.query_one("#values", ValuesTable).set_rows(description.values)
         self.query_one("#values", ValuesTable).set_revealed(self.revealed)
         self.query_one("#reveal", Button).label = "Hide" if self.revealed else "Reveal"
         self.query_one(Sidebar).refresh_statuses()
         busy = app.busy is not None
-        blocker = wizard.blocked_by(stage) if stage.available else None
-        self.query_one("#run", Button).disabled = not stage.available or busy or blocker is not None
-        self.query_one("#verify", Button).disabled = not stage.available or busy
+        blocker = session.blocked_by(stage)
+        self.query_one("#run", Button).disabled = busy or blocker is not None
+        self.query_one("#verify", Button).disabled = busy
         reason = ""
-        error = wizard.error_of(stage)
-        if not stage.available:
-            reason = "Run is disabled: this stage is not available in this version."
-        elif busy:
+        error = session.error_of(stage)
+        if busy:
             reason = f"Busy: {app.busy}."
         elif blocker is not None:
-            reason = f"Run stage {blocker.label} ({blocker.title}) first."
+            reason = f"Run {session.stages.name(blocker.key)} first."
         elif error:
             reason = f"✗ {error.get('message', '')}\n  → {error.get('fix', '')}"
         self.query_one("#blocked", Label).update(Text(reason, style="red" if error and not busy else "yellow"))
@@ -214,17 +211,7 @@ class StageScreen(Screen[None]):
         self.query_one("#copy-exports", Button).disabled = not exports
 
     def _exports(self, reveal: bool) -> str:
-        from wizard.files.identity import ENV_KEYS, ENV_NAME, SECRET_KEYS, read_env_file
-        from wizard.files.shell import exports
-
-        ctx = self.wizard_app.wizard.ctx
-        if not (ctx.project / ENV_NAME).exists():
-            return ""
-        env = read_env_file(ctx.project)
-        values = {key: env.get(key, "") for key in ENV_KEYS}
-        if not reveal:
-            values = {key: SECRET_MASK if key in SECRET_KEYS else value for key, value in values.items()}
-        return exports(values, self.shell)
+        return self.session.exports(self.shell, reveal)
 
     def _render_invoke(self) -> None:
         app = self.wizard_app
@@ -232,24 +219,25 @@ class StageScreen(Screen[None]):
         self.query_one("#answer", Static).update(
             Text(answer) if answer else Text("No call yet: press Run.", style="dim")
         )
-        detail = app.consent.get(self.stage_key) or {}
+        consent = app.consent.get(self.stage_key)
         box = self.query_one("#consent-box")
-        self.consent_link = str(detail.get("url", ""))
-        box.display = bool(self.consent_link)
-        if not self.consent_link:
+        self.consent_link = consent.url if consent else ""
+        box.display = consent is not None
+        if consent is None:
             return
         self.query_one("#consent-url", Static).update(Text(self.consent_link, no_wrap=True, overflow="ignore"))
         self.query_one("#consent-who", Static).update(
             Text.assemble(
                 "Sign in as ",
-                (str(detail.get("username", "")), "bold"),
+                (consent.username, "bold"),
                 " (the identity pool's test user; Reveal shows the password under Values), then press Approve.",
             )
         )
         listening = (
-            f"The wizard listens on {app.wizard.ctx.return_url} and carries on by itself when the browser lands there."
-            if detail.get("listening")
-            else "The wizard cannot listen on the return URL: paste the address the browser ends on."
+            f"The wizard listens on {consent.return_url} and carries on by itself when the browser lands there."
+            if consent.listening
+            else f"The wizard cannot listen on the return URL ({consent.not_listening_because}): paste the address "
+            "the browser ends on."
         )
         self.query_one("#consent-listening", Static).update(Text(listening, style="dim"))
 
@@ -324,7 +312,7 @@ class StageScreen(Screen[None]):
         if self.wizard_app.busy is None:
             self.notify("Nothing is waiting for a consent right now: press Run first.", severity="warning")
             return
-        self.wizard_app.wizard.ctx.offer_redirect(pasted)
+        self.session.deliver_redirect(pasted)
         field.value = ""
         self.notify("Checking the address you pasted …")
 
@@ -345,9 +333,8 @@ class StageScreen(Screen[None]):
             self.wizard_app.start_verify(self.stage_key)
 
     def action_copy_command(self) -> None:
-        ctx = self.wizard_app.wizard.ctx
-        masked = self.stage.describe(ctx).command
-        with_secret = getattr(self.stage, "command_with_secret", lambda _ctx: None)(ctx)
+        masked = self.session.describe(self.stage).command
+        with_secret = self.session.command_with_secret(self.stage_key)
         if not with_secret:
             self.wizard_app.copy_text(masked, "the quickstart command")
             return

@@ -37,14 +37,13 @@ class WelcomeScreen(Screen[None]):
         return cast("WizardApp", self.app)
 
     def compose(self) -> ComposeResult:
-        app = self.wizard_app
-        wizard = app.wizard
+        session = self.wizard_app.session
         yield Header()
         with VerticalScroll(id="welcome"):
             yield Markdown(INTRO, id="intro")
             yield Static(self._mode_text(), id="mode")
-            if wizard.state.load_problem:
-                yield Static(Text("! " + wizard.state.load_problem, style="bold yellow"), id="state-problem")
+            if session.load_problem:
+                yield Static(Text("! " + session.load_problem, style="bold yellow"), id="state-problem")
             yield Static(self._resume_text(), id="resume")
             yield Static(self._stage_table(), id="overview")
             with Horizontal(id="welcome-actions"):
@@ -62,56 +61,59 @@ class WelcomeScreen(Screen[None]):
         self.query_one("#start", Button).label = self._start_label()
 
     def _start_label(self) -> str:
-        target = self.wizard_app.wizard.first_unfinished()
+        session = self.wizard_app.session
+        target = session.first_unfinished()
         if target is None:
             return "All stages done: clean up when you are finished"
         if self._has_progress():
             return f"Continue at stage {target.label}: {target.title}"
-        return "Start at stage 0: Prerequisites"
+        first = session.stages.run_order[0]
+        return f"Start at stage {first.label}: {first.title}"
 
     def _has_progress(self) -> bool:
-        wizard = self.wizard_app.wizard
-        return any(wizard.status_of(stage) == "done" for stage in wizard.stages)
+        session = self.wizard_app.session
+        return any(session.status_of(stage) == "done" for stage in session.stages)
 
     def _mode_text(self) -> Text:
-        wizard = self.wizard_app.wizard
-        if wizard.ctx.is_sandbox:
+        session = self.wizard_app.session
+        if session.is_sandbox:
             return Text(
                 "SANDBOX MODE: everything runs against an offline sandbox on 127.0.0.1. "
                 "Nothing is created in AWS and no AWS account is needed.",
                 style="bold black on yellow",
             )
-        account = wizard.state.data.get("account") or "checked in stage 0"
-        profile = wizard.options.profile or "default credential chain"
+        account = session.account or f"checked in {session.stages.name(session.stages.run_order[0].key)}"
+        profile = session.options.profile or "default credential chain"
         return Text(f"AWS MODE: resources are created in your AWS account ({account}; {profile}).", style="bold")
 
     def _resume_text(self) -> Text:
-        wizard = self.wizard_app.wizard
+        session = self.wizard_app.session
         if not self._has_progress():
-            return Text(f"New project in {wizard.options.project}.", style="dim")
-        done = [stage for stage in wizard.stages if wizard.status_of(stage) == "done"]
-        target = wizard.first_unfinished()
-        text = Text(f"Welcome back. Project {wizard.options.project}", style="bold")
-        region = wizard.state.data.get("region")
+            return Text(f"New project in {session.project}.", style="dim")
+        done = [stage for stage in session.stages if session.status_of(stage) == "done"]
+        target = session.first_unfinished()
+        text = Text(f"Welcome back. Project {session.project}", style="bold")
+        region = session.pinned_region
         if region:
             text.append(f", region {region}")
-        text.append(f": {len(done)} stage(s) done (" + ", ".join(stage.label for stage in done) + ").")
+        count = f"{len(done)} {'stage' if len(done) == 1 else 'stages'}"
+        text.append(f": {count} done (" + ", ".join(stage.label for stage in done) + ").")
         if target is not None:
-            text.append(f"\nNext: stage {target.label}, {target.title}.")
-            error = wizard.error_of(target)
+            text.append(f"\nNext: {session.stages.name(target.key)}.")
+            error = session.error_of(target)
             if error:
                 text.append(f"\n{error.get('message', '')} {error.get('fix', '')}".rstrip(), style="yellow")
         return text
 
     def _stage_table(self) -> Table:
-        wizard = self.wizard_app.wizard
+        session = self.wizard_app.session
         table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
         table.add_column("#", justify="right")
         table.add_column("Stage")
         table.add_column("Quickstart")
         table.add_column("Status")
-        for stage in wizard.stages:
-            table.add_row(stage.label, stage.title, stage.quickstart_step, status_text(wizard.status_of(stage)))
+        for stage in session.stages:
+            table.add_row(stage.label, stage.title, stage.quickstart_step, status_text(session.status_of(stage)))
         return table
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -119,6 +121,6 @@ class WelcomeScreen(Screen[None]):
             self.action_start()
 
     def action_start(self) -> None:
-        wizard = self.wizard_app.wizard
-        target = wizard.first_unfinished() if self._has_progress() else wizard.stages[0]
+        session = self.wizard_app.session
+        target = session.first_unfinished() if self._has_progress() else session.stages.run_order[0]
         self.wizard_app.goto(target.key if target is not None else "cleanup")

@@ -10,7 +10,7 @@ from textual.message import Message
 from textual.widgets import Label, ListItem, ListView, Static
 
 if TYPE_CHECKING:
-    from wizard.engine import Wizard
+    from wizard.session import Session
 
 STATUS_MARKS = {
     "pending": ("○", "dim"),
@@ -19,7 +19,6 @@ STATUS_MARKS = {
     "failed": ("✗", "bold red"),
     "drifted": ("≠", "bold magenta"),
     "needs_action": ("!", "bold yellow"),
-    "unavailable": ("–", "dim"),
 }
 
 SECRET_MASK = "••••••••"
@@ -51,11 +50,11 @@ class Sidebar(ListView):
             super().__init__()
             self.key = key
 
-    def __init__(self, wizard: Wizard, current: str) -> None:
-        self.wizard = wizard
+    def __init__(self, session: Session, current: str) -> None:
+        self.session = session
         self.current = current
-        items = [StageItem(stage.key, "") for stage in wizard.stages]
-        keys = [stage.key for stage in wizard.stages]
+        items = [StageItem(stage.key, "") for stage in session.stages]
+        keys = [stage.key for stage in session.stages]
         super().__init__(*items, id="sidebar", initial_index=keys.index(current) if current in keys else 0)
 
     def on_mount(self) -> None:
@@ -63,8 +62,8 @@ class Sidebar(ListView):
 
     def refresh_statuses(self) -> None:
         for item in self.query(StageItem):
-            stage = self.wizard.stage(item.stage_key)
-            status = self.wizard.status_of(stage)
+            stage = self.session.stage(item.stage_key)
+            status = self.session.status_of(stage)
             mark, style = STATUS_MARKS.get(status, ("?", ""))
             label = Text.assemble((f"{mark} ", style), (f"{stage.label:>1} ", "bold"), stage.title)
             if item.stage_key == self.current:

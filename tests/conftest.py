@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wizard_helpers import BEFORE_DEPLOY, free_port, make_unique
+from wizard_helpers import BEFORE_DEPLOY, close_all, free_port, make_unique, open_session
 
 # No test may reach AWS: blank out anything that could point boto3 at a real account.
 for _name in (
@@ -27,6 +27,22 @@ for _name in (
 os.environ["AWS_CONFIG_FILE"] = os.devnull
 os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
 os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
+# Folder sandboxes the CLIs under test start make runtimes READY after 0.2 s, not 2 s (what the tests check is
+# the waiting, not its length).
+os.environ["AGENTCORE_WIZARD_SANDBOX_READY_DELAY"] = "0.2"
+
+
+# Markers for a fast inner loop (`pytest -m "not tui and not cli and not deployed"`): the screens, the real CLI
+# in subprocesses, and the tests that need a deployed agent are the slow ones.
+_TUI_FILES = ("test_screens.py", "test_snapshots.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in _TUI_FILES:
+            item.add_marker(pytest.mark.tui)
+        if "deployed" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.deployed)
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +50,8 @@ def sandbox_endpoint() -> Iterator[str]:
     """One in-process sandbox (moto behind the wizard's front door) for the whole session."""
     from wizard.sandbox.server import endpoint_of, make_sandbox_server
 
-    server = make_sandbox_server("127.0.0.1", 0)
+    # Runtimes are READY after 0.2 s, not the CLI's 2 s: what the tests check is the waiting, not its length.
+    server = make_sandbox_server("127.0.0.1", 0, ready_delay=0.2)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -53,7 +70,7 @@ def project(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def options(project: Path, sandbox_endpoint: str):
-    from wizard.context import Options
+    from wizard.settings import Options
 
     # No test opens a browser; each gets its own return-URL port, since tests run in parallel.
     return Options(
@@ -65,18 +82,32 @@ def options(project: Path, sandbox_endpoint: str):
     )
 
 
-@pytest.fixture
-def wizard(options) -> Iterator[object]:
-    from wizard.engine import Wizard
+@pytest.fixture(scope="session", autouse=True)
+def _layer_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Dependency layers go to a cache this test run shares across its workers (and CLIs it starts),
+    never to the user's own ~/.cache."""
+    from wizard.files.package import CACHE_ENV
 
-    events: list = []
-    instance = Wizard(options, sink=events.append)
-    instance.events = events  # type: ignore[attr-defined]
-    instance.open()
-    try:
-        yield instance
-    finally:
-        instance.close()
+    previous = os.environ.get(CACHE_ENV)
+    os.environ[CACHE_ENV] = str(tmp_path_factory.getbasetemp().parent / "layer-cache")
+    yield
+    if previous is None:
+        os.environ.pop(CACHE_ENV, None)
+    else:
+        os.environ[CACHE_ENV] = previous
+
+
+@pytest.fixture(autouse=True)
+def _close_sessions() -> Iterator[None]:
+    """Every session a test opened (reopened ones too) lets go of its folder's lock at the end."""
+    yield
+    close_all()
+
+
+@pytest.fixture
+def wizard(options) -> Any:
+    """An opened core session on a fresh project, with a port that records every event."""
+    return open_session(options)
 
 
 # --- a deployed agent (stages 0-7), for the deploy and invoke tests -------------------------------
@@ -94,7 +125,7 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def deployed(wizard: Any, wheelhouse: Path) -> Any:
-    make_unique(wizard, wheelhouse)
+    wizard = make_unique(wizard, wheelhouse)
     for key in BEFORE_DEPLOY:
         outcome = wizard.run_stage(key)
         assert outcome.ok, (key, outcome.error and outcome.error.message)

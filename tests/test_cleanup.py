@@ -16,8 +16,10 @@ from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
-from wizard_helpers import BEFORE_DEPLOY, cli_env, client, make_unique
+from wizard_helpers import BEFORE_DEPLOY, cli_env, client, make_unique, reopen
 
+from wizard.errors import ConfirmationRequired, NeedsAction, UsageError
+from wizard.events import AwsCall, Confirm
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idf
 from wizard.files.agent_code import AGENT_FILE, REQUIREMENTS_FILE
@@ -59,14 +61,14 @@ def run_stages(wizard: Any, *keys: str) -> None:
 
 
 def cleanup(wizard: Any) -> Any:
-    wizard.options.assume_yes = True
+    """Cleanup as `cleanup --yes` runs it: the deletion's confirmation (it needs a yes) gets one."""
+    wizard.port.assume_yes = True
     return wizard.run_stage("cleanup")
 
 
 def plan_of(wizard: Any) -> list[Any]:
-    stage = wizard.stage("cleanup")
-    assert isinstance(stage, CleanupStage)
-    return stage.plan(wizard.ctx)
+    assert isinstance(wizard.stage("cleanup"), CleanupStage)
+    return wizard.cleanup_plan()
 
 
 def item_naming(plan: list[Any], text: str) -> Any:
@@ -77,7 +79,7 @@ def item_naming(plan: list[Any], text: str) -> Any:
 
 def aws_calls(wizard: Any, since: int = 0) -> list[str]:
     """Operation names ("DeleteUserPool") of the AWS calls the wizard made from event `since` on."""
-    return [event.message.split()[-1] for event in wizard.events[since:] if event.kind == "aws"]
+    return [event.operation for event in wizard.events[since:] if isinstance(event, AwsCall)]
 
 
 def deletes(wizard: Any, since: int = 0) -> list[str]:
@@ -205,8 +207,7 @@ def pools_only(wizard: Any) -> Any:
 
 
 def test_full_journey_then_cleanup_deletes_exactly_what_the_wizard_made(deployed: Any, sandbox_endpoint: str) -> None:
-    wizard = deployed
-    wizard.options.auto_consent = True
+    wizard = reopen(deployed, auto_consent=True)
     run_stages(wizard, "invoke")
     ids = recorded(wizard)
     provider = ids["provider"]["name"]
@@ -229,14 +230,24 @@ def test_full_journey_then_cleanup_deletes_exactly_what_the_wizard_made(deployed
         client("iam", sandbox_endpoint).get_role(RoleName=look_alike_role)
         assert_reset(wizard)
 
-        # Dependency order: runtime, role, code, provider, workload, pools.
+        # Dependency order, the registry's reversed: runtime, role, code (stage 7), workload (6), provider (5),
+        # pools (1).
+        assert [stage.key for stage in wizard.stages.teardown_order] == [
+            "invoke",
+            "deploy",
+            "workload",
+            "provider",
+            "configure",
+            "agent",
+            "cognito",
+        ]
         calls = deletes(wizard, mark)
         order = [
             "DeleteAgentRuntime",
             "DeleteRole",
             "DeleteObject",
-            "DeleteOauth2CredentialProvider",
             "DeleteWorkloadIdentity",
+            "DeleteOauth2CredentialProvider",
             "DeleteUserPool",
         ]
         assert [calls.index(name) for name in order] == sorted(calls.index(name) for name in order), calls
@@ -294,8 +305,7 @@ def brought_role(wizard: Any, wheelhouse: Path, sandbox_endpoint: str) -> Iterat
     """A deployment that uses a role made by hand (--execution-role), and that role."""
     role = make_role(sandbox_endpoint, f"mine-{unique()}")
     try:
-        make_unique(wizard, wheelhouse)
-        wizard.options.execution_role = role["Arn"]
+        wizard = reopen(make_unique(wizard, wheelhouse), execution_role=role["Arn"])
         run_stages(wizard, *BEFORE_DEPLOY, "deploy")
         assert wizard.state.resources("deploy")["role_origin"] == "yours"
         yield wizard, role
@@ -325,7 +335,7 @@ def _provider_by_hand(wizard: Any, control: Any) -> str:
     """The provider the wizard would make, with the same settings (so stage 5 adopts it)."""
     files = idf.read_identity_json(wizard.options.project)
     assert files is not None
-    name = wizard.options.provider_name
+    name = wizard.settings.provider_name
     control.create_oauth2_credential_provider(
         name=name, credentialProviderVendor="CustomOauth2", oauth2ProviderConfigInput=provider_input(files)
     )
@@ -334,7 +344,7 @@ def _provider_by_hand(wizard: Any, control: Any) -> str:
 
 def _workload_by_hand(wizard: Any, control: Any) -> str:
     """The workload identity the wizard would make, without its return URL (stage 6 adopts it and adds it)."""
-    name = wizard.options.workload_name
+    name = wizard.settings.workload_name
     control.create_workload_identity(name=name)
     return name
 
@@ -350,7 +360,7 @@ def test_an_adopted_resource_is_kept(wizard: Any, wheelhouse: Path, sandbox_endp
     by_hand, label, api = BY_HAND[stage]
     control = client("bedrock-agentcore-control", sandbox_endpoint)
     get = getattr(control, f"get_{api}")
-    make_unique(wizard, wheelhouse)
+    wizard = make_unique(wizard, wheelhouse)
     before = BEFORE_DEPLOY[: BEFORE_DEPLOY.index(stage)]
     run_stages(wizard, *before)
     name = by_hand(wizard, control)
@@ -376,7 +386,7 @@ def test_a_provider_the_wizard_recreates_after_adopting_is_deleted(
     wizard: Any, wheelhouse: Path, sandbox_endpoint: str
 ) -> None:
     control = client("bedrock-agentcore-control", sandbox_endpoint)
-    make_unique(wizard, wheelhouse)
+    wizard = make_unique(wizard, wheelhouse)
     run_stages(wizard, *BEFORE_DEPLOY[: BEFORE_DEPLOY.index("provider")])
     name = _provider_by_hand(wizard, control)
     try:
@@ -435,6 +445,7 @@ def test_an_edited_agent_py_is_kept(deployed: Any, sandbox_endpoint: str) -> Non
 # --- the command line ----------------------------------------------------------------------------
 
 
+@pytest.mark.cli
 def test_cli_cleans_up_pools_when_the_state_file_is_gone(pools_only: Any, sandbox_endpoint: str) -> None:
     wizard = pools_only
     project = wizard.options.project
@@ -449,6 +460,7 @@ def test_cli_cleans_up_pools_when_the_state_file_is_gone(pools_only: Any, sandbo
         assert not (project / name).exists(), name
 
 
+@pytest.mark.cli
 def test_cli_without_yes_and_no_terminal_deletes_nothing(pools_only: Any, sandbox_endpoint: str) -> None:
     wizard = pools_only
     project = wizard.options.project
@@ -462,9 +474,22 @@ def test_cli_without_yes_and_no_terminal_deletes_nothing(pools_only: Any, sandbo
     assert not pool_gone(cognito, runtime_pool) and not pool_gone(cognito, identity_pool)
     for name in idf.SECRET_FILES:
         assert (project / name).exists(), name
-    assert json.loads((wizard_dir(project) / STATE_NAME).read_text())["stages"] == state_before
+    state_after = json.loads((wizard_dir(project) / STATE_NAME).read_text())["stages"]
+    # Cleanup itself records that it waits for a yes (ConfirmationRequired); every other stage is untouched.
+    cleanup_after = state_after.pop("cleanup")
+    assert cleanup_after["status"] == "needs_action", cleanup_after
+    assert cleanup_after["error"] == {
+        "message": "Cleanup deletes the resources listed above, and nobody was asked.",
+        "fix": "Pass --yes to confirm, or run it at a terminal to be asked.",
+    }
+    assert cleanup_after["error"]["message"] in result.stderr
+    # (Reading a stage's status gives it the default record, which the stage's save then writes: the same thing.)
+    unread = {"status": "pending", "resources": {}}
+    for key in (set(state_before) | set(state_after)) - {"cleanup"}:
+        assert state_after.get(key, unread) == state_before.get(key, unread), key
 
 
+@pytest.mark.cli
 def test_cli_dry_run_lists_the_pools_and_deletes_nothing(pools_only: Any, sandbox_endpoint: str) -> None:
     wizard = pools_only
     project = wizard.options.project
@@ -483,10 +508,24 @@ def test_declining_at_engine_level_deletes_nothing(pools_only: Any, sandbox_endp
     wizard = pools_only
     runtime_pool, identity_pool = pool_ids(wizard.options.project)
     before = wizard.state.snapshot()["stages"]["cognito"]
-    wizard.options.assume_yes = False  # headless: the question takes its default, which is no
+    # Headless without --yes: nobody can be asked, and deleting needs a yes.
+    assert wizard.port.assume_yes is False and wizard.port.decide is None
     mark = len(wizard.events)
+    asked = len(wizard.port.questions)
     outcome = wizard.run_stage("cleanup")
     assert not outcome.ok and outcome.status == "needs_action"
+    error = outcome.error
+    assert isinstance(error, ConfirmationRequired)
+    assert isinstance(error, NeedsAction) and isinstance(error, UsageError)
+    assert error.message == "Cleanup deletes the resources listed above, and nobody was asked."
+    assert error.fix == "Pass --yes to confirm, or run it at a terminal to be asked."
+    assert wizard.status_of("cleanup") == "needs_action"
+    assert wizard.error_of("cleanup") == {"message": error.message, "fix": error.fix}
+    (question,) = wizard.port.questions[asked:]
+    assert isinstance(question, Confirm) and question.needs_yes and question.default is False
+    assert question.text == "Delete the resources listed above?"
+    assert runtime_pool in question.detail and identity_pool in question.detail  # the plan, in full
+    assert runtime_pool not in question.text
     assert deletes(wizard, mark) == []
     cognito = client("cognito-idp", sandbox_endpoint)
     assert not pool_gone(cognito, runtime_pool) and not pool_gone(cognito, identity_pool)
@@ -494,6 +533,7 @@ def test_declining_at_engine_level_deletes_nothing(pools_only: Any, sandbox_endp
     assert all((wizard.options.project / name).exists() for name in idf.SECRET_FILES)
 
 
+@pytest.mark.cli
 def test_cli_with_lost_state_keeps_the_yaml_of_a_runtime_it_keeps(deployed: Any, sandbox_endpoint: str) -> None:
     wizard = deployed
     project = wizard.options.project

@@ -22,6 +22,8 @@ from wizard_helpers import client as sandbox_client
 from wizard.files import identity as idf
 from wizard.state import ProjectLock
 
+pytestmark = pytest.mark.cli
+
 TIMEOUT = 120
 RUN = ["run", "--sandbox", "--yes", "--through", "agent"]
 
@@ -186,7 +188,7 @@ def test_rerun_is_a_no_op(done_folder: tuple[Path, subprocess.CompletedProcess[s
     before = pool_count(folder)
     result = cli(folder, *RUN)
     assert result.returncode == 0, result.stderr
-    assert "already done" in result.stderr
+    assert "Already done" in result.stderr
     assert "Create" not in "".join(line for line in result.stderr.splitlines() if "AWS" in line)
     assert pool_count(folder) == before == 2
 

@@ -6,10 +6,13 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 HEAVY = ("textual", "boto3", "botocore", "moto")
+# What the core must never load, at import time or while any headless command runs.
+FRONT_END = ("screens", "textual", "rich")
 
 
 def _probe(code: str) -> dict:
@@ -40,7 +43,10 @@ def test_importing_every_core_module_never_imports_textual() -> None:
     # The walk really covered the core (so this test can notice a textual import anywhere in it).
     assert {
         "wizard.cli",
-        "wizard.engine",
+        "wizard.session",
+        "wizard.settings",
+        "wizard.events",
+        "wizard.headless",
         "wizard.state",
         "wizard.context",
         "wizard.errors",
@@ -56,7 +62,7 @@ def test_importing_every_core_module_never_imports_textual() -> None:
     assert answer["loaded"] == {name: False for name in HEAVY}
 
 
-@pytest.mark.parametrize("module", ["wizard.cli", "wizard.engine", "wizard.steps", "wizard.sandbox.manager"])
+@pytest.mark.parametrize("module", ["wizard.cli", "wizard.session", "wizard.steps", "wizard.sandbox.manager"])
 def test_entry_points_import_aws_libraries_lazily(module: str) -> None:
     answer = _probe(
         f"""
@@ -73,11 +79,10 @@ def test_the_probe_does_notice_an_import() -> None:
     answer = _probe(
         f"""
         import json, sys
-        from wizard.context import Context, Options
-        from wizard.state import StateFile
         from pathlib import Path
-        ctx = Context(Options(project=Path("."), sandbox_endpoint="http://127.0.0.1:9"), StateFile(Path(".")))
-        ctx.session()
+        from wizard.session import Session
+        from wizard.settings import Options
+        Session(Options(project=Path("."), sandbox_endpoint="http://127.0.0.1:9")).ctx.session()
         print(json.dumps({_loaded_expr()}))
         """
     )
@@ -99,3 +104,52 @@ def test_cli_help_runs_without_textual_or_aws() -> None:
         """
     )
     assert answer == {name: False for name in HEAVY}
+
+
+def _front_end_expr() -> str:
+    return f"{{name: any(m == name or m.startswith(name + '.') for m in sys.modules) for name in {FRONT_END!r}}}"
+
+
+def test_no_core_source_imports_the_front_end() -> None:
+    """The static rule (import-linter in CI) as a test too: no module under wizard/ names screens or textual."""
+    import ast
+    from pathlib import Path
+
+    core = Path(__file__).resolve().parents[1] / "wizard"
+    offenders = []
+    for path in core.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            offenders += [f"{path.name}: {name}" for name in names if name.split(".")[0] in FRONT_END]
+    assert offenders == []
+
+
+def test_a_headless_session_never_loads_the_front_end(tmp_path: Path) -> None:
+    """At run time: a whole headless command (status on a folder, through the real CLI) loads no screens."""
+    answer = _probe(
+        f"""
+        import contextlib, io, json, sys
+        from wizard.cli import dispatch
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            dispatch(["status", "--json", "--dir", {str(tmp_path)!r}])
+            dispatch(["run", "--through", "agent", "--dir", {str(tmp_path)!r}])
+        print(json.dumps({_front_end_expr()}))
+        """
+    )
+    assert answer == {name: False for name in FRONT_END}
+
+
+def test_the_terminal_ui_is_found_through_its_entry_point() -> None:
+    """`agentcore-wizard` without a command starts the front end the package registers; the core names none."""
+    from importlib.metadata import entry_points
+
+    from wizard.cli import FRONT_ENDS
+
+    found = {entry.name: entry.value for entry in entry_points(group=FRONT_ENDS)}
+    assert found.get("tui") == "screens.app:run_tui"

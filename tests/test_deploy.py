@@ -12,13 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from wizard_helpers import BEFORE_DEPLOY, client, make_unique
+from wizard_helpers import BEFORE_DEPLOY, client, make_unique, reopen
 
 from wizard.files import identity as idf
 
 
 def messages(wizard: Any) -> list[str]:
-    return [event.message for event in wizard.events]
+    """What the log, AWS-call and progress events said (status and operation events carry no message)."""
+    return [event.message for event in wizard.events if isinstance(getattr(event, "message", None), str)]
 
 
 def test_deploy_makes_a_ready_runtime_with_the_yaml_authorizer(deployed: Any, sandbox_endpoint: str) -> None:
@@ -128,8 +129,7 @@ def test_a_role_you_bring_is_used_as_it_is(wizard: Any, wheelhouse: Path, sandbo
     role = iam.create_role(
         RoleName=f"mine-{wizard.options.project.parent.name}"[:64], AssumeRolePolicyDocument=json.dumps(trust)
     )["Role"]
-    make_unique(wizard, wheelhouse)
-    wizard.options.execution_role = role["Arn"]
+    wizard = reopen(make_unique(wizard, wheelhouse), execution_role=role["Arn"])
     for key in BEFORE_DEPLOY:
         assert wizard.run_stage(key).ok
     assert wizard.run_stage("deploy").ok

@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from wizard_helpers import cli_env, client
 
-from wizard.doctor import _policy_source, diagnose, render
+from wizard.doctor import _policy_source, render
 from wizard.files import identity as idf
 
 
@@ -21,19 +22,19 @@ def by_topic(findings: list[Any]) -> dict[str, Any]:
 def test_a_provider_deleted_by_hand_is_named_as_drifted_with_its_fix(deployed: Any, sandbox_endpoint: str) -> None:
     name = deployed.state.resources("provider")["name"]
     client("bedrock-agentcore-control", sandbox_endpoint).delete_oauth2_credential_provider(name=name)
-    findings = by_topic(diagnose(deployed))
-    provider = findings["stage 5 (provider)"]
+    findings = by_topic(deployed.doctor())
+    provider = findings["stage 5 (Create credential provider)"]
     assert provider.level == "error" and "drifted" in provider.message and name in provider.message
-    assert "Run stage 5 again" in provider.fix and "--through provider" in provider.fix
+    assert "Run stage 5 (Create credential provider) again" in provider.fix and "--through provider" in provider.fix
     assert deployed.status_of(deployed.stage("provider")) == "drifted"
-    assert findings["stage 7 (deploy)"].level == "ok"
+    assert findings["stage 7 (Deploy agent)"].level == "ok"
     assert findings["credentials"].level == "ok"
 
 
 def test_a_healthy_project_has_only_ok_findings(deployed: Any) -> None:
-    findings = diagnose(deployed)
+    findings = deployed.doctor()
     assert all(finding.level == "ok" for finding in findings), render(findings)
-    assert "stage 7 (deploy)" in by_topic(findings)
+    assert "stage 7 (Deploy agent)" in by_topic(findings)
 
 
 def test_region_drift_in_the_files_is_an_error(wizard: Any) -> None:
@@ -42,7 +43,7 @@ def test_region_drift_in_the_files_is_an_error(wizard: Any) -> None:
     data = json.loads(path.read_text())
     data["identity"]["discovery_url"] = data["identity"]["discovery_url"].replace("us-east-1", "eu-west-1", 1)
     path.write_text(json.dumps(data))
-    region = [finding for finding in diagnose(wizard) if finding.topic == "region"]
+    region = [finding for finding in wizard.doctor() if finding.topic == "region"]
     assert region and region[0].level == "error"
     assert "eu-west-1" in region[0].message and "us-east-1" in region[0].message
 
@@ -54,7 +55,7 @@ def test_a_recorded_failure_comes_back_with_the_known_fix(wizard: Any) -> None:
         "failed",
         {"message": "InitiateAuth: NotAuthorizedException: Unable to verify secret hash for client x", "fix": ""},
     )
-    finding = by_topic(diagnose(wizard))["stage 1 (cognito)"]
+    finding = by_topic(wizard.doctor())["stage 1 (Create Cognito pools)"]
     assert finding.level == "error" and "SECRET_HASH" in finding.fix
 
 
@@ -66,6 +67,7 @@ def test_policy_source_maps_sessions_to_roles() -> None:
     assert _policy_source("arn:aws:iam::111122223333:root") == ""
 
 
+@pytest.mark.cli
 def test_doctor_cli_on_a_fresh_folder(tmp_path: Path, sandbox_endpoint: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "wizard", "doctor", "--json", "--sandbox-endpoint", sandbox_endpoint],
@@ -81,6 +83,7 @@ def test_doctor_cli_on_a_fresh_folder(tmp_path: Path, sandbox_endpoint: str) -> 
     assert any(finding["topic"] == "credentials" and finding["level"] == "ok" for finding in findings)
 
 
+@pytest.mark.cli
 def test_doctor_cli_exits_1_on_an_error(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "wizard", "doctor", "--sandbox-endpoint", "http://127.0.0.1:9"],

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from wizard_helpers import reopen
 
 from wizard.files import agent_code
 from wizard.files import identity as idf
@@ -455,3 +456,50 @@ def test_inspect_requirements_accepts_direct_references(tmp_path: Path) -> None:
 def test_agent_sha256_accepts_text_and_bytes() -> None:
     assert agent_code.sha256("abc") == agent_code.sha256(b"abc")
     assert agent_code.sha256("abc") != agent_code.sha256("abd")
+
+
+# --- agent verify: written for these settings -------------------------------------------------------
+
+
+def _agent_checks(outcome) -> dict:
+    return {check.name: check for check in outcome.checks}
+
+
+def test_agent_verify_fails_when_the_wizards_file_was_written_for_other_settings(wizard, project: Path) -> None:
+    assert wizard.run_stage("agent").ok
+    written = (project / agent_code.AGENT_FILE).read_bytes()
+    verified = wizard.verify_stage("agent")
+    assert verified.ok and _agent_checks(verified).get("written for these settings") is None
+
+    # agent.py is still exactly as the wizard wrote it, and it still parses and names the provider, but the
+    # project now says another model: it no longer says what the project says.
+    wizard = reopen(wizard, model_id="eu.anthropic.some-other-model-v1:0", reconfigure=True)
+    assert (project / agent_code.AGENT_FILE).read_bytes() == written
+    outcome = wizard.verify_stage("agent")
+    assert not outcome.ok and outcome.status == "pending"  # --reconfigure set it back to pending
+    checks = _agent_checks(outcome)
+    stale = checks["written for these settings"]
+    assert not stale.ok and agent_code.AGENT_FILE in stale.detail
+    assert agent_code.REQUIREMENTS_FILE not in stale.detail  # requirements.txt is the same for every model
+    assert all(check.ok for name, check in checks.items() if name != "written for these settings"), checks
+    assert "written for these settings" in outcome.error.message
+    assert wizard.detect_stage("agent").status != "done"
+    assert (project / agent_code.AGENT_FILE).read_bytes() == written  # verifying changed nothing
+
+    # Running the stage writes it for these settings, and then it verifies.
+    assert wizard.run_stage("agent").ok
+    assert "'eu.anthropic.some-other-model-v1:0'" in (project / agent_code.AGENT_FILE).read_text()
+    assert wizard.verify_stage("agent").ok
+
+
+def test_agent_verify_keeps_accepting_a_user_edit_made_for_other_settings(wizard, project: Path) -> None:
+    assert wizard.run_stage("agent").ok
+    path = project / agent_code.AGENT_FILE
+    edited = path.read_text() + "\n# my own change\n"
+    path.write_text(edited)
+    # The file is the person's now: another model in the settings does not make it stale.
+    wizard = reopen(wizard, model_id="eu.anthropic.some-other-model-v1:0", reconfigure=True)
+    outcome = wizard.verify_stage("agent")
+    assert outcome.ok, outcome.error and outcome.error.message
+    assert "written for these settings" not in _agent_checks(outcome)
+    assert path.read_text() == edited

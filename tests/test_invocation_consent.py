@@ -5,6 +5,7 @@ Every server here is a tiny http.server on 127.0.0.1 with an ephemeral port; not
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import queue
@@ -19,7 +20,7 @@ from typing import Any
 import pytest
 
 from wizard import consent, invocation
-from wizard.errors import UsageError, WizardError, fix_for_message
+from wizard.errors import UsageError, WizardError, explain
 
 ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/wizard_agent-AbCdEf1234"
 ENCODED_ARN = "arn%3Aaws%3Abedrock-agentcore%3Aus-east-1%3A123456789012%3Aruntime%2Fwizard_agent-AbCdEf1234"
@@ -234,6 +235,12 @@ def test_json_text(body: bytes, expected: str) -> None:
         ("Open <https://x/authorize?request_uri=d> now", "https://x/authorize?request_uri=d"),
         ('"https://x/authorize?request_uri=e";', "https://x/authorize?request_uri=e"),
         ("Only https://example.com/page.", "https://example.com/page"),
+        # A request_uri token may end in "_" or "-" (base64url): kept, unless "_" is emphasis opened before.
+        ("Open https://x/authorize?request_uri=urn%3Aab_", "https://x/authorize?request_uri=urn%3Aab_"),
+        ("Open https://x/authorize?request_uri=urn%3Aab-.", "https://x/authorize?request_uri=urn%3Aab-"),
+        ("Open **https://x/authorize?request_uri=ab_**.", "https://x/authorize?request_uri=ab_"),
+        ("Open _https://x/authorize?request_uri=ab_", "https://x/authorize?request_uri=ab"),
+        ("Open _https://x/authorize?request_uri=ab__", "https://x/authorize?request_uri=ab_"),
     ],
 )
 def test_authorization_url_picks_and_cleans_the_consent_link(text: str, expected: str) -> None:
@@ -304,8 +311,8 @@ def test_http_error_other_statuses_and_bodies() -> None:
     ],
 )
 def test_agent_failure_maps_known_identity_messages(text: str, needle: str) -> None:
-    fix = fix_for_message(text)
-    assert fix is not None and needle in fix
+    fix = explain(text).fix
+    assert fix and needle in fix
     error = invocation.agent_failure(text)
     assert error.code == "agent"
     assert error.fix == fix
@@ -317,16 +324,16 @@ def test_agent_failure_maps_known_identity_messages(text: str, needle: str) -> N
 
 def test_known_fix_is_case_insensitive_and_distinct() -> None:
     fixes = {
-        fix_for_message("workload ACCESS token HAS NOT BEEN SET"),
-        fix_for_message("You must provide a ResourceOauth2ReturnUrl"),
-        fix_for_message("invalid or expired session"),
+        explain("workload ACCESS token HAS NOT BEEN SET").fix,
+        explain("You must provide a ResourceOauth2ReturnUrl").fix,
+        explain("invalid or expired session").fix,
     }
-    assert None not in fixes and len(fixes) == 3
+    assert "" not in fixes and len(fixes) == 3
 
 
 def test_agent_failure_for_unknown_text() -> None:
     text = "  I'm sorry, I can't call that tool right now.  "
-    assert fix_for_message(text) is None
+    assert explain(text).fix == ""
     error = invocation.agent_failure(text)
     assert error.code == "agent"
     assert "without a consent link or a token" in error.message
@@ -494,6 +501,9 @@ class RawServer:
                 connection.sendall(self.replies.pop(0))
 
     def close(self) -> None:
+        # shutdown wakes an accept() still waiting for a reply nobody will ask for; close alone does not.
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
         self.sock.close()
         self.thread.join(timeout=5)
 
@@ -845,11 +855,22 @@ def test_can_open_browser_on_linux_needs_a_display(clean_env: pytest.MonkeyPatch
 def test_a_name_taken_by_someone_else_says_how_to_pick_another() -> None:
     from botocore.exceptions import ClientError
 
-    from wizard.errors import explain
-
     taken = ClientError(
         {"Error": {"Code": "ConflictException", "Message": "An agent runtime named identity_demo already exists"}},
         "CreateAgentRuntime",
     )
     error = explain(taken)
     assert error.code == "ConflictException" and "--agent-name" in error.fix
+
+
+def test_every_link_the_sandbox_makes_survives_the_answer_text() -> None:
+    """The sandbox's request_uri tokens are base64url, like AWS's: whatever they end in, the link is kept whole
+    (a cut token was the 1-in-64 "Invalid or expired session" at sign-in)."""
+    import secrets
+
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    for last in alphabet:
+        token = secrets.token_urlsafe(24)[:-1] + last
+        url = f"http://127.0.0.1:1/identities/oauth2/authorize?request_uri=urn%3Aietf%3Aparams%3Aoauth%3A{token}"
+        for text in (f"Authorization Required: {url}", f"Please open **{url}** and approve.", f"{url}."):
+            assert invocation.authorization_url(text) == url, (last, text)

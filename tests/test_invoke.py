@@ -11,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wizard_helpers import cli_env, client, free_port, stop_folder_sandbox
+from wizard_helpers import cli_env, client, free_port, reopen, run_cli, stop_folder_sandbox
 
 from wizard import consent, inbound_token
-from wizard.context import Event
+from wizard.errors import ConsentLapsed, UsageError, WaitingOnUser
+from wizard.events import AwsCall, ConsentClosed, ConsentRequested
 from wizard.files import identity as idf
 
 
@@ -23,7 +24,19 @@ def aws_calls(wizard: Any) -> list[str]:
 
 
 def answers(wizard: Any) -> str:
-    return "".join(event.message for event in wizard.events if event.kind == "answer")
+    return "".join(event.text for event in wizard.events if event.kind == "answer")
+
+
+def invocations(wizard: Any) -> int:
+    """InvokeAgentRuntime calls the session announced (each is announced just before it is sent)."""
+    return sum(1 for event in wizard.events if isinstance(event, AwsCall) and event.operation == "InvokeAgentRuntime")
+
+
+def recorded_session_id(wizard: Any) -> str | None:
+    """The runtime session id as the project recorded it (and as the settings read it)."""
+    recorded = (wizard.state.data.get("settings") or {}).get("session_id")
+    assert wizard.settings.session_id == recorded
+    return recorded
 
 
 def identity_user(wizard: Any) -> idf.PoolRecord:
@@ -37,8 +50,8 @@ def consent_url(wizard: Any, timeout: float = 30.0) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for event in list(wizard.events):
-            if event.kind == "consent" and event.message:
-                return str(event.message)
+            if event.kind == "consent_requested" and event.url:
+                return str(event.url)
         time.sleep(0.05)
     raise AssertionError("the stage never asked for consent")
 
@@ -51,11 +64,11 @@ def run_in_thread(wizard: Any) -> tuple[threading.Thread, dict[str, Any]]:
 
 
 def test_auto_consent_completes_the_loop_in_one_session(deployed: Any) -> None:
-    deployed.options.auto_consent = True
+    deployed = reopen(deployed, auto_consent=True)
     outcome = deployed.run_stage("invoke")
     assert outcome.ok, outcome.error and outcome.error.message
-    session_id = deployed.state.resources("invoke")["runtime_session_id"]
-    assert len(session_id) >= 33
+    session_id = recorded_session_id(deployed)
+    assert session_id is not None and len(session_id) >= 33
     calls = [call for call in aws_calls(deployed) if "InvokeAgentRuntime" in call]
     assert len(calls) == 2 and all(session_id in call for call in calls), calls
     assert "first call" in calls[0] and "second call" in calls[1]
@@ -67,6 +80,7 @@ def test_auto_consent_completes_the_loop_in_one_session(deployed: Any) -> None:
     # Nothing the agent or Cognito handed over is kept: only the session id and the answer.
     recorded = json.dumps(deployed.state.resources("invoke"))
     assert "eyJ" not in recorded
+    assert "eyJ" not in json.dumps(deployed.state.data)
 
 
 def test_consent_in_a_browser_reaches_the_listener(deployed: Any) -> None:
@@ -96,8 +110,8 @@ def test_pasted_url_completes_when_the_port_is_taken(deployed: Any) -> None:
         url = consent_url(deployed)
         user = identity_user(deployed)
         location = consent.sandbox_consent(url, user.username, user.password)
-        deployed.ctx.offer_redirect("this is not a URL")  # a wrong paste is explained and waited past
-        deployed.ctx.offer_redirect(location)
+        deployed.deliver_redirect("this is not a URL")  # a wrong paste is explained and waited past
+        deployed.deliver_redirect(location)
         thread.join(60)
     outcome = result["outcome"]
     assert outcome.ok, outcome.error and outcome.error.message
@@ -120,25 +134,29 @@ def test_denied_consent_fails_with_a_way_forward(deployed: Any) -> None:
 
 
 def test_no_approval_in_time_waits_on_the_user(deployed: Any) -> None:
-    deployed.options.consent_timeout = 0.5
+    deployed = reopen(deployed, consent_timeout=0.5)
     outcome = deployed.run_stage("invoke")
     assert not outcome.ok
-    assert outcome.status == "needs_action" and outcome.error.code == "waiting_on_user"
+    assert outcome.status == "needs_action"
+    assert isinstance(outcome.error, WaitingOnUser) and not isinstance(outcome.error, ConsentLapsed)
     assert deployed.status_of(deployed.stage("invoke")) == "needs_action"
+    closed = [event for event in deployed.events if isinstance(event, ConsentClosed)]
+    assert [event.outcome for event in closed] == ["timed_out"]
     # The session stays for the next attempt, which asks again in it.
-    session_id = deployed.state.resources("invoke")["runtime_session_id"]
-    deployed.options.consent_timeout = None
-    deployed.options.auto_consent = True
+    session_id = recorded_session_id(deployed)
+    assert session_id is not None
+    deployed = reopen(deployed, consent_timeout=None, auto_consent=True)
     assert deployed.run_stage("invoke").ok
-    assert deployed.state.resources("invoke")["runtime_session_id"] == session_id
+    assert recorded_session_id(deployed) == session_id
 
 
 def test_a_lapsed_link_drops_the_session_for_a_fresh_one(deployed: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(consent, "CONSENT_SECONDS", 0.5)
     outcome = deployed.run_stage("invoke")
-    assert outcome.status == "needs_action" and outcome.error.code == "consent_lapsed"
+    assert outcome.status == "needs_action" and isinstance(outcome.error, ConsentLapsed)
     assert "fresh session" in outcome.error.fix
-    assert "runtime_session_id" not in deployed.state.resources("invoke")
+    assert "session_id" not in (deployed.state.data.get("settings") or {})
+    assert deployed.settings.session_id is None
 
 
 def test_tampered_token_fails_clearly_and_status_shows_it(deployed: Any, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -182,55 +200,97 @@ def test_expired_token_fails_clearly(deployed: Any, monkeypatch: pytest.MonkeyPa
 
 
 def test_short_session_id_is_refused_before_anything_is_sent(deployed: Any) -> None:
-    deployed.options.session_id = "too-short"
+    deployed = reopen(deployed, session_id="too-short")
     before = len(aws_calls(deployed))
     outcome = deployed.run_stage("invoke")
     assert not outcome.ok and "33" in outcome.error.message
     assert aws_calls(deployed)[before:] == []
-    assert "runtime_session_id" not in deployed.state.resources("invoke")
+    assert "session_id" not in (deployed.state.data.get("settings") or {})
 
 
 def test_a_given_session_id_is_used_for_both_calls(deployed: Any) -> None:
     given = "workshop-session-" + "x" * 20
-    deployed.options.session_id = given
-    deployed.options.auto_consent = True
+    deployed = reopen(deployed, session_id=given, auto_consent=True)
     assert deployed.run_stage("invoke").ok
     calls = [call for call in aws_calls(deployed) if "InvokeAgentRuntime" in call]
     assert len(calls) == 2 and all(given in call for call in calls)
-    assert deployed.state.resources("invoke")["runtime_session_id"] == given
+    assert recorded_session_id(deployed) == given
+
+
+def test_another_session_id_is_refused_unless_reconfigured(deployed: Any) -> None:
+    deployed = reopen(deployed, auto_consent=True)
+    assert deployed.run_stage("invoke").ok
+    recorded = recorded_session_id(deployed)
+    other = "another-session-" + "y" * 20
+    with pytest.raises(UsageError) as caught:
+        reopen(deployed, session_id=other)
+    assert "--session-id" in caught.value.message and recorded in caught.value.message
+    assert "--reconfigure" in caught.value.fix
+    deployed = reopen(deployed, session_id=other, reconfigure=True)
+    assert recorded_session_id(deployed) == other
+    assert deployed.status_of("invoke") == "pending" and deployed.status_of("deploy") == "done"
+    mark = len(deployed.events)
+    assert deployed.run_stage("invoke").ok
+    calls = [event.message for event in deployed.events[mark:] if isinstance(event, AwsCall)]
+    invoked = [call for call in calls if "InvokeAgentRuntime" in call]
+    assert invoked and all(other in call for call in invoked), invoked
 
 
 def test_verify_asks_the_agent_again_and_consent_is_remembered(deployed: Any) -> None:
-    deployed.options.auto_consent = True
+    deployed = reopen(deployed, auto_consent=True)
     assert deployed.run_stage("invoke").ok
     before = len(aws_calls(deployed))
-    outcome = deployed.verify_stage("invoke")
+    outcome = deployed.verify_stage("invoke", deep=True)
     assert outcome.ok, outcome.checks
     assert any("InvokeAgentRuntime" in call for call in aws_calls(deployed)[before:])
     # Running again: the vault holds the user's token, so the first call already answers with it.
-    deployed.options.auto_consent = False
+    deployed = reopen(deployed, auto_consent=False)
     deployed.state.set_status("invoke", "pending")
     again = deployed.run_stage("invoke")
     assert again.ok
     assert "bedrock-agentcore CompleteResourceTokenAuth" not in aws_calls(deployed)[before:]
 
 
+def test_a_cheap_verify_does_not_invoke_the_agent(deployed: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    deployed = reopen(deployed, auto_consent=True)
+    assert deployed.run_stage("invoke").ok
+    from wizard.steps import invoke as invoke_stage
+
+    sent: list[str] = []
+    real_invoke = invoke_stage.invoke
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        sent.append(str(args[0]))
+        return real_invoke(*args, **kwargs)
+
+    monkeypatch.setattr(invoke_stage, "invoke", counted)
+    before = invocations(deployed)
+    outcome = deployed.verify_stage("invoke")
+    assert outcome.ok, outcome.checks
+    assert invocations(deployed) == before and sent == []
+    assert {check.name for check in outcome.checks} == {
+        "session id recorded",
+        "runtime READY",
+        "authenticated answer recorded",
+    }
+    # The deep one does ask the agent, once, through the same path.
+    assert deployed.verify_stage("invoke", deep=True).ok
+    assert invocations(deployed) == before + 1 and len(sent) == 1
+
+
 def test_verify_reports_a_deleted_runtime(deployed: Any, sandbox_endpoint: str) -> None:
-    deployed.options.auto_consent = True
+    deployed = reopen(deployed, auto_consent=True)
     assert deployed.run_stage("invoke").ok
     runtime_id = deployed.state.resources("deploy")["runtime_id"]
     client("bedrock-agentcore-control", sandbox_endpoint).delete_agent_runtime(agentRuntimeId=runtime_id)
-    outcome = deployed.verify_stage("invoke")
+    outcome = deployed.verify_stage("invoke", deep=True)
     assert not outcome.ok
     assert deployed.status_of(deployed.stage("invoke")) in ("done", "drifted")
 
 
 def test_auto_consent_is_refused_against_aws(wizard: Any) -> None:
-    wizard.options.sandbox_endpoint = None
-    wizard.options.auto_consent = True
+    wizard = reopen(wizard, sandbox_endpoint=None, auto_consent=True)
     stage = wizard.stage("invoke")
-    from wizard.errors import UsageError
-
     with pytest.raises(UsageError):
         stage.run(wizard.ctx)
 
@@ -241,9 +301,10 @@ def test_invoke_waits_for_deploy(wizard: Any) -> None:
 
 
 def test_the_command_keeps_one_session_id(deployed: Any) -> None:
-    deployed.options.auto_consent = True
+    deployed = reopen(deployed, auto_consent=True)
     assert deployed.run_stage("invoke").ok
-    session_id = deployed.state.resources("invoke")["runtime_session_id"]
+    session_id = recorded_session_id(deployed)
+    assert session_id
     command = deployed.stage("invoke").describe(deployed.ctx).command
     assert command.count(session_id) == 2
     assert "uuidgen" not in command
@@ -251,15 +312,26 @@ def test_the_command_keeps_one_session_id(deployed: Any) -> None:
 
 
 def test_consent_events_carry_what_the_screen_needs(deployed: Any) -> None:
-    deployed.options.auto_consent = True
+    deployed = reopen(deployed, auto_consent=True)
     assert deployed.run_stage("invoke").ok
-    shown = [event for event in deployed.events if event.kind == "consent"]
-    assert shown[0].detail["url"] == shown[0].message and shown[0].detail["listening"] is True
-    assert shown[0].detail["username"] == identity_user(deployed).username
-    assert shown[-1].detail.get("done") is True
-    assert all(isinstance(event, Event) for event in shown)
+    consent_events = [event for event in deployed.events if event.kind in ("consent_requested", "consent_closed")]
+    assert [event.kind for event in consent_events] == ["consent_requested", "consent_closed"]
+    requested, closed = consent_events
+    assert isinstance(requested, ConsentRequested) and isinstance(closed, ConsentClosed)
+    assert requested.stage == closed.stage == "invoke"
+    logs = [event.message for event in deployed.events if event.kind == "log"]
+    assert "/identities/oauth2/authorize?request_uri=" in requested.url and requested.url in logs
+    assert requested.listening is True and requested.not_listening_because == ""
+    assert requested.username == identity_user(deployed).username
+    assert requested.return_url == deployed.ctx.return_url
+    assert requested.open_browser is False  # --auto-consent signs in itself; the front end opens nothing
+    assert closed.outcome == "approved"
+    # The event names who signs in, never the password.
+    for event in consent_events:
+        assert identity_user(deployed).password not in json.dumps(event.to_json())
 
 
+@pytest.mark.cli
 def test_full_journey_headless(tmp_path: Path, wheelhouse: Path) -> None:
     """The issue's done-when: `run --sandbox --yes --auto-consent` in an empty folder does 0-8."""
     import subprocess
@@ -272,26 +344,31 @@ def test_full_journey_headless(tmp_path: Path, wheelhouse: Path) -> None:
     run = [sys.executable, "-m", "wizard", "run", "--sandbox", "--yes", "--auto-consent"]
     run += ["--wheelhouse", str(wheelhouse), "--return-url", return_url]
     try:
-        result = subprocess.run(run, cwd=folder, env=env, capture_output=True, text=True, timeout=240)
+        # With --json: every event as one JSON line on stdout, as it happens; the readable lines on stderr.
+        result = subprocess.run([*run, "--json"], cwd=folder, env=env, capture_output=True, text=True, timeout=240)
         assert result.returncode == 0, result.stderr[-3000:]
+        lines = [json.loads(line) for line in result.stdout.splitlines()]
+        assert lines and all(isinstance(line, dict) and isinstance(line.get("kind"), str) for line in lines)
+        kinds = {line["kind"] for line in lines}
+        expected = {"log", "aws", "progress", "status", "answer", "consent_requested", "consent_closed", "operation"}
+        assert expected <= kinds, kinds
+        assert lines[-1]["kind"] == "summary" and [line["kind"] for line in lines].count("summary") == 1
+        assert lines[-1]["project"] == str(folder.resolve()) and len(lines[-1]["stages"]) == 10
         output = result.stdout + result.stderr
         first, second = output.split("the agent's answer (first call)")[1].split("the agent's answer (second call)")
         assert "/identities/oauth2/authorize?request_uri=" in first
         assert "Authenticated to external service" in second
-        status = subprocess.run(
-            [sys.executable, "-m", "wizard", "status", "--json"],
-            cwd=folder,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        status = run_cli(folder, "status", "--json", timeout=60)
         summary = json.loads(status.stdout)
         stages = {row["key"]: row for row in summary["stages"]}
         assert all(row["status"] == "done" for row in summary["stages"] if row["number"] is not None), stages
-        session_keys = [key for key in stages["invoke"]["resources"] if "session" in key]
-        session_id = stages["invoke"]["resources"][session_keys[0]]
+        assert summary["settings"]["session_id"]["from"] == "this project"
+        session_id = summary["settings"]["session_id"]["value"]
         assert len(session_id) >= 33 and session_id in output
+        # The run's last line is what `status --json` says (the values; `run` got --return-url as a flag).
+        assert lines[-1]["stages"] == summary["stages"]
+        values = {name: item["value"] for name, item in summary["settings"].items()}
+        assert {name: item["value"] for name, item in lines[-1]["settings"].items()} == values
         # No password, client secret or token anywhere but the two identity files.
         files = idf.read_identity_json(folder)
         assert files is not None
@@ -310,11 +387,19 @@ def test_full_journey_headless(tmp_path: Path, wheelhouse: Path) -> None:
         again = subprocess.run(run, cwd=folder, env=env, capture_output=True, text=True, timeout=120)
         assert again.returncode == 0, again.stderr[-2000:]
         assert "InvokeAgentRuntime" not in again.stderr
+        # Checking costs nothing: neither `status --verify` nor `doctor` asks the agent (that runs its model).
+        for command in (["status", "--verify"], ["doctor"]):
+            checked = run_cli(folder, *command)
+            assert checked.returncode == 0, (command, checked.stdout[-2000:], checked.stderr[-2000:])
+            assert "GetAgentRuntime" in checked.stderr, (command, checked.stderr[-2000:])  # it did check AWS
+            assert "InvokeAgentRuntime" not in checked.stdout + checked.stderr, command
         # And back to a clean account: cleanup removes it all; a second cleanup has nothing to do.
         cleanup = [sys.executable, "-m", "wizard", "cleanup", "--yes", "--json"]
         gone = subprocess.run(cleanup, cwd=folder, env=env, capture_output=True, text=True, timeout=240)
         assert gone.returncode == 0, gone.stderr[-3000:]
-        after = {row["key"]: row["status"] for row in json.loads(gone.stdout)["stages"]}
+        cleanup_lines = [json.loads(line) for line in gone.stdout.splitlines()]
+        assert cleanup_lines[-1]["kind"] == "summary"
+        after = {row["key"]: row["status"] for row in cleanup_lines[-1]["stages"]}
         assert after.pop("cleanup") == "done" and set(after.values()) == {"pending"}, after
         assert not any((folder / name).exists() for name in idf.SECRET_FILES)
         assert not (folder / "agent.py").exists() and not (folder / ".bedrock_agentcore.yaml").exists()
@@ -326,6 +411,7 @@ def test_full_journey_headless(tmp_path: Path, wheelhouse: Path) -> None:
         stop_folder_sandbox(folder)
 
 
+@pytest.mark.cli
 def test_headless_exits_3_while_waiting(tmp_path: Path, wheelhouse: Path) -> None:
     import subprocess
     import sys
@@ -344,6 +430,7 @@ def test_headless_exits_3_while_waiting(tmp_path: Path, wheelhouse: Path) -> Non
         stop_folder_sandbox(folder)
 
 
+@pytest.mark.cli
 def test_cli_refuses_bad_stage_8_options(tmp_path: Path) -> None:
     import subprocess
     import sys

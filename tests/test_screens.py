@@ -16,17 +16,18 @@ from typing import Any
 import pytest
 from textual.widgets import Button, Input, Label, RadioButton, RichLog, Static
 
-from screens.app import WizardApp
+from screens.app import TuiPort, WizardApp
 from screens.modals import ConfirmModal, RegionModal
 from screens.stage import StageScreen
 from screens.welcome import WelcomeScreen
 from screens.widgets import SECRET_MASK
-from wizard.context import Options
-from wizard.engine import Wizard
 from wizard.files.identity import JSON_NAME
+from wizard.session import Session
+from wizard.settings import Options
 from wizard.state import StateFile
 
 SIZE = (120, 40)
+WORKERS_LIMIT = 120  # seconds: only a bound against a hang, never a measure of speed
 ALL_KEYS = ["preflight", "cognito", "env", "agent", "configure", "provider", "workload", "deploy", "invoke", "cleanup"]
 
 
@@ -68,16 +69,25 @@ def _no_detached_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def make_app(options: Options) -> Iterator[Callable[..., WizardApp]]:
-    wizards: list[Wizard] = []
+    sessions: list[Session] = []
 
     def factory(opts: Options | None = None) -> WizardApp:
-        wizard = Wizard(opts or options).open()
-        wizards.append(wizard)
-        return WizardApp(wizard, detect_on_start=False)
+        session = Session(opts or options, TuiPort()).open()
+        sessions.append(session)
+        return WizardApp(session, detect_on_start=False)
 
     yield factory
-    for wizard in wizards:
-        wizard.close()
+    for session in sessions:
+        session.close()
+
+
+def prepare(options: Options, *keys: str) -> None:
+    """Stages a test needs done but is not about, run by a plain session before the app starts (running them
+    through the screens is what test_run_preflight_and_cognito_then_reveal_and_hide_secrets checks)."""
+    with Session(options) as session:
+        for key in keys:
+            outcome = session.run_stage(key)
+            assert outcome.ok, (key, outcome.error and outcome.error.message)
 
 
 def plain(widget: Static) -> str:
@@ -91,20 +101,26 @@ def button_label(button: Button) -> str:
 
 
 def status(app: WizardApp, key: str) -> str:
-    return app.wizard.status_of(app.wizard.stage(key))
+    return app.session.status_of(app.session.stage(key))
 
 
-async def wait_idle(pilot: Any, app: WizardApp, key: str | None = None, limit: int = 400) -> None:
-    """Wait (bounded) until no stage worker runs and the stage is no longer 'running'."""
-    for _ in range(limit):
-        await pilot.pause(0.05)
-        if app.busy is None and (key is None or status(app, key) != "running"):
-            await pilot.pause()
-            return
-    pytest.fail(f"stage {key} still busy after {limit} pauses: busy={app.busy!r}")
+async def wait_idle(pilot: Any, app: WizardApp, key: str | None = None) -> None:
+    """Wait until the app's workers (the session's operations) have finished, then let the app handle what they
+    sent; insist that nothing is busy and that the stage is no longer 'running'. Bounded, so a worker left
+    waiting on an unanswered question fails the test with what is on screen instead of hanging it."""
+    finished = asyncio.ensure_future(app.workers.wait_for_complete())
+    done, _ = await asyncio.wait({finished}, timeout=WORKERS_LIMIT)
+    if not done:
+        finished.cancel()
+        pytest.fail(f"workers still running: busy={app.busy!r}, screen={type(app.screen).__name__}")
+    finished.result()  # a worker that raised fails the test here
+    await pilot.pause()
+    assert app.busy is None, f"still busy after the workers finished: {app.busy!r}"
+    if key is not None:
+        assert status(app, key) != "running", f"stage {key} still running after the workers finished"
 
 
-async def wait_for(pilot: Any, predicate: Callable[[], bool], what: str, limit: int = 400) -> None:
+async def wait_for(pilot: Any, predicate: Callable[[], bool], what: str, limit: int = 1200) -> None:
     for _ in range(limit):
         if predicate():
             return
@@ -120,7 +136,7 @@ async def run_stage(pilot: Any, app: WizardApp, key: str) -> None:
     assert not app.screen.query_one("#run", Button).disabled, f"{key}: Run is disabled"
     await pilot.press("r")
     await wait_idle(pilot, app, key)
-    assert status(app, key) == "done", (key, app.wizard.error_of(app.wizard.stage(key)))
+    assert status(app, key) == "done", (key, app.session.error_of(app.session.stage(key)))
 
 
 async def show_stage(pilot: Any, app: WizardApp, key: str) -> StageScreen:
@@ -154,7 +170,7 @@ async def test_welcome_lists_every_stage_and_enter_starts_at_preflight(make_app)
         rows = list(zip(*(column.cells for column in table.columns), strict=True))  # type: ignore[union-attr]
         assert [row[0] for row in rows] == ["0", "1", "2", "3", "4", "5", "6", "7", "8", "–"]
         titles = [row[1] for row in rows]
-        assert titles == [stage.title for stage in app.wizard.stages]
+        assert titles == [stage.title for stage in app.session.stages]
         assert "Cleanup" in titles and "Invoke the agent" in titles
         assert "Start at stage 0" in button_label(app.screen.query_one("#start", Button))
 
@@ -185,7 +201,7 @@ async def test_run_preflight_and_cognito_then_reveal_and_hide_secrets(make_app, 
         assert not screen.query_one("#run", Button).disabled
         await pilot.press("r")
         await wait_idle(pilot, app, "cognito")
-        assert status(app, "cognito") == "done", app.wizard.error_of(app.wizard.stage("cognito"))
+        assert status(app, "cognito") == "done", app.session.error_of(app.session.stage("cognito"))
         assert status(app, "preflight") == "done"
 
         # Every AWS call is named in the log, both in the app's record and on the screen.
@@ -225,15 +241,15 @@ async def test_run_preflight_and_cognito_then_reveal_and_hide_secrets(make_app, 
 async def test_resume_offers_stage_4_which_is_runnable(make_app, options: Options) -> None:
     first = make_app()
     async with first.run_test(size=SIZE) as pilot:
-        for key in ("preflight", "cognito", "env", "agent"):
-            await run_stage(pilot, first, key)
-    first.wizard.close()
+        await run_stage(pilot, first, "agent")  # one stage through the screens; the rest as a session would
+    first.session.close()
+    prepare(options, "preflight", "cognito", "env")
 
     on_disk = StateFile(options.project).load()
     assert all(on_disk.stage(key)["status"] == "done" for key in ("preflight", "cognito", "env", "agent"))
 
     second = make_app()
-    assert second.wizard is not first.wizard
+    assert second.session is not first.session
     async with second.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(second.screen, WelcomeScreen)
@@ -264,11 +280,10 @@ RUNNABLE_COMMANDS = {
 }
 
 
-async def test_stages_4_to_6_show_their_command_with_real_values(make_app, project: Path) -> None:
+async def test_stages_4_to_6_show_their_command_with_real_values(make_app, options: Options, project: Path) -> None:
+    prepare(options, "preflight", "cognito")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await run_stage(pilot, app, "preflight")
-        await run_stage(pilot, app, "cognito")
         data = identity_json(project)
         secret = data["identity"]["client_secret"]
         assert secret
@@ -338,11 +353,12 @@ async def test_copy_command(make_app, monkeypatch, system_clipboard, system_clip
 # --- 6. env screen exports ----------------------------------------------------------------------------
 
 
-async def test_env_exports_masked_shell_choice_and_copy(make_app, project: Path, system_clipboard) -> None:
+async def test_env_exports_masked_shell_choice_and_copy(
+    make_app, options: Options, project: Path, system_clipboard
+) -> None:
+    prepare(options, "preflight", "cognito")
     app = make_app()
     async with app.run_test(size=SIZE) as pilot:
-        await run_stage(pilot, app, "preflight")
-        await run_stage(pilot, app, "cognito")
         secrets = secrets_of(project)
         password = identity_json(project)["runtime"]["password"]
 
@@ -408,7 +424,7 @@ async def test_cognito_blocked_until_preflight_done(make_app) -> None:
 
 async def test_quit_while_running_asks_then_stops_cleanly(make_app, project: Path, monkeypatch) -> None:
     app = make_app()
-    cognito = app.wizard.stage("cognito")
+    cognito = app.session.stage("cognito")
     gate = threading.Event()
     entered = threading.Event()
     original_run = cognito.run
@@ -444,7 +460,7 @@ async def test_quit_while_running_asks_then_stops_cleanly(make_app, project: Pat
             await pilot.pause()
             assert not isinstance(app.screen, ConfirmModal)
             assert app.is_running and app.return_code is None  # waits for the worker
-            assert app.wizard.ctx.cancel_event.is_set()
+            assert app.session.ctx.cancel_event.is_set()
 
             gate.set()
             for _ in range(400):
@@ -487,8 +503,9 @@ class _StubSTS:
 async def test_region_prompt_rejects_bad_names_and_uses_the_choice(make_app, project: Path, monkeypatch) -> None:
     opts = Options(project=project, region=None, sandbox=False, sandbox_endpoint=None)
     app = make_app(opts)
-    ctx = app.wizard.ctx
-    assert not ctx.is_sandbox
+    settings = app.session.settings
+    ctx = app.session.ctx
+    assert not app.session.is_sandbox
     services: list[str] = []
     calls: list[str] = []
 
@@ -502,9 +519,10 @@ async def test_region_prompt_rejects_bad_names_and_uses_the_choice(make_app, pro
         app.goto("preflight")
         await pilot.pause()
         await pilot.press("r")
-        await wait_idle(pilot, app, "preflight")
-        assert isinstance(app.screen, RegionModal)
-        assert status(app, "preflight") == "needs_action"
+        # The session asks while the stage waits for the answer: the same operation, still running.
+        await wait_for(pilot, lambda: isinstance(app.screen, RegionModal), "the region question")
+        assert app.busy is not None
+        assert status(app, "preflight") == "running"
         assert services == [] and calls == []
 
         await pilot.press(*"not a region")
@@ -514,17 +532,19 @@ async def test_region_prompt_rejects_bad_names_and_uses_the_choice(make_app, pro
         assert isinstance(app.screen, RegionModal)
         error = plain(app.screen.query_one("#region-error", Label))
         assert "'not a region' is not a region name" in error
-        assert ctx.region_choice is None
+        assert settings.chosen_region is None
+        assert services == [] and calls == []
 
         app.screen.query_one(Input).value = ""
         await pilot.press(*"eu-west-1", "enter")
         await pilot.pause()
         assert not isinstance(app.screen, RegionModal)
-        assert ctx.region_choice == "eu-west-1"
+        # The stage carries on by itself with the choice: no second Run press.
         await wait_idle(pilot, app, "preflight")
-        assert status(app, "preflight") == "done", app.wizard.error_of(app.wizard.stage("preflight"))
-        assert app.wizard.state.data["region"] == "eu-west-1"
-        assert app.wizard.state.data["account"] == "123456789012"
+        assert settings.chosen_region == "eu-west-1"
+        assert status(app, "preflight") == "done", app.session.error_of("preflight")
+        assert app.session.state.data["region"] == "eu-west-1"
+        assert app.session.state.data["account"] == "123456789012"
         assert services == ["sts"]
         assert calls == ["GetCallerIdentity"]
 
@@ -538,8 +558,11 @@ async def test_system_commands_go_to_stages_and_act_on_the_current_one(make_app)
         await pilot.pause()
         titles = [command.title for command in app.get_system_commands(app.screen)]
         assert "Go to stage 4: Configure agent with JWT auth" in titles
-        assert "Go to stage –: Cleanup" in titles
-        assert sum(title.startswith("Go to stage ") for title in titles) == len(ALL_KEYS)
+        # Cleanup has no number: its command names it alone (no "stage –").
+        assert "Go to Cleanup" in titles
+        assert not any(title.startswith("Go to stage –") for title in titles)
+        assert sum(title.startswith("Go to stage ") for title in titles) == len(ALL_KEYS) - 1
+        assert sum(title.startswith("Go to ") for title in titles) == len(ALL_KEYS)
         assert "Run this stage" not in titles  # only on a stage screen
 
         app.goto("preflight")
@@ -594,7 +617,7 @@ async def test_agent_asks_before_overwriting_user_edits(make_app, project: Path,
         await pilot.press("y" if overwrite else "n")
         await wait_idle(pilot, app, "agent")
 
-        assert status(app, "agent") == "done", app.wizard.error_of(app.wizard.stage("agent"))
+        assert status(app, "agent") == "done", app.session.error_of(app.session.stage("agent"))
         now = agent_py.read_text(encoding="utf-8")
         if overwrite:
             assert "# my own change" not in now
@@ -614,45 +637,52 @@ class _NoCredentialsSTS:
 async def test_no_credentials_offers_the_sandbox(
     make_app, project: Path, sandbox_endpoint: str, monkeypatch, use_sandbox: bool
 ) -> None:
+    import wizard.sandbox.manager as manager
+
     opts = Options(project=project, region="us-east-1", sandbox=False, sandbox_endpoint=None)
     app = make_app(opts)
-    ctx = app.wizard.ctx
+    session = app.session
+    ctx = session.ctx
     real_client = ctx.client
-    real_switch = ctx.switch_to_sandbox
 
     def client(service: str) -> Any:
         # Real (sandbox) clients only once the user chose the sandbox; never a real AWS client.
-        return real_client(service) if ctx.is_sandbox else _NoCredentialsSTS()
+        return real_client(service) if session.is_sandbox else _NoCredentialsSTS()
 
-    def switch() -> None:
-        opts.sandbox_endpoint = sandbox_endpoint  # the in-process sandbox, not a detached one
-        real_switch()
+    def running_endpoint(folder: Path) -> str | None:
+        # This folder's sandbox is the in-process one, not a detached one.
+        return sandbox_endpoint if folder == project else None
 
     monkeypatch.setattr(ctx, "client", client)
-    monkeypatch.setattr(ctx, "switch_to_sandbox", switch)
+    monkeypatch.setattr(manager, "running_endpoint", running_endpoint)
     async with app.run_test(size=SIZE) as pilot:
         app.goto("preflight")
         await pilot.pause()
         assert not app.screen.query_one("#sandbox-banner").display
         await pilot.press("r")
-        await wait_idle(pilot, app, "preflight")
-        assert isinstance(app.screen, ConfirmModal)
+        # The session offers the sandbox while the stage waits for the answer.
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the sandbox offer")
         assert "No AWS credentials" in plain(app.screen.query_one(".dialog-question", Static))
-        assert status(app, "preflight") == "failed"
+        assert button_label(app.screen.query_one("#yes", Button)) == "Use the sandbox"
+        assert app.busy is not None
+        assert status(app, "preflight") == "running"
 
         await pilot.press("y" if use_sandbox else "n")
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmModal)
+        # The stage carries on by itself with the answer: no second Run press.
         await wait_idle(pilot, app, "preflight")
         if use_sandbox:
-            assert ctx.is_sandbox and "SANDBOX" in app.sub_title
-            assert status(app, "preflight") == "done", app.wizard.error_of(app.wizard.stage("preflight"))
-            assert app.wizard.state.data["mode"] == "sandbox"
+            assert session.is_sandbox and "SANDBOX" in app.sub_title
+            assert status(app, "preflight") == "done", session.error_of("preflight")
+            assert session.state.data["mode"] == "sandbox"
             assert app.screen.query_one("#sandbox-banner").display
         else:
-            assert not ctx.is_sandbox and app.sub_title == "AWS"
+            assert not session.is_sandbox and app.sub_title == "AWS"
             assert status(app, "preflight") == "failed"
-            assert app.wizard.state.data.get("mode") is None
+            assert "credentials" in (session.error_of("preflight") or {}).get("message", "").lower()
+            assert session.state.data.get("mode") is None
+            assert not app.screen.query_one("#sandbox-banner").display
 
 
 @pytest.mark.parametrize("size", [(120, 40), (100, 30), (80, 24)])
@@ -684,7 +714,7 @@ async def test_invoke_consent_over_http_shows_the_authenticated_answer(make_app,
 
     from wizard import consent
 
-    deployed.close()  # the app opens its own wizard on the folder
+    deployed.close()  # the app opens its own session on the folder
     project = deployed.options.project
     app = make_app(deployed.options)
     async with app.run_test(size=SIZE) as pilot:
@@ -702,7 +732,7 @@ async def test_invoke_consent_over_http_shows_the_authenticated_answer(make_app,
         location = await _consent_in_browser(screen.consent_link, project)
         assert await asyncio.to_thread(consent.follow_to_listener, location)
         await wait_idle(pilot, app, "invoke")
-        assert status(app, "invoke") == "done", app.wizard.error_of(app.wizard.stage("invoke"))
+        assert status(app, "invoke") == "done", app.session.error_of(app.session.stage("invoke"))
         answer = plain(screen.query_one("#answer", Static))
         assert answer.index("first call") < answer.index("Authorization Required") < answer.index("second call")
         assert "Authenticated to external service" in answer
@@ -714,7 +744,7 @@ async def test_invoke_takes_a_pasted_url_when_the_port_is_taken(make_app, deploy
 
     deployed.close()
     project = deployed.options.project
-    port = int(deployed.ctx.return_url.split(":")[2].split("/")[0])
+    port = int(deployed.settings.return_url.split(":")[2].split("/")[0])
     app = make_app(deployed.options)
     with socket.socket() as squatter:
         squatter.bind(("127.0.0.1", port))
@@ -730,7 +760,7 @@ async def test_invoke_takes_a_pasted_url_when_the_port_is_taken(make_app, deploy
             field.value = location
             await pilot.press("enter")
             await wait_idle(pilot, app, "invoke")
-            assert status(app, "invoke") == "done", app.wizard.error_of(app.wizard.stage("invoke"))
+            assert status(app, "invoke") == "done", app.session.error_of(app.session.stage("invoke"))
             assert "Authenticated to external service" in plain(screen.query_one("#answer", Static))
 
 
@@ -746,7 +776,8 @@ async def test_doctor_dialog_lists_findings(make_app) -> None:
         await pilot.pause()
         assert isinstance(app.screen, DoctorModal)
         modal = app.screen
-        await wait_for(pilot, lambda: "credentials" in plain(modal.query_one("#findings", Static)), "findings")
+        await wait_idle(pilot, app)  # the doctor's worker
+        assert "credentials" in plain(modal.query_one("#findings", Static))
         assert app.busy is None
         await pilot.press("escape")
         await pilot.pause()
@@ -770,7 +801,7 @@ async def test_cleanup_screen_lists_asks_then_deletes(make_app, deployed: Any) -
         assert "Deletes, in this order" in question and runtime_id in question
         await pilot.press("y")
         await wait_idle(pilot, app, "cleanup")
-        assert status(app, "cleanup") == "done", app.wizard.error_of(app.wizard.stage("cleanup"))
+        assert status(app, "cleanup") == "done", app.session.error_of(app.session.stage("cleanup"))
         assert all(status(app, key) == "pending" for key in ALL_KEYS if key != "cleanup")
         assert not (project / JSON_NAME).exists()
 

@@ -15,10 +15,11 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from screens.app import WizardApp
-from wizard.context import Options
-from wizard.engine import Wizard
+from screens.app import TuiPort, WizardApp
+from wizard.events import ConsentRequested
 from wizard.files.identity import IdentityFiles, PoolRecord, discovery_url, write_identity_files
+from wizard.session import Session
+from wizard.settings import Options
 from wizard.state import StateFile
 
 SIZE = (120, 40)
@@ -59,12 +60,12 @@ def _nothing_contacted(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def opened() -> Iterator[list[Wizard]]:
-    """Wizards opened by a test, closed (their folder lock released) afterwards."""
-    wizards: list[Wizard] = []
-    yield wizards
-    for wizard in wizards:
-        wizard.close()
+def opened() -> Iterator[list[Session]]:
+    """Sessions opened by a test, closed (their folder lock released) afterwards."""
+    sessions: list[Session] = []
+    yield sessions
+    for session in sessions:
+        session.close()
 
 
 def fresh_folder(name: str) -> Path:
@@ -82,11 +83,11 @@ def write_state(folder: Path, done: tuple[str, ...]) -> None:
     state.save()
 
 
-def make_app(folder: Path, opened: list[Wizard]) -> WizardApp:
+def make_app(folder: Path, opened: list[Session]) -> WizardApp:
     options = Options(project=folder, sandbox_endpoint=NEVER_CONTACTED, region="us-east-1")
-    wizard = Wizard(options).open()
-    opened.append(wizard)
-    return WizardApp(wizard, detect_on_start=False)
+    session = Session(options, TuiPort()).open()
+    opened.append(session)
+    return WizardApp(session, detect_on_start=False)
 
 
 def goto(key: str, scroll_to: str | None = None):
@@ -112,7 +113,7 @@ def test_welcome_resume_at_stage_4(snap_compare, opened) -> None:
     folder = fresh_folder("welcome-resume")
     write_state(folder, ("preflight", "cognito", "env", "agent"))
     app = make_app(folder, opened)
-    assert app.wizard.first_unfinished().key == "configure"
+    assert app.session.first_unfinished().key == "configure"
     assert snap_compare(app, terminal_size=SIZE)
 
 
@@ -163,13 +164,13 @@ FAKE_LINK = (
 )
 
 
-def waiting_for_consent(folder: Path, opened: list[Wizard]) -> WizardApp:
+def waiting_for_consent(folder: Path, opened: list[Session]) -> WizardApp:
     """Stage 8 as it looks while the person approves in the browser (the events the stage sends)."""
     write_identity_files(folder, FAKE_FILES)
     write_state(folder, ("preflight", "cognito", "env", "agent", "configure", "provider", "workload", "deploy"))
     state = StateFile(folder).load()
     state.record("deploy", "runtime_arn", FAKE_RUNTIME_ARN)
-    state.record("invoke", "runtime_session_id", "agentcore-wizard-00000000000000000000000000000000")
+    state.update(settings={"session_id": "agentcore-wizard-00000000000000000000000000000000"})
     app = make_app(folder, opened)
     app.answers["invoke"] = (
         "── first call ──\n🔐 Authorization Required\n\nPlease open this URL in your browser to authorize:\n"
@@ -182,8 +183,16 @@ def show_waiting() -> Any:
     async def run_before(pilot: Pilot) -> None:
         await goto("invoke")(pilot)
         # The consent arrives while the screen is showing, as it does from the running stage.
-        pilot.app.consent["invoke"] = {"url": FAKE_LINK, "username": "externaluser0000aaaa", "listening": True}
-        screen = pilot.app.screen
+        app = pilot.app
+        assert isinstance(app, WizardApp)
+        app.consent["invoke"] = ConsentRequested(
+            "invoke",
+            url=FAKE_LINK,
+            username="externaluser0000aaaa",
+            listening=True,
+            return_url=app.session.settings.return_url,
+        )
+        screen = app.screen
         screen.show_progress(0.3, "approve in the browser · 9:41 left")
         screen.show_consent()
         await pilot.pause()

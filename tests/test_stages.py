@@ -1,4 +1,4 @@
-"""Stages 0–3 against the in-process sandbox, through the engine (wizard.engine.Wizard)."""
+"""Stages 0–3 against the in-process sandbox, through the core session (wizard.session.Session)."""
 
 from __future__ import annotations
 
@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wizard_helpers import client
+from wizard_helpers import RecordingPort, answer_confirms, client, reopen
 
-from wizard.context import Options
-from wizard.engine import Wizard
+from wizard.errors import UsageError
 from wizard.files import identity as idf
 from wizard.files.agent_code import AGENT_FILE, REQUIREMENTS_FILE, sha256
+from wizard.session import Session
+from wizard.settings import Options
 from wizard.state import StateFile
 from wizard.steps.cognito import IDENTITY_SCOPES, PROJECT_TAG, agentcore_callback_url
 
@@ -63,29 +64,34 @@ def shared_project(tmp_path_factory: pytest.TempPathFactory, sandbox_endpoint: s
     Tests never change it: they work on a copy (`cloned`), which points at the same pools.
     """
     project = tmp_path_factory.mktemp("shared") / "project"
-    events: list = []
-    with Wizard(Options(project=project, sandbox_endpoint=sandbox_endpoint, region=REGION), sink=events.append) as w:
+    port = RecordingPort()
+    with Session(Options(project=project, sandbox_endpoint=sandbox_endpoint, region=REGION), port) as w:
         assert w.run_stage("preflight").ok
         outcome = w.run_stage("cognito")
         assert outcome.ok, outcome.error and outcome.error.message
-    return project, events
+    return project, port.events
 
 
 @pytest.fixture
 def cloned(shared_project: tuple[Path, list], tmp_path: Path, sandbox_endpoint: str) -> Iterator[Any]:
-    """An opened Wizard on a private copy of the shared cognito-done project."""
+    """An opened session on a private copy of the shared cognito-done project."""
     source, run_events = shared_project
     project = tmp_path / "clone"
     shutil.copytree(source, project, symlinks=True)
-    events: list = []
-    instance = Wizard(Options(project=project, sandbox_endpoint=sandbox_endpoint, region=REGION), sink=events.append)
-    instance.events = events  # type: ignore[attr-defined]
+    port = RecordingPort()
+    instance = Session(Options(project=project, sandbox_endpoint=sandbox_endpoint, region=REGION), port)
+    instance.events = port.events  # type: ignore[attr-defined]
     instance.run_events = run_events  # type: ignore[attr-defined]
     instance.open()
     try:
         yield instance
     finally:
         instance.close()
+
+
+def _reported(events: list[Any]) -> str:
+    """Everything the events said, every field of every kind."""
+    return "\n".join(json.dumps(event.to_json(), default=str) for event in events)
 
 
 def _read_files(project: Path) -> idf.IdentityFiles:
@@ -218,7 +224,7 @@ def test_cognito_files_private_and_state_free_of_secrets(cloned: Any) -> None:
         assert secret not in state_text
     # Nor in anything the wizard reported while creating them.
     assert any(event.kind == "aws" for event in cloned.run_events)
-    reported = "\n".join(event.message for event in cloned.run_events)
+    reported = _reported(cloned.run_events)
     for secret in secrets:
         assert secret not in reported
 
@@ -233,7 +239,7 @@ def test_cognito_rerun_creates_nothing_and_keeps_passwords(cloned: Any, idp: Any
     assert len(before_pools) == 2
     assert sorted(pool["Id"] for pool in _pools_with_suffix(idp, suffix)) == before_pools
     assert _read_files(project) == before
-    calls = [event.message for event in cloned.events if event.kind == "aws"]
+    calls = [event.operation for event in cloned.events if event.kind == "aws"]
     assert calls
     for creating in (
         "CreateUserPool",
@@ -242,7 +248,7 @@ def test_cognito_rerun_creates_nothing_and_keeps_passwords(cloned: Any, idp: Any
         "AdminCreateUser",
         "AdminSetUserPassword",
     ):
-        assert not any(call.endswith(" " + creating) for call in calls), creating
+        assert creating not in calls, creating
 
 
 def test_cognito_rerun_with_fresh_wizard_is_idempotent(cloned: Any, idp: Any) -> None:
@@ -250,7 +256,7 @@ def test_cognito_rerun_with_fresh_wizard_is_idempotent(cloned: Any, idp: Any) ->
     suffix = _suffix(cloned)
     before = _read_files(project)
     cloned.close()
-    with Wizard(cloned.options) as again:
+    with Session(cloned.options) as again:
         assert again.status_of(again.stage("cognito")) == "done"
         assert again.run_stage("cognito").ok
     assert len(_pools_with_suffix(idp, suffix)) == 2
@@ -276,11 +282,11 @@ class _Crash(Exception):
 @pytest.fixture(scope="module")
 def crash_recovered(tmp_path_factory: pytest.TempPathFactory, sandbox_endpoint: str) -> dict[str, Any]:
     """A cognito run that "dies" right after CreateUserPool (before the id is recorded), then a
-    fresh Wizard running the stage again."""
+    fresh session running the stage again."""
     project = tmp_path_factory.mktemp("crash") / "project"
     options = Options(project=project, sandbox_endpoint=sandbox_endpoint, region=REGION)
     crashed: list[str] = []
-    with Wizard(options) as first:
+    with Session(options) as first:
         assert first.run_stage("preflight").ok
         suffix = _set_project_id(first)
         original = StateFile.record
@@ -297,7 +303,7 @@ def crash_recovered(tmp_path_factory: pytest.TempPathFactory, sandbox_endpoint: 
         assert crashed, "the crash point was never reached"
         assert not failed.ok and failed.status == "failed"
         assert "runtime_pool_id" not in first.state.resources("cognito")
-    with Wizard(options) as fresh:
+    with Session(options) as fresh:
         outcome = fresh.run_stage("cognito")
         resources = fresh.state.resources("cognito")
     return {"project": project, "suffix": suffix, "orphan": crashed[0], "outcome": outcome, "resources": resources}
@@ -503,10 +509,13 @@ def test_env_verify_fails_when_file_is_world_readable(cloned: Any) -> None:
 
 
 def test_region_cannot_change_once_resources_exist(cloned: Any) -> None:
-    cloned.options.region = "eu-west-1"
-    outcome = cloned.run_stage("env")
+    # The region is not a project parameter: the folder opens, and the stage that needs the region refuses.
+    wizard = reopen(cloned, region="eu-west-1")
+    outcome = wizard.run_stage("env")
     assert not outcome.ok
     assert "pinned to region us-east-1" in outcome.error.message
+    assert wizard.status_of("env") == "failed"
+    assert wizard.state.data["region"] == REGION
 
 
 def test_summary_rows_describe_every_stage(cloned: Any) -> None:
@@ -542,7 +551,7 @@ def test_agent_writes_files(wizard: Any, project: Path) -> None:
     assert outcome.ok and outcome.status == "done"
     agent = (project / AGENT_FILE).read_text()
     assert "@app.entrypoint" in agent and "requires_access_token" in agent
-    assert repr(wizard.options.model_id) in agent
+    assert repr(wizard.settings.model_id) in agent
     assert "strands-agents" in (project / REQUIREMENTS_FILE).read_text()
     hashes = wizard.state.resources("agent")["written_sha256"]
     assert hashes == {
@@ -590,12 +599,7 @@ def test_agent_overwrites_a_user_edit_when_confirmed(wizard: Any, project: Path)
     original = path.read_text()
     path.write_text(original + "\n# mine\n")
     questions: list[str] = []
-
-    def confirm(question: str, default: bool, *labels: str) -> bool:
-        questions.append(question)
-        return True
-
-    wizard.ctx.confirm = confirm
+    answer_confirms(wizard, True, questions)
     assert wizard.run_stage("agent").ok
     assert path.read_text() == original
     assert len(questions) == 1 and AGENT_FILE in questions[0]
@@ -603,13 +607,29 @@ def test_agent_overwrites_a_user_edit_when_confirmed(wizard: Any, project: Path)
 
 def test_agent_rewrites_its_own_file_when_options_change(wizard: Any, project: Path) -> None:
     assert wizard.run_stage("agent").ok
-    wizard.options.model_id = "eu.anthropic.some-other-model-v1:0"
+    wizard = reopen(wizard, model_id="eu.anthropic.some-other-model-v1:0", reconfigure=True)
+    assert wizard.status_of("agent") == "pending"  # --reconfigure: it runs again with the new model
     outcome = wizard.run_stage("agent")
     assert outcome.ok
     text = (project / AGENT_FILE).read_text()
     assert "'eu.anthropic.some-other-model-v1:0'" in text
     assert "claude-sonnet-4-5" not in text
     assert wizard.state.resources("agent")["written_sha256"][AGENT_FILE] == sha256(text)
+    assert wizard.state.data["settings"]["model_id"] == "eu.anthropic.some-other-model-v1:0"
+
+
+def test_agent_model_change_without_reconfigure_is_refused_at_open(wizard: Any, project: Path) -> None:
+    assert wizard.run_stage("agent").ok
+    before = (project / AGENT_FILE).read_bytes()
+    recorded = wizard.state.data["settings"]["model_id"]
+    with pytest.raises(UsageError) as refused:
+        reopen(wizard, model_id="eu.anthropic.some-other-model-v1:0")
+    said = f"{refused.value.message} {refused.value.fix}"
+    assert "--model-id" in said and "--reconfigure" in said, said
+    assert (project / AGENT_FILE).read_bytes() == before
+    state = StateFile(project).load()
+    assert state.data["settings"]["model_id"] == recorded
+    assert state.stage("agent")["status"] == "done"
 
 
 def test_agent_verify_drifts_when_file_is_deleted(wizard: Any, project: Path) -> None:

@@ -1,4 +1,4 @@
-"""Stages 4-6 (configure, provider, workload) against the in-process sandbox, through the engine.
+"""Stages 4-6 (configure, provider, workload) against the in-process sandbox, through the core session.
 
 Every test has its own folder, its own Cognito pools and its own provider and workload names: the
 in-process sandbox is shared by all tests of a worker, and the quickstart's default names would collide.
@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 import yaml
-from wizard_helpers import client
+from wizard_helpers import answer_confirms, client, reopen
 
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idf
@@ -52,8 +52,7 @@ def control(sandbox_endpoint: str) -> Any:
 def ready(wizard: Any) -> Any:
     """Stages 0, 1 and 3 done (what 4-6 need), with names no other test in this sandbox uses."""
     tag = uuid.uuid4().hex[:8]
-    wizard.options.provider_name = f"Provider_{tag}"
-    wizard.options.workload_name = f"workload-{tag}"
+    wizard = reopen(wizard, provider_name=f"Provider_{tag}", workload_name=f"workload-{tag}")
     for key in ("preflight", "cognito", "agent"):
         outcome = wizard.run_stage(key)
         assert outcome.ok, (key, outcome.error and outcome.error.message)
@@ -106,21 +105,19 @@ def workload_names(control: Any) -> list[str]:
 
 
 def aws_calls(events: list[Any]) -> list[str]:
-    return [event.message for event in events if event.kind == "aws"]
+    """ "service Operation" for every AWS call reported."""
+    return [f"{event.service} {event.operation}" for event in events if event.kind == "aws"]
+
+
+def reported(events: list[Any]) -> str:
+    """Everything the events said, every field of every kind."""
+    return "\n".join(json.dumps(event.to_json(), default=str) for event in events)
 
 
 def secrets_of(files: idf.IdentityFiles) -> list[str]:
     found = [files.identity.client_secret or "", files.identity.password, files.runtime.password]
     assert all(found)
     return found
-
-
-def confirm_always(answer: bool, asked: list[str]) -> Any:
-    def confirm(question: str, default: bool, *labels: str) -> bool:
-        asked.append(question)
-        return answer
-
-    return confirm
 
 
 def full_update(idp: Any, client: dict[str, Any], **changes: Any) -> None:
@@ -155,23 +152,23 @@ def test_stages_4_to_6_write_the_toolkit_yaml_and_the_state(ready: Any, control:
     assert agent["aws"]["region"] == REGION and agent["aws"]["account"] == wizard.state.data["account"]
     assert agent["memory"]["mode"] == "NO_MEMORY"
 
-    provider = control.get_oauth2_credential_provider(name=wizard.options.provider_name)
+    provider = control.get_oauth2_credential_provider(name=wizard.settings.provider_name)
     assert provider["credentialProviderVendor"] == "CustomOauth2"
     config = provider["oauth2ProviderConfigOutput"]["customOauth2ProviderConfig"]
     assert config["clientId"] == files.identity.client_id
     assert config["oauthDiscovery"]["discoveryUrl"] == files.identity.discovery_url
     assert agent["identity"]["credential_providers"] == [
         {
-            "name": wizard.options.provider_name,
+            "name": wizard.settings.provider_name,
             "arn": provider["credentialProviderArn"],
             "type": "cognito",
             "callback_url": provider["callbackUrl"],
         }
     ]
-    workload = control.get_workload_identity(name=wizard.options.workload_name)
+    workload = control.get_workload_identity(name=wizard.settings.workload_name)
     assert workload["allowedResourceOauth2ReturnUrls"] == [wizard.ctx.return_url]
     assert agent["identity"]["workload"] == {
-        "name": wizard.options.workload_name,
+        "name": wizard.settings.workload_name,
         "arn": workload["workloadIdentityArn"],
         "return_urls": [wizard.ctx.return_url],
     }
@@ -180,12 +177,12 @@ def test_stages_4_to_6_write_the_toolkit_yaml_and_the_state(ready: Any, control:
     # The state file records the same, and every stage verifies.
     assert wizard.state.resources("configure")["agent_name"] == "identity_demo"
     recorded = wizard.state.resources("provider")
-    assert recorded["name"] == wizard.options.provider_name
+    assert recorded["name"] == wizard.settings.provider_name
     assert recorded["arn"] == provider["credentialProviderArn"]
     assert recorded["callback_url"] == provider["callbackUrl"]
     assert recorded["origin"] == "created"
     recorded = wizard.state.resources("workload")
-    assert recorded["name"] == wizard.options.workload_name
+    assert recorded["name"] == wizard.settings.workload_name
     assert recorded["arn"] == workload["workloadIdentityArn"]
     assert recorded["origin"] == "created"
     for key in ("configure", "provider", "workload"):
@@ -232,7 +229,7 @@ def test_provider_adds_its_callback_url_and_keeps_every_client_setting(ready: An
     )
     run_ok(wizard, "configure")
     run_ok(wizard, "provider")
-    callback = control.get_oauth2_credential_provider(name=wizard.options.provider_name)["callbackUrl"]
+    callback = control.get_oauth2_credential_provider(name=wizard.settings.provider_name)["callbackUrl"]
     assert callback and callback != agentcore_callback_url(REGION)
 
     after = identity_client(idp, files)
@@ -276,10 +273,10 @@ def test_running_4_to_6_again_changes_and_creates_nothing(ready: Any, idp: Any, 
     providers, workloads = provider_names(control), workload_names(control)
     callbacks = identity_client(idp, files)["CallbackURLs"]
     resources = {key: wizard.state.resources(key) for key in ("configure", "provider", "workload")}
-    assert wizard.options.provider_name in providers and wizard.options.workload_name in workloads
+    assert wizard.settings.provider_name in providers and wizard.settings.workload_name in workloads
 
     asked: list[str] = []
-    wizard.ctx.confirm = confirm_always(False, asked)  # nothing should even need asking
+    answer_confirms(wizard, False, asked)  # nothing should even need asking
     del wizard.events[:]
     for key in ("configure", "provider", "workload"):
         run_ok(wizard, key)
@@ -327,7 +324,7 @@ def test_configure_again_keeps_other_agents_and_the_identity_section(ready: Any)
     drift = wizard.verify_stage("configure")
     assert not drift.ok and drift.status == "drifted"
     asked: list[str] = []
-    wizard.ctx.confirm = confirm_always(True, asked)
+    answer_confirms(wizard, True, asked)
     run_ok(wizard, "configure")
     assert len(asked) == 1 and "someone-else" in asked[0]  # the diff was shown before writing
 
@@ -364,7 +361,7 @@ def test_configure_declined_leaves_the_file_as_it_was(ready: Any) -> None:
     run_ok(wizard, "configure")
     _hand_edit(wizard)
     text = yaml_text(wizard)
-    wizard.ctx.confirm = confirm_always(False, [])
+    answer_confirms(wizard, False, [])
     outcome = wizard.run_stage("configure")
     assert not outcome.ok and outcome.status == "needs_action"
     assert yaml_text(wizard) == text
@@ -390,7 +387,13 @@ def test_bad_names_are_refused_before_any_aws_call(
         run_ok(wizard, "configure")
     providers, workloads = provider_names(control), workload_names(control)
     text = yaml_text(wizard) if (wizard.options.project / YAML_NAME).exists() else None
-    setattr(wizard.options, option, bad)
+    # The name given at open (the CLI checks names itself, so this is how a bad one reaches the stage). A name
+    # the project already recorded changes only with --reconfigure, which sets the stages that use it back to
+    # pending: those before the stage under test run again with it first (none of them checks the name).
+    wizard = reopen(wizard, reconfigure=True, **{option: bad})
+    for key in ("agent", "configure"):
+        if wizard.stages.keys.index(key) < wizard.stages.keys.index(stage) and wizard.status_of(key) != "done":
+            run_ok(wizard, key)
     del wizard.events[:]
     outcome = wizard.run_stage(stage)
     assert not outcome.ok and outcome.status != "done"
@@ -409,7 +412,7 @@ def _foreign_provider(control: Any, wizard: Any) -> dict[str, Any]:
     files = files_of(wizard)
     return dict(
         control.create_oauth2_credential_provider(
-            name=wizard.options.provider_name,
+            name=wizard.settings.provider_name,
             credentialProviderVendor="CustomOauth2",
             oauth2ProviderConfigInput={
                 "customOauth2ProviderConfig": {
@@ -440,7 +443,7 @@ def test_provider_with_other_settings_is_never_changed_silently(ready: Any, cont
     assert "client id" in outcome.error.message and "someoneelsesclient0000000" in outcome.error.message
     assert "--provider-name" in outcome.error.fix
     assert wizard.status_of(wizard.stage("provider")) == "needs_action"
-    now = control.get_oauth2_credential_provider(name=wizard.options.provider_name)
+    now = control.get_oauth2_credential_provider(name=wizard.settings.provider_name)
     assert now["oauth2ProviderConfigOutput"]["customOauth2ProviderConfig"]["clientId"] == "someoneelsesclient0000000"
     assert now["lastUpdatedTime"] == updated_at
     assert now["credentialProviderArn"] == foreign["credentialProviderArn"]
@@ -456,13 +459,13 @@ def test_provider_with_other_settings_is_updated_when_confirmed(
     run_ok(wizard, "configure")
     _foreign_provider(control, wizard)
     asked: list[str] = []
-    wizard.ctx.confirm = confirm_always(True, asked)
+    answer_confirms(wizard, True, asked)
     run_ok(wizard, "provider")
     assert len(asked) == 1 and "someoneelsesclient0000000" in asked[0]
     files = files_of(wizard)
     for secret in secrets_of(files):
         assert secret not in asked[0]
-    now = control.get_oauth2_credential_provider(name=wizard.options.provider_name)
+    now = control.get_oauth2_credential_provider(name=wizard.settings.provider_name)
     config = now["oauth2ProviderConfigOutput"]["customOauth2ProviderConfig"]
     assert config["clientId"] == files.identity.client_id
     assert config["oauthDiscovery"]["discoveryUrl"] == files.identity.discovery_url
@@ -482,7 +485,7 @@ def test_detect_adopts_what_the_toolkit_made(ready: Any, control: Any, idp: Any)
     files = files_of(wizard)
     # What `agentcore configure`, `create-credential-provider` and `create-workload-identity` leave.
     provider = control.create_oauth2_credential_provider(
-        name=wizard.options.provider_name,
+        name=wizard.settings.provider_name,
         credentialProviderVendor="CustomOauth2",
         oauth2ProviderConfigInput={
             "customOauth2ProviderConfig": {
@@ -495,19 +498,19 @@ def test_detect_adopts_what_the_toolkit_made(ready: Any, control: Any, idp: Any)
     client = identity_client(idp, files)
     full_update(idp, client, CallbackURLs=[*client["CallbackURLs"], provider["callbackUrl"]])
     workload = control.create_workload_identity(
-        name=wizard.options.workload_name, allowedResourceOauth2ReturnUrls=[wizard.ctx.return_url]
+        name=wizard.settings.workload_name, allowedResourceOauth2ReturnUrls=[wizard.ctx.return_url]
     )
     entry = agentcore_yaml.new_agent(
         "identity_demo", project, str(wizard.state.data["account"]), REGION, expected_authorizer(files)
     )
     data = {"default_agent": "identity_demo", "agents": {"identity_demo": entry}}
     data = agentcore_yaml.with_provider(
-        data, "identity_demo", wizard.options.provider_name, provider["credentialProviderArn"], provider["callbackUrl"]
+        data, "identity_demo", wizard.settings.provider_name, provider["credentialProviderArn"], provider["callbackUrl"]
     )
     data = agentcore_yaml.with_workload(
         data,
         "identity_demo",
-        wizard.options.workload_name,
+        wizard.settings.workload_name,
         workload["workloadIdentityArn"],
         [wizard.ctx.return_url],
     )
@@ -541,11 +544,11 @@ def test_workload_keeps_other_return_urls_and_adds_its_own(ready: Any, control: 
     run_ok(wizard, "configure")
     theirs = ["https://example.com/oauth2/return", "http://localhost:9999/cb"]
     created = control.create_workload_identity(
-        name=wizard.options.workload_name, allowedResourceOauth2ReturnUrls=theirs
+        name=wizard.settings.workload_name, allowedResourceOauth2ReturnUrls=theirs
     )
     workloads = workload_names(control)
     run_ok(wizard, "workload")
-    now = control.get_workload_identity(name=wizard.options.workload_name)
+    now = control.get_workload_identity(name=wizard.settings.workload_name)
     assert now["workloadIdentityArn"] == created["workloadIdentityArn"]
     assert now["allowedResourceOauth2ReturnUrls"] == [*theirs, wizard.ctx.return_url]
     assert workload_names(control) == workloads
@@ -554,13 +557,13 @@ def test_workload_keeps_other_return_urls_and_adds_its_own(ready: Any, control: 
     assert recorded["origin"] == "adopted"
     listed = yaml_data(wizard)["agents"]["identity_demo"]["identity"]["workload"]
     assert listed == {
-        "name": wizard.options.workload_name,
+        "name": wizard.settings.workload_name,
         "arn": created["workloadIdentityArn"],
         "return_urls": [*theirs, wizard.ctx.return_url],
     }
     # And again: nothing more is added.
     run_ok(wizard, "workload")
-    assert control.get_workload_identity(name=wizard.options.workload_name)["allowedResourceOauth2ReturnUrls"] == [
+    assert control.get_workload_identity(name=wizard.settings.workload_name)["allowedResourceOauth2ReturnUrls"] == [
         *theirs,
         wizard.ctx.return_url,
     ]
@@ -578,8 +581,8 @@ def test_client_secret_is_never_written_or_reported(ready: Any) -> None:
         wizard.verify_stage(key)
         wizard.detect_stage(key)
     secrets = secrets_of(files_of(wizard))
-    reported = "\n".join(event.message for event in wizard.events)
-    assert "CreateOauth2CredentialProvider" in reported  # the events are the ones of this run
+    said = reported(wizard.events)
+    assert "CreateOauth2CredentialProvider" in said  # the events are the ones of this run
     described = "\n".join(
         f"{d.command}\n{[v for v in d.values if not v[2]]}"
         for d in (wizard.stage(k).describe(wizard.ctx) for k in ("configure", "provider", "workload"))
@@ -593,7 +596,7 @@ def test_client_secret_is_never_written_or_reported(ready: Any) -> None:
                 assert secret.encode() not in data, path
     assert YAML_NAME in checked and ".agentcore-wizard/state.json" in checked
     for secret in secrets:
-        assert secret not in reported
+        assert secret not in said
         assert secret not in described
 
 

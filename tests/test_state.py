@@ -315,8 +315,133 @@ def test_missing_top_level_keys_are_filled_in(project: Path) -> None:
     _write_state(project, {"schema_version": SCHEMA_VERSION, "stages": {}})
     state = StateFile(project).load()
     assert state.load_problem is None
-    for key in ("region", "account", "mode", "project_id", "created_at"):
+    for key in ("region", "account", "mode", "project_id", "created_at", "settings"):
         assert key in state.data
+    assert state.data["settings"] == {}
+
+
+def test_stored_unavailable_status_is_read_as_pending(project: Path) -> None:
+    """Earlier versions stored "unavailable" for stages they could not perform yet; that status is gone."""
+    assert "unavailable" not in state_mod.STATUSES
+    _write_state(
+        project,
+        {
+            "schema_version": SCHEMA_VERSION,
+            "stages": {
+                "invoke": {"status": "unavailable", "resources": {"note": "kept"}},
+                "preflight": {"status": "done", "resources": {}},
+            },
+        },
+    )
+    state = StateFile(project).load()
+    assert state.load_problem is None
+    assert _damaged(project) == []
+    assert state.stage("invoke")["status"] == "pending"
+    assert state.stage("invoke")["resources"] == {"note": "kept"}
+    assert state.stage("preflight")["status"] == "done"
+    with pytest.raises(AssertionError):
+        state.set_status("invoke", "unavailable")
+
+
+def _earlier_version_state(role_origin: str) -> dict:
+    """A state file as earlier versions wrote it: no "settings"; each value where the stage that used it kept it."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "project_id": "p1",
+        "region": "us-east-1",
+        "return_url": "http://localhost:8123/oauth2/callback",
+        "stages": {
+            "configure": {"status": "done", "resources": {"agent_name": "my_agent"}},
+            "provider": {"status": "done", "resources": {"name": "MyProvider", "origin": "created"}},
+            "workload": {"status": "done", "resources": {"name": "my-workload", "origin": "adopted"}},
+            "deploy": {
+                "status": "done",
+                "resources": {
+                    "role_arn": "arn:aws:iam::123456789012:role/TheirRole",
+                    "role_origin": role_origin,
+                    "runtime_id": "rt-1",
+                },
+            },
+            "invoke": {"status": "done", "resources": {"runtime_session_id": "s" * 40}},
+        },
+    }
+
+
+def test_earlier_versions_settings_are_gathered_in_one_place(project: Path) -> None:
+    payload = _earlier_version_state("yours")
+    _write_state(project, payload)
+    state = StateFile(project).load()
+    assert state.load_problem is None and _damaged(project) == []
+    assert state.data["settings"] == {
+        "agent_name": "my_agent",
+        "provider_name": "MyProvider",
+        "workload_name": "my-workload",
+        "return_url": "http://localhost:8123/oauth2/callback",
+        "execution_role": "arn:aws:iam::123456789012:role/TheirRole",
+        "session_id": "s" * 40,
+    }
+    assert "return_url" not in state.data  # it lives in the settings now, not beside them
+    # Nothing else moved: the stages keep their records as they were.
+    for key, record in payload["stages"].items():
+        assert state.stage(key)["resources"] == record["resources"], key
+        assert state.stage(key)["status"] == "done", key
+    # Written back in the new shape on the next save, and read the same way again.
+    state.save()
+    on_disk = json.loads(state.path.read_text())
+    assert on_disk["settings"] == state.data["settings"] and "return_url" not in on_disk
+    assert StateFile(project).load().data["settings"] == state.data["settings"]
+
+
+def test_earlier_versions_role_made_by_the_wizard_is_not_a_setting(project: Path) -> None:
+    """Only a role the person brought (--execution-role) was their choice; one the wizard made is not."""
+    _write_state(project, _earlier_version_state("created"))
+    settings = StateFile(project).load().data["settings"]
+    assert "execution_role" not in settings
+    assert settings["agent_name"] == "my_agent" and settings["provider_name"] == "MyProvider"
+
+
+def test_earlier_versions_without_those_values_get_empty_settings(project: Path) -> None:
+    _write_state(
+        project,
+        {"schema_version": SCHEMA_VERSION, "stages": {"preflight": {"status": "done", "resources": {}}}},
+    )
+    assert StateFile(project).load().data["settings"] == {}
+
+
+def test_recorded_settings_are_kept_as_they_are(project: Path) -> None:
+    """A file that has settings is of this version: they are not gathered again from the stages."""
+    payload = _earlier_version_state("yours")
+    payload["settings"] = {"provider_name": "Chosen", "model_id": "m-1", "scopes": ["openid", "profile"]}
+    _write_state(project, payload)
+    state = StateFile(project).load()
+    assert state.data["settings"] == {"provider_name": "Chosen", "model_id": "m-1", "scopes": ["openid", "profile"]}
+
+
+def test_update_sets_top_level_fields_and_persists_at_once(project: Path) -> None:
+    state = StateFile(project)
+    assert not state.exists
+    state.update(region="eu-west-1", mode="sandbox", settings={"agent_name": "a1", "scopes": ["openid"]})
+    assert _mode(state.path) == 0o600
+    loaded = StateFile(project).load()
+    assert loaded.load_problem is None
+    assert loaded.data["region"] == "eu-west-1" and loaded.data["mode"] == "sandbox"
+    assert loaded.data["settings"] == {"agent_name": "a1", "scopes": ["openid"]}
+    assert loaded.data["schema_version"] == SCHEMA_VERSION
+    # Only the fields named change.
+    loaded.update(region="us-east-1")
+    again = StateFile(project).load().data
+    assert again["region"] == "us-east-1" and again["mode"] == "sandbox"
+    assert again["settings"] == {"agent_name": "a1", "scopes": ["openid"]}
+    assert sorted(p.name for p in state.path.parent.iterdir()) == ["state.json"]
+
+
+def test_update_refuses_a_secret_and_writes_nothing(project: Path) -> None:
+    state = StateFile(project)
+    state.update(region="us-east-1")
+    before = state.path.read_bytes()
+    with pytest.raises(ValueError, match="secret"):
+        state.update(settings={"client_secret": "x"})
+    assert state.path.read_bytes() == before
 
 
 # Regression: StateFile.load() used to crash with AttributeError when a stage record was not an

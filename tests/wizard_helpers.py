@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 import subprocess
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +33,85 @@ def client(service: str, endpoint: str) -> Any:
     )
 
 
-def make_unique(wizard: Any, wheelhouse: Path) -> None:
-    """The session's sandbox is shared: provider, workload and runtime names are unique per account."""
+def unique_names(wheelhouse: Path | None = None) -> dict[str, Any]:
+    """The test session's sandbox is shared: provider, workload and runtime names are unique per account."""
     suffix = uuid.uuid4().hex[:8]
-    wizard.options.wheelhouse = wheelhouse
-    wizard.options.provider_name = f"Provider-{suffix}"
-    wizard.options.workload_name = f"workload-{suffix}"
-    wizard.options.agent_name = f"agent_{suffix}"
+    names: dict[str, Any] = {
+        "provider_name": f"Provider-{suffix}",
+        "workload_name": f"workload-{suffix}",
+        "agent_name": f"agent_{suffix}",
+    }
+    if wheelhouse is not None:
+        names["wheelhouse"] = wheelhouse
+    return names
+
+
+def make_unique(session: Any, wheelhouse: Path) -> Any:
+    """The same session reopened with names of its own (as a person would run again with these flags)."""
+    return reopen(session, **unique_names(wheelhouse))
+
+
+class RecordingPort:
+    """A front end for tests: keeps every event, and answers questions as a headless run would (each takes
+    its default; one that needs a yes gets it only with assume_yes), unless `decide` answers instead."""
+
+    def __init__(self, assume_yes: bool = False) -> None:
+        self.events: list[Any] = []
+        self.questions: list[Any] = []
+        self.assume_yes = assume_yes
+        self.decide: Callable[[Any], Any] | None = None
+
+    def emit(self, event: Any) -> None:
+        self.events.append(event)
+
+    def ask(self, question: Any, answer: Callable[[Any], None]) -> None:
+        from wizard.events import Confirm
+        from wizard.session import NOBODY
+
+        self.questions.append(question)
+        if self.decide is not None:
+            answer(self.decide(question))
+        elif isinstance(question, Confirm) and question.needs_yes:
+            answer(True if self.assume_yes else NOBODY)
+        elif isinstance(question, Confirm):
+            answer(question.default)
+        else:
+            answer(NOBODY)
+
+
+def answer_confirms(session: Any, value: bool, asked: list[str] | None = None) -> None:
+    """Every yes/no from now on gets this answer; the questions (text and detail) are kept in `asked`."""
+
+    def decide(question: Any) -> Any:
+        if asked is not None:
+            asked.append(f"{question.text}\n\n{question.detail}".strip())
+        return value
+
+    session.port.decide = decide
+
+
+def open_session(options: Any, port: RecordingPort | None = None) -> Any:
+    from wizard.session import Session
+
+    port = port or RecordingPort()
+    session = Session(options, port)
+    session.events = port.events  # type: ignore[attr-defined]
+    _OPENED.append(session)
+    return session.open()
+
+
+def reopen(session: Any, **changes: Any) -> Any:
+    """Close the session and open the folder again with other options, keeping the same recording port."""
+    session.close()
+    return open_session(dataclasses.replace(session.options, **changes), session.port)
+
+
+def close_all() -> None:
+    while _OPENED:
+        _OPENED.pop().close()
+
+
+_OPENED: list[Any] = []
 
 
 def cli_env() -> dict[str, str]:
@@ -45,6 +119,19 @@ def cli_env() -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
     env.update(AWS_CONFIG_FILE=os.devnull, AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
     return env
+
+
+def run_cli(folder: Path, *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """`python -m wizard ARGS` in the folder, as a user would run it (no AWS settings, nothing on stdin)."""
+    return subprocess.run(
+        [sys.executable, "-m", "wizard", *args],
+        cwd=folder,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def stop_folder_sandbox(folder: Path) -> None:

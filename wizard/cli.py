@@ -1,4 +1,6 @@
-"""Command line: the TUI by default, and headless `run`, `status`, `env` and `sandbox` for facilitators and CI."""
+"""Command line: the terminal UI by default (a front end found through an entry point, so the core never
+imports it), and headless `run`, `status`, `cleanup`, `doctor`, `env` and `sandbox` for facilitators and CI.
+Every command drives one core session through the headless port; the policy of the journey lives there."""
 
 from __future__ import annotations
 
@@ -9,10 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from wizard import __version__, names
-from wizard.context import Event, Options
-from wizard.errors import WAITING_ON_USER, UsageError, WizardError
+from wizard.errors import ConfirmationRequired, NeedsAction, UsageError, WaitingOnUser, WizardError
+from wizard.settings import Options
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_WAITING = 0, 1, 2, 3
+FRONT_ENDS = "agentcore_wizard.front_ends"  # entry-point group: the terminal UI registers itself as "tui"
 
 _DEFAULTS: dict[str, Any] = {
     "dir": ".",
@@ -22,17 +25,21 @@ _DEFAULTS: dict[str, Any] = {
     "profile": None,
     "json": False,
     "verify": False,
+    "deep": False,
     "yes": False,
+    "reconfigure": False,
     "through": None,
-    "provider_name": "ExternalServiceProvider",
-    "model_id": "us.anthropic.claude-sonnet-4-5-20250929-v1:0",
     "host": "127.0.0.1",
     "port": 0,
     "ready_file": None,
     "shell": "bash",
-    "scopes": "openid",
     "ready_delay": 2.0,
 }
+
+
+def _switch(parser: Any, flag: str, help: str) -> None:  # noqa: A002 (argparse's own name)
+    """An on/off option; SUPPRESS keeps one given before the subcommand from being reset by the subparser."""
+    parser.add_argument(flag, action="store_true", default=argparse.SUPPRESS, help=help)
 
 
 def _common(parser: argparse.ArgumentParser, aws: bool = True) -> None:
@@ -42,11 +49,8 @@ def _common(parser: argparse.ArgumentParser, aws: bool = True) -> None:
     if not aws:
         return
     group = parser.add_mutually_exclusive_group()
-    group.add_argument(
-        "--sandbox",
-        action="store_true",
-        default=s,
-        help="use this folder's offline sandbox on 127.0.0.1 (started if needed); no AWS account needed",
+    _switch(
+        group, "--sandbox", "use this folder's offline sandbox on 127.0.0.1 (started if needed); no AWS account needed"
     )
     group.add_argument("--sandbox-endpoint", default=s, metavar="URL", help="use an already running sandbox")
     parser.add_argument("--region", default=s, help="AWS region to pin for this project")
@@ -61,13 +65,20 @@ def _agent_options(parser: argparse.ArgumentParser) -> None:
         "--workload-name", default=s, help="workload identity to create (default identity-demo-workload)"
     )
     parser.add_argument("--model-id", default=s, help="Bedrock model id the agent uses")
+    _switch(
+        parser,
+        "--reconfigure",
+        "let these options replace the values this project recorded (the stages that use them run again)",
+    )
     parser.add_argument("--execution-role", default=s, help="deploy with this IAM role (ARN or name) as it is")
     parser.add_argument(
         "--wheelhouse", default=s, metavar="DIR", help="install the agent's dependencies only from this folder"
     )
     parser.add_argument("--scopes", default=s, help="OAuth scopes the agent asks for, comma-separated (default openid)")
     parser.add_argument(
-        "--session-id", default=s, help="runtime session id for stage 8, 33-256 characters (default: one it makes)"
+        "--session-id",
+        default=s,
+        help="runtime session id for the invocation, 33-256 characters (default: one it makes)",
     )
     parser.add_argument(
         "--return-url",
@@ -75,9 +86,7 @@ def _agent_options(parser: argparse.ArgumentParser) -> None:
         help="where the browser comes back after consent; the wizard listens there "
         "(default http://localhost:8081/oauth2/callback)",
     )
-    parser.add_argument(
-        "--no-browser", action="store_true", default=s, help="show the consent link but do not open a browser"
-    )
+    _switch(parser, "--no-browser", "show the consent link but do not open a browser")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,55 +109,41 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY|N",
         help="last stage to perform (default: the last one this version can perform)",
     )
-    run.add_argument(
-        "--yes",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="do not ask before creating resources in AWS",
-    )
+    _switch(run, "--yes", "do not ask before creating resources in AWS")
     run.add_argument(
         "--consent-timeout",
         type=float,
         default=argparse.SUPPRESS,
         metavar="SECONDS",
-        help="how long stage 8 waits for your approval before exiting 3 (default: as long as the link lasts)",
+        help="how long the invocation waits for your approval before exiting 3 (default: as long as the link lasts)",
     )
-    run.add_argument(
+    _switch(
+        run,
         "--auto-consent",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="sandbox only: sign in on the sandbox's consent page as the test user and approve (for CI)",
+        "sandbox only: sign in on the sandbox's consent page as the test user and approve (for CI)",
     )
-    run.add_argument(
-        "--json",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="print the final status as JSON on stdout",
-    )
+    _switch(run, "--json", "print every event as a JSON object, one a line, on stdout (the last: the final status)")
 
     status = commands.add_parser("status", help="show every stage's status")
     _common(status)
-    status.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print JSON")
-    status.add_argument(
+    _switch(status, "--json", "print JSON")
+    _switch(
+        status,
         "--verify",
-        action="store_true",
-        default=argparse.SUPPRESS,
-        help="first check each recorded stage against reality and report drift",
+        "first check each recorded stage against reality and report drift (only checks that cost nothing)",
     )
+    _switch(status, "--deep", "with --verify: also ask the deployed agent again (that runs its model)")
 
     cleanup = commands.add_parser("cleanup", help="delete exactly what the wizard made, in dependency order")
     _common(cleanup)
-    cleanup.add_argument(
-        "--dry-run", action="store_true", default=argparse.SUPPRESS, help="list what would go and what stays"
-    )
-    cleanup.add_argument("--yes", action="store_true", default=argparse.SUPPRESS, help="do not ask first")
-    cleanup.add_argument(
-        "--json", action="store_true", default=argparse.SUPPRESS, help="print the final status as JSON"
-    )
+    _switch(cleanup, "--dry-run", "list what would go and what stays")
+    _switch(cleanup, "--yes", "do not ask first")
+    _switch(cleanup, "--json", "print every event as a JSON line on stdout")
 
     doctor = commands.add_parser("doctor", help="say what is wrong with this project and how to fix it")
     _common(doctor)
-    doctor.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="print the findings as JSON")
+    _switch(doctor, "--json", "print the findings as JSON")
+    _switch(doctor, "--deep", "also ask the deployed agent again (that runs its model)")
 
     env = commands.add_parser("env", help="print the identity variables as correctly quoted exports")
     _common(env, aws=False)
@@ -176,13 +171,19 @@ def _get(args: argparse.Namespace, name: str) -> Any:
 
 
 def options_from(args: argparse.Namespace) -> Options:
+    """The command line, checked, as frozen options: a bad value costs no AWS call and changes nothing."""
     project = Path(_get(args, "dir")).expanduser().resolve()
-    provider_name = names.check_provider_name(str(_get(args, "provider_name")))
+    provider_name = _get(args, "provider_name")
     agent_name = _get(args, "agent_name")
     workload_name = _get(args, "workload_name")
-    scopes = [scope.strip() for scope in str(_get(args, "scopes")).replace(" ", ",").split(",") if scope.strip()]
-    if not scopes or any(len(scope) > 128 for scope in scopes):
-        raise UsageError("--scopes needs one or more scopes of 1-128 characters.", fix="For example --scopes openid")
+    scopes_given = _get(args, "scopes")
+    scopes = None
+    if scopes_given is not None:
+        scopes = tuple(scope.strip() for scope in str(scopes_given).replace(" ", ",").split(",") if scope.strip())
+        if not scopes or any(len(scope) > 128 for scope in scopes):
+            raise UsageError(
+                "--scopes needs one or more scopes of 1-128 characters.", fix="For example --scopes openid"
+            )
     session_id = _get(args, "session_id")
     if session_id is not None:
         from wizard.invocation import check_session_id
@@ -199,7 +200,8 @@ def options_from(args: argparse.Namespace) -> Options:
         from wizard.consent import check_return_url
 
         check_return_url(return_url)
-    if not str(_get(args, "model_id")).strip():
+    model_id = _get(args, "model_id")
+    if model_id is not None and not str(model_id).strip():
         raise UsageError("--model-id is empty.", fix="Pass a Bedrock model id, or leave the option out.")
     return Options(
         project=project,
@@ -208,15 +210,16 @@ def options_from(args: argparse.Namespace) -> Options:
         sandbox=bool(_get(args, "sandbox")),
         sandbox_endpoint=_get(args, "sandbox_endpoint"),
         assume_yes=bool(_get(args, "yes")),
-        provider_name=provider_name,
-        agent_name=names.check_agent_name(agent_name) if agent_name else None,
+        provider_name=names.check_provider_name(provider_name) if provider_name is not None else None,
+        agent_name=names.check_agent_name(agent_name) if agent_name is not None else None,
         execution_role=_get(args, "execution_role"),
         wheelhouse=_wheelhouse(_get(args, "wheelhouse")),
-        workload_name=names.check_workload_name(workload_name) if workload_name else None,
+        workload_name=names.check_workload_name(workload_name) if workload_name is not None else None,
         scopes=scopes,
-        model_id=str(_get(args, "model_id")).strip(),
+        model_id=str(model_id).strip() if model_id is not None else None,
         session_id=session_id,
         return_url=return_url,
+        reconfigure=bool(_get(args, "reconfigure")),
         no_browser=bool(_get(args, "no_browser")),
         auto_consent=bool(_get(args, "auto_consent")),
         consent_timeout=timeout,
@@ -240,31 +243,23 @@ def dispatch(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     command = args.command
+    commands = {
+        None: cmd_tui,
+        "run": cmd_run,
+        "status": cmd_status,
+        "env": cmd_env,
+        "cleanup": cmd_cleanup,
+        "doctor": cmd_doctor,
+        "sandbox": cmd_sandbox,
+    }
     try:
-        if command is None:
-            from screens.app import run_tui
-
-            return run_tui(options_from(args))
-        if command == "run":
-            return cmd_run(args)
-        if command == "status":
-            return cmd_status(args)
-        if command == "env":
-            return cmd_env(args)
-        if command == "cleanup":
-            return cmd_cleanup(args)
-        if command == "doctor":
-            return cmd_doctor(args)
-        if command == "sandbox":
-            return cmd_sandbox(args)
+        return commands[command](args)
     except UsageError as error:
         _print_error(error)
         return EXIT_USAGE
     except WizardError as error:
         _print_error(error)
         return EXIT_ERROR
-    parser.error(f"unknown command {command}")
-    return EXIT_USAGE
 
 
 def _print_error(error: WizardError) -> None:
@@ -273,294 +268,148 @@ def _print_error(error: WizardError) -> None:
         print(f"  fix: {error.fix}", file=sys.stderr)
 
 
-class _AnswerPrinter:
-    """The agent's answer as it streams, each line set off from the wizard's own output."""
-
-    def __init__(self) -> None:
-        self.at_line_start = True
-
-    def __call__(self, event: Event) -> None:
-        if event.detail.get("start"):
-            self._end_line()
-            print(f"  ┌ the agent's answer ({event.detail['start']} call):", file=sys.stderr, flush=True)
-            return
-        for piece in event.message.splitlines(keepends=True):
-            if self.at_line_start:
-                sys.stderr.write("  │ ")
-            sys.stderr.write(piece)
-            self.at_line_start = piece.endswith("\n")
-        sys.stderr.flush()
-
-    def _end_line(self) -> None:
-        if not self.at_line_start:
-            sys.stderr.write("\n")
-            self.at_line_start = True
+def exit_code(error: WizardError | None) -> int:
+    if error is None:
+        return EXIT_OK
+    if isinstance(error, UsageError):
+        return EXIT_USAGE
+    if isinstance(error, WaitingOnUser):
+        return EXIT_WAITING
+    return EXIT_ERROR
 
 
-_print_answer = _AnswerPrinter()
+def cmd_tui(args: argparse.Namespace) -> int:
+    """The terminal UI, registered by the front end itself: the core only knows the entry-point group."""
+    from importlib.metadata import entry_points
+
+    options = options_from(args)
+    found = [entry for entry in entry_points(group=FRONT_ENDS) if entry.name == "tui"]
+    if not found:
+        raise WizardError(
+            "The terminal UI is not installed with this copy of agentcore-wizard.",
+            fix="Install the package (`pip install -e .` in a clone), or use the headless commands: "
+            "agentcore-wizard run --help",
+        )
+    return int(found[0].load()(options))
 
 
-def _stderr_sink(event: Event) -> None:
-    if event.kind == "answer":
-        _print_answer(event)
-        return
-    _print_answer._end_line()
-    if event.kind == "aws":
-        print(f"    · AWS {event.message}", file=sys.stderr, flush=True)
-    elif event.kind == "log":
-        mark = {"error": "✗", "warning": "!", "success": "✓"}.get(event.level, "·")
-        print(f"  {mark} {event.message}", file=sys.stderr, flush=True)
-    elif event.kind == "progress" and event.message and event.fraction is None:
-        print(f"  … {event.message}", file=sys.stderr, flush=True)
-
-
-class _PasteReader:
-    """Headless, at a terminal: the URL the browser ended on may be pasted on stdin instead."""
-
-    def __init__(self) -> None:
-        self.started = False
-
-    def __call__(self, event: Event, wizard: Any) -> None:
-        if event.kind != "consent" or not event.message or self.started or wizard.options.auto_consent:
-            return
-        if not sys.stdin.isatty():
-            return
-        self.started = True
-        print("  (Browser on another machine? Paste the address it ends on here and press Enter.)", file=sys.stderr)
-
-        def read() -> None:
-            for line in sys.stdin:
-                if line.strip():
-                    wizard.ctx.offer_redirect(line.strip())
-
-        import threading
-
-        threading.Thread(target=read, name="paste-reader", daemon=True).start()
-
-
-def _banner(options: Options) -> None:
-    if options.is_sandbox:
+def _banner(session: Any) -> None:
+    if session.is_sandbox:
         print(
             "SANDBOX MODE: everything runs against the offline sandbox on this machine; nothing is created in AWS.",
             file=sys.stderr,
         )
 
 
+def _headless(args: argparse.Namespace, options: Options, events: bool = True) -> tuple[Any, Any]:
+    from wizard.headless import HeadlessPort
+    from wizard.session import QuietPort, Session
+
+    port = HeadlessPort(json_lines=bool(_get(args, "json")), assume_yes=options.assume_yes) if events else QuietPort()
+    session = Session(options, port)
+    if isinstance(port, HeadlessPort):
+        port.session = session
+    return session, port
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    from wizard.engine import Wizard
+    from wizard.steps import REGISTRY
 
     options = options_from(args)
-    _banner(options)
-    paste_reader = _PasteReader()
-
-    def sink(event: Event) -> None:
-        _stderr_sink(event)
-        paste_reader(event, wizard)
-
-    wizard = Wizard(options, sink=sink)
-    through_ref = _get(args, "through")
-    runnable = [stage for stage in wizard.stages if stage.available and stage.number is not None]
-    if through_ref is None:
-        through = runnable[-1]
-    else:
-        try:
-            through = wizard.stage(str(through_ref))
-        except KeyError as exc:
-            raise UsageError(
-                str(exc.args[0]), fix="Use a stage key or number from `agentcore-wizard status`."
-            ) from None
-        if through.number is None:
-            raise UsageError(
-                f"{through.title} is not part of `run`.",
-                fix="Use its own command: agentcore-wizard cleanup [--dry-run] [--yes].",
-            )
-        if not through.available:
-            raise UsageError(
-                f"Stage {through.label} ({through.key}) is not available in this version of agentcore-wizard.",
-                fix=f"The last stage this version performs is {runnable[-1].key} ({runnable[-1].label}).",
-            )
-    wizard.open()
-    if options.auto_consent and not options.is_sandbox:
-        wizard.close()
-        raise UsageError(
-            "--auto-consent works only in the sandbox: against AWS you approve in the browser yourself.",
-            fix="Drop --auto-consent, or add --sandbox to rehearse offline.",
-        )
-    if wizard.state.load_problem:
-        print(f"warning: {wizard.state.load_problem}", file=sys.stderr)
-    current = None
+    through = _get(args, "through")
+    REGISTRY.run_target(None if through is None else str(through))  # checked before the folder is touched
+    session, port = _headless(args, options)
+    session.open()
     try:
-        for stage in wizard.stages:
-            if stage.number is None or stage.number > (through.number or 0):
-                break
-            current = stage
-            status = wizard.status_of(stage)
-            print(f"[{stage.label}] {stage.title}", file=sys.stderr, flush=True)
-            if status == "done":
-                print("  ✓ already done", file=sys.stderr)
-                continue
-            if stage.key != "preflight":
-                detection = wizard.detect_stage(stage.key)
-                if detection.status == "done":
-                    print(
-                        "  ✓ already in place: " + "; ".join(e.rstrip(".") for e in detection.evidence), file=sys.stderr
-                    )
-                    continue
-            outcome = wizard.run_stage(stage.key)
-            if not outcome.ok:
-                assert outcome.error is not None
-                _print_error(outcome.error)
-                waiting = outcome.error.code in WAITING_ON_USER
-                return _finish(args, wizard, EXIT_WAITING if waiting else EXIT_ERROR)
-            if stage.key == "preflight" and not options.is_sandbox and not _confirm_aws(wizard, options):
-                return _finish(args, wizard, EXIT_USAGE)
-        return _finish(args, wizard, EXIT_OK)
-    except KeyboardInterrupt:
-        if current is not None and wizard.status_of(current) == "running":
-            wizard.state.set_status(
-                current.key,
-                "failed",
-                {
-                    "message": "Stopped with Ctrl-C.",
-                    "fix": "Run again: it resumes and creates no duplicates.",
-                },
-            )
-        print("\nStopped. Run the same command again to resume.", file=sys.stderr)
-        return 130
+        _banner(session)
+        if session.load_problem:
+            port.say(f"warning: {session.load_problem}")
+        try:
+            outcome = session.run_through(None if through is None else str(through))
+        except KeyboardInterrupt:
+            port.say("\nStopped. Run the same command again to resume.")
+            return 130
+        if outcome.error is not None:
+            _print_error(outcome.error)
+        return _finish(args, session, exit_code(outcome.error))
     finally:
-        wizard.close()
+        session.close()
 
 
-def _confirm_aws(wizard: Any, options: Options) -> bool:
-    if options.assume_yes:
-        return True
-    account = wizard.state.data.get("account")
-    region = wizard.state.data.get("region")
-    question = f"Create quickstart resources in AWS account {account}, region {region}? [y/N] "
-    if not sys.stdin.isatty():
-        print(
-            f"error: this would create resources in AWS account {account} ({region}).\n"
-            "  fix: pass --yes to confirm, or use --sandbox to rehearse offline.",
-            file=sys.stderr,
-        )
-        return False
-    return input(question).strip().lower() in ("y", "yes")
-
-
-def _finish(args: argparse.Namespace, wizard: Any, code: int) -> int:
+def _finish(args: argparse.Namespace, session: Any, code: int) -> int:
     if _get(args, "json"):
-        print(json.dumps(wizard.summary(), indent=2))
+        session.emit_summary()
     else:
-        _print_table(wizard.summary(), sys.stderr)
+        from wizard.headless import print_table
+
+        print_table(session.summary(), sys.stderr)
     return code
 
 
-def _print_table(summary: dict[str, Any], stream: Any) -> None:
-    mode = "sandbox (nothing in AWS)" if summary["mode"] == "sandbox" else "AWS"
-    print(f"\n{summary['project']}  ·  {mode}  ·  region {summary['region'] or '-'}", file=stream)
-    if summary.get("state_problem"):
-        print(f"! {summary['state_problem']}", file=stream)
-    for row in summary["stages"]:
-        label = "-" if row["number"] is None else row["number"]
-        print(f"  {label:>2}  {row['key']:<10} {row['status']:<13} {row['title']}", file=stream)
-        if row["error"]:
-            print(f"        {row['error'].get('message', '')}", file=stream)
-            if row["error"].get("fix"):
-                print(f"        fix: {row['error']['fix']}", file=stream)
-
-
 def cmd_status(args: argparse.Namespace) -> int:
-    from wizard.engine import Wizard
+    from wizard.headless import print_table
 
     options = options_from(args)
     verify = bool(_get(args, "verify"))
-    wizard = Wizard(options, sink=_stderr_sink if verify else None)
     if not options.project.is_dir():
         raise UsageError(f"{options.project} is not a folder.", fix="Pass the project folder with --dir.")
+    # Events only while verifying, and then on stderr: stdout carries the status.
+    session, _port = _headless(argparse.Namespace(), options, events=verify)
     # Reading needs no lock (writes are atomic); checking and recording drift does.
-    wizard.open(lock=verify)
+    session.open(lock=verify)
     try:
         code = EXIT_OK
-        if verify:
-            for stage in wizard.stages:
-                if stage.available and wizard.status_of(stage) in ("done", "drifted"):
-                    outcome = wizard.verify_stage(stage.key)
-                    if not outcome.ok:
-                        code = EXIT_ERROR
-        summary = wizard.summary()
+        if verify and not all(outcome.ok for outcome in session.verify_all(deep=bool(_get(args, "deep")))):
+            code = EXIT_ERROR
+        summary = session.summary()
         if _get(args, "json"):
             print(json.dumps(summary, indent=2))
         else:
-            _print_table(summary, sys.stdout)
+            print_table(summary, sys.stdout)
         return code
     finally:
-        wizard.close()
+        session.close()
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
-    from wizard.engine import Wizard
-    from wizard.steps.cleanup import CleanupStage, render_plan
+    from wizard.steps.cleanup import render_plan
 
     options = options_from(args)
-    _banner(options)
     if not options.project.is_dir():
         raise UsageError(f"{options.project} is not a folder.", fix="Pass the project folder with --dir.")
-    wizard = Wizard(options, sink=_stderr_sink)
-    wizard.open()
+    session, port = _headless(args, options)
+    session.open()
     try:
-        stage = wizard.stage("cleanup")
-        assert isinstance(stage, CleanupStage)
-        wizard.ctx.current_stage = stage.key
-        if not any(record.get("resources") for record in wizard.state.data.get("stages", {}).values()):
-            _rebuild_records(wizard)
-        plan = stage.plan(wizard.ctx)
-        asking = any(item.delete for item in plan) and not _get(args, "yes")
-        if _get(args, "dry_run") or asking:
-            # With --yes the stage itself lists the plan as it starts; printing it here too would say it twice.
-            print(render_plan(plan), file=sys.stderr)
+        _banner(session)
         if _get(args, "dry_run"):
+            print(render_plan(session.cleanup_plan()), file=sys.stderr)
             return EXIT_OK
-        if asking:
-            if not sys.stdin.isatty():
-                print("error: cleanup deletes the resources above.\n  fix: pass --yes to confirm.", file=sys.stderr)
-                return EXIT_USAGE
-            if input("Delete them? [y/N] ").strip().lower() not in ("y", "yes"):
-                print("Nothing was deleted.", file=sys.stderr)
-                return EXIT_OK
-        options.assume_yes = True
-        outcome = wizard.run_stage(stage.key)
-        if not outcome.ok:
-            assert outcome.error is not None
-            _print_error(outcome.error)
-            return _finish(args, wizard, EXIT_ERROR)
-        return _finish(args, wizard, EXIT_OK)
+        outcome = session.run_stage("cleanup")
+        error = outcome.error
+        if isinstance(error, NeedsAction) and not isinstance(error, ConfirmationRequired):
+            port.say(error.message)  # the person said no at the terminal: nothing to report but that
+            return EXIT_OK
+        if error is not None:
+            _print_error(error)
+        return _finish(args, session, exit_code(error))
     finally:
-        wizard.close()
-
-
-def _rebuild_records(wizard: Any) -> None:
-    """No state to go by: find what the files name. Only pools tagged with a project id count as the wizard's."""
-    for key in ("cognito", "configure", "provider", "workload"):
-        try:
-            wizard.detect_stage(key)
-        except Exception as exc:  # best effort: what cannot be proved ours is kept
-            print(f"  ! could not check {key}: {exc}", file=sys.stderr)
+        session.close()
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from wizard.doctor import diagnose, render
-    from wizard.engine import Wizard
+    from wizard.doctor import render
 
     options = options_from(args)
     if not options.project.is_dir():
         raise UsageError(f"{options.project} is not a folder.", fix="Pass the project folder with --dir.")
-    wizard = Wizard(options, sink=_stderr_sink if not _get(args, "json") else None)
-    wizard.open()  # locked: drift it finds is recorded, as with status --verify
+    as_json = bool(_get(args, "json"))
+    session, _port = _headless(argparse.Namespace(), options, events=not as_json)
+    session.open()  # locked: drift it finds is recorded, as with status --verify
     try:
-        findings = diagnose(wizard)
+        findings = session.doctor(deep=bool(_get(args, "deep")))
     finally:
-        wizard.close()
-    if _get(args, "json"):
+        session.close()
+    if as_json:
         print(json.dumps([finding.as_dict() for finding in findings], indent=2))
     else:
         print(render(findings))
@@ -570,17 +419,20 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 def cmd_env(args: argparse.Namespace) -> int:
     from wizard.files.identity import ENV_KEYS, ENV_NAME, read_env_file
     from wizard.files.shell import exports
+    from wizard.steps.base import stage_ref
 
     project = Path(_get(args, "dir")).expanduser().resolve()
     if not (project / ENV_NAME).exists():
         raise WizardError(
             f"{project / ENV_NAME} does not exist.",
-            fix="Run stage 1 first: agentcore-wizard run --through cognito",
+            fix=f"Run {stage_ref('cognito')} first: agentcore-wizard run --through cognito",
         )
     values = read_env_file(project)
     missing = [key for key in ENV_KEYS if key not in values]
     if missing:
-        raise WizardError(f"{ENV_NAME} lacks {', '.join(missing)}.", fix="Run stage 1 (cognito) again to rewrite it.")
+        raise WizardError(
+            f"{ENV_NAME} lacks {', '.join(missing)}.", fix=f"Run {stage_ref('cognito')} again to rewrite it."
+        )
     sys.stdout.write(exports({key: values[key] for key in ENV_KEYS}, _get(args, "shell")))
     return EXIT_OK
 

@@ -7,6 +7,7 @@ that URL itself (127.0.0.1 only), or takes the URL the browser ended on when it 
 
 from __future__ import annotations
 
+import functools
 import html
 import http.client
 import os
@@ -159,7 +160,9 @@ class ReturnListener:
                 code="return_port_busy",
             ) from exc
         self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, name="return-url-listener", daemon=True).start()
+        # Polled often so stopping (once the browser came back) never keeps the stage waiting.
+        serve = functools.partial(self._server.serve_forever, poll_interval=0.05)
+        threading.Thread(target=serve, name="return-url-listener", daemon=True).start()
 
     def stop(self) -> None:
         if self._server is not None:

@@ -1,86 +1,75 @@
-"""What a stage needs: the project folder, the pinned region, AWS clients and a place to report to."""
+"""What a stage needs: the project folder, the settings, AWS clients, and a way to report and ask."""
 
 from __future__ import annotations
 
 import json
-import os
 import queue
 import re
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from wizard.errors import Cancelled, WizardError
+from wizard.events import AnswerChunk, AwsCall, Confirm, Event, LogLine, Progress, Question
+from wizard.settings import Options, Settings
 from wizard.state import StateFile
 
-SANDBOX_DEFAULT_REGION = "us-east-1"
-REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
-DEFAULT_RETURN_URL = "http://localhost:8081/oauth2/callback"  # the toolkit's own, for familiarity
+if TYPE_CHECKING:
+    from wizard.steps.registry import Registry
+
 SANDBOX_CREDENTIALS = {"aws_access_key_id": "sandbox", "aws_secret_access_key": "sandbox"}
 
-
-@dataclass
-class Event:
-    """One thing worth showing: a log line, an AWS call, progress, or a stage status change."""
-
-    kind: str  # "log" | "aws" | "progress" | "status" | "answer" (agent text as it streams) | "consent"
-    stage: str
-    message: str = ""
-    level: str = "info"  # "info" | "warning" | "error" | "success"
-    fraction: float | None = None
-    detail: dict[str, Any] = field(default_factory=dict)  # "consent": url, expires_at, username, listening
+Emit = Callable[[Event], None]
+_loader: Any = None
+_loader_lock = threading.Lock()
 
 
-EventSink = Callable[[Event], None]
-# (question, default, yes label, no label) -> answer; headless runs take the default.
-Confirm = Callable[[str, bool, str, str], bool]
+def _shared_loader() -> Any:
+    """One botocore data loader for every session of this process. Each boto3 session otherwise parses the
+    service models again (~0.3 s of CPU for the wizard's seven clients); a process that holds many sessions
+    (a workshop server, the test suite) pays it once. The loader only caches the SDK's own JSON files."""
+    global _loader
+    with _loader_lock:
+        if _loader is None:
+            import botocore.loaders
+
+            _loader = botocore.loaders.create_loader()
+        return _loader
 
 
-@dataclass
-class Options:
-    """Everything the user chose on the command line or in the TUI."""
-
-    project: Path
-    region: str | None = None
-    profile: str | None = None
-    sandbox: bool = False
-    sandbox_endpoint: str | None = None
-    assume_yes: bool = False
-    provider_name: str = "ExternalServiceProvider"
-    scopes: list[str] = field(default_factory=lambda: ["openid"])
-    model_id: str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
-    # None: what the project already uses (state file), else the quickstart's name.
-    agent_name: str | None = None
-    workload_name: str | None = None
-    return_url: str | None = None  # None: what the project already uses (state file), else DEFAULT_RETURN_URL
-    execution_role: str | None = None  # a role the user brings: used as is, never changed or deleted
-    wheelhouse: Path | None = None  # install the agent's dependencies only from here (offline)
-    session_id: str | None = None  # the runtime session to use instead of the wizard's own
-    no_browser: bool = False
-    auto_consent: bool = False  # sandbox only: sign in on the sandbox's consent page as the test user
-    consent_timeout: float | None = None  # seconds to wait for the browser; None: as long as the link lasts
-
-    @property
-    def is_sandbox(self) -> bool:
-        return self.sandbox or bool(self.sandbox_endpoint)
+def _dedupe_search_paths() -> None:
+    """boto3 appends its data folder to the loader's search path for every session made with it."""
+    with _loader_lock:
+        paths = _loader.search_paths
+        unique = list(dict.fromkeys(paths))
+        if len(unique) != len(paths):
+            paths[:] = unique
 
 
-class RegionMissing(WizardError):
-    """No region from flag, state or profile: the TUI asks, headless runs stop."""
+Ask = Callable[[Question], Any]
 
 
 class Context:
-    def __init__(self, options: Options, state: StateFile, sink: EventSink | None = None) -> None:
-        self.options = options
-        self.project = options.project
+    """Handed to every stage call. Reports go out as typed events; questions block the stage's thread until
+    the front end answers them (headless runs answer at once)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        state: StateFile,
+        stages: Registry,
+        emit: Emit | None = None,
+        ask: Ask | None = None,
+    ) -> None:
+        self.settings = settings
+        self.options: Options = settings.options
+        self.project = settings.options.project
         self.state = state
-        self.sink: EventSink = sink or (lambda event: None)
-        self.confirm: Confirm = lambda question, default, yes, no: default
+        self.stages = stages
+        self._emit: Emit = emit or (lambda event: None)
+        self._ask: Ask = ask or (lambda question: getattr(question, "default", None))
         self.cancel_event = threading.Event()
         self.current_stage = ""
-        self.region_choice: str | None = None
         self._endpoint: str | None = None
         self._endpoint_lock = threading.Lock()
         self._session: Any = None
@@ -88,35 +77,57 @@ class Context:
         self._clients_lock = threading.Lock()
         # URLs the browser came back on: from the return-URL listener, or pasted by the user.
         self.consent_inbox: queue.Queue[str] = queue.Queue()
+        settings.profile_region = lambda: self.session().region_name
 
     # --- reporting --------------------------------------------------------------------------------
 
-    def emit(
-        self,
-        kind: str,
-        message: str = "",
-        level: str = "info",
-        fraction: float | None = None,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        self.sink(
-            Event(
-                kind=kind,
-                stage=self.current_stage,
-                message=message,
-                level=level,
-                fraction=fraction,
-                detail=detail or {},
-            )
-        )
+    def emit(self, event: Event) -> None:
+        self._emit(event)
 
     def log(self, message: str, level: str = "info") -> None:
-        self.emit("log", message, level)
+        self._emit(LogLine(self.current_stage, message, level))
 
-    def progress(self, fraction: float, message: str = "") -> None:
-        self.emit("progress", message, fraction=max(0.0, min(1.0, fraction)))
+    def progress(self, fraction: float | None, message: str = "") -> None:
+        """How far the stage is (None: still working, no measure)."""
+        if fraction is not None:
+            fraction = max(0.0, min(1.0, fraction))
+        self._emit(Progress(self.current_stage, fraction, message))
 
-    def offer_redirect(self, url: str) -> None:
+    def answer_chunk(self, call: str, text: str = "", starts: bool = False) -> None:
+        self._emit(AnswerChunk(self.current_stage, call, text, starts))
+
+    # --- asking -----------------------------------------------------------------------------------
+
+    def ask(self, question: Question) -> Any:
+        return self._ask(question)
+
+    def confirm(
+        self,
+        text: str,
+        default: bool,
+        yes: str = "Yes",
+        no: str = "No",
+        detail: str = "",
+        needs_yes: bool = False,
+        refused: str = "",
+        refused_fix: str = "",
+    ) -> bool:
+        """A yes or no from the person; `default` is what a run with nobody to ask takes. With needs_yes there is
+        no default: nobody to ask is refused with `refused` and `refused_fix`."""
+        question = Confirm(
+            self.current_stage,
+            text=text,
+            detail=detail,
+            default=default,
+            yes=yes,
+            no=no,
+            needs_yes=needs_yes,
+            refused=refused,
+            refused_fix=refused_fix,
+        )
+        return bool(self._ask(question))
+
+    def deliver_redirect(self, url: str) -> None:
         """The URL the browser ended on after consent, pasted by the user (any thread)."""
         self.consent_inbox.put(url)
 
@@ -125,73 +136,23 @@ class Context:
         if self.cancel_event.is_set():
             raise Cancelled()
 
-    # --- mode and region --------------------------------------------------------------------------
+    # --- settings the stages read often -----------------------------------------------------------
 
     @property
     def is_sandbox(self) -> bool:
-        return self.options.is_sandbox
+        return self.settings.is_sandbox
 
     @property
     def mode(self) -> str:
-        return "sandbox" if self.is_sandbox else "aws"
-
-    def resolve_region(self) -> tuple[str, str]:
-        """The region and where it came from: flag > state file > profile/env (> sandbox default)."""
-        flag = self.options.region or self.region_choice
-        pinned = self.state.data.get("region")
-        if flag:
-            _check_region(flag)
-            if pinned and pinned != flag and self._has_resources():
-                raise WizardError(
-                    f"This project is pinned to region {pinned}, but {flag} was asked for.",
-                    fix=f"Drop --region (or pass --region {pinned}); resources already exist in {pinned}. "
-                    "To start over in another region, use another folder.",
-                )
-            return flag, "--region" if self.options.region else "your choice"
-        if pinned:
-            return pinned, "the state file"
-        if self.is_sandbox:
-            env_region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
-            if env_region:
-                _check_region(env_region)
-                return env_region, "AWS_REGION"
-            return SANDBOX_DEFAULT_REGION, "the sandbox default"
-        # botocore reads AWS_DEFAULT_REGION and the profile, but not AWS_REGION, which the SDK and most
-        # tools honour; people set either.
-        region = os.environ.get("AWS_REGION") or self.session().region_name
-        if region:
-            _check_region(region)
-            if os.environ.get("AWS_REGION"):
-                return region, "AWS_REGION"
-            return region, f"profile {self.options.profile}" if self.options.profile else "AWS config/env"
-        raise RegionMissing(
-            "No AWS region is set, and the wizard never guesses one.",
-            fix="Pass --region (for example --region us-east-1), set AWS_REGION, or set a region in "
-            "your profile with `aws configure`.",
-            code="region_missing",
-        )
-
-    @property
-    def return_url(self) -> str:
-        """Where the browser comes back after consent: --return-url, else the project's, else the default."""
-        return str(self.options.return_url or self.state.data.get("return_url") or DEFAULT_RETURN_URL)
-
-    def pin_return_url(self) -> str:
-        """Remember the return URL once AWS knows it, so later runs without the flag use the same one."""
-        url = self.return_url
-        if self.state.data.get("return_url") != url:
-            self.state.data["return_url"] = url
-            self.state.save()
-        return url
+        return self.settings.mode
 
     @property
     def region(self) -> str:
-        return self.resolve_region()[0]
+        return self.settings.region
 
-    def _has_resources(self) -> bool:
-        return any(
-            record.get("resources") and key != "preflight" for key, record in self.state.data.get("stages", {}).items()
-        )
+    @property
+    def return_url(self) -> str:
+        return self.settings.return_url
 
     # --- AWS --------------------------------------------------------------------------------------
 
@@ -212,7 +173,7 @@ class Context:
                 if self._endpoint is None:
                     self.log("Starting this folder's sandbox on 127.0.0.1 …")
                     self._endpoint = ensure_folder_sandbox(self.project)
-                    if self._has_resources():
+                    if self.settings.has_resources():
                         self.log(
                             "This is a new sandbox: what the previous one held is gone. "
                             "`agentcore-wizard status --verify` shows which stages to run again.",
@@ -221,22 +182,25 @@ class Context:
                 self.log(f"Sandbox at {self._endpoint} (nothing is created in AWS).")
             return self._endpoint
 
-    def switch_to_sandbox(self) -> None:
-        """Used when there are no AWS credentials and the user chooses to rehearse offline instead."""
+    def forget_clients(self) -> None:
+        """After the mode changed (the person chose the sandbox): clients are made afresh for it."""
         with self._clients_lock, self._endpoint_lock:
-            self.options.sandbox = True
             self._session = None
             self._clients.clear()
 
     def session(self) -> Any:
         if self._session is None:
             import boto3
+            import botocore.session
 
+            core = botocore.session.Session()
+            core.register_component("data_loader", _shared_loader())
             if self.is_sandbox:
                 # The sandbox never sees real credentials, and a user's profile cannot leak into it.
-                self._session = boto3.Session(**SANDBOX_CREDENTIALS)
+                self._session = boto3.Session(botocore_session=core, **SANDBOX_CREDENTIALS)
             else:
-                self._session = boto3.Session(profile_name=self.options.profile)
+                self._session = boto3.Session(botocore_session=core, profile_name=self.options.profile)
+            _dedupe_search_paths()
         return self._session
 
     def client(self, service: str) -> Any:
@@ -259,7 +223,7 @@ class Context:
 
     def _announce_call(self, model: Any = None, **_: Any) -> None:
         service = getattr(getattr(model, "service_model", None), "endpoint_prefix", "aws")
-        self.emit("aws", f"{service} {getattr(model, 'name', '?')}")
+        self._emit(AwsCall(self.current_stage, str(service), str(getattr(model, "name", "?"))))
 
     # --- plain HTTP (discovery documents) ---------------------------------------------------------
 
@@ -288,12 +252,3 @@ class Context:
                 f"Could not read {url}: {exc}",
                 fix="Check the network (or that the sandbox is running), then verify again.",
             ) from exc
-
-
-def _check_region(region: str) -> None:
-    if not REGION_PATTERN.match(region):
-        raise WizardError(
-            f"{region!r} is not an AWS region name.",
-            fix="Use a name like us-east-1 or eu-west-1.",
-            code="bad_region",
-        )

@@ -6,15 +6,19 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from wizard.errors import explain, fix_for_message
+from wizard.errors import CheckFailed, explain
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idfiles
 
 if TYPE_CHECKING:
-    from wizard.engine import Wizard
+    from wizard.session import Outcome, Session
+    from wizard.steps import Stage
+
+    Verify = Callable[[Stage, bool], Outcome]
 
 DISCOVERY_REGION = re.compile(r"cognito-idp\.([a-z0-9-]+)\.amazonaws\.com")
 
@@ -51,26 +55,27 @@ class Finding:
         return asdict(self)
 
 
-def diagnose(wizard: Wizard) -> list[Finding]:
-    ctx = wizard.ctx
+def diagnose(session: Session, verify: Verify, deep: bool = False) -> list[Finding]:
+    """Only what costs nothing, unless deep: then finished stages are also checked the costly way (stage 8 asks
+    the deployed agent, which runs its model). `verify` checks one stage inside the session's operation."""
     findings: list[Finding] = []
-    credentials_ok = _credentials(wizard, findings)
-    findings.extend(region_findings(wizard))
+    credentials_ok = _credentials(session, findings)
+    findings.extend(region_findings(session))
     if credentials_ok:
-        findings.extend(_stages(wizard))
-        if not ctx.is_sandbox:
-            findings.extend(_permissions(wizard))
-    findings.extend(_recorded_errors(wizard))
+        findings.extend(_stages(session, verify, deep))
+        if not session.is_sandbox:
+            findings.extend(_permissions(session))
+    findings.extend(_recorded_errors(session))
     if not any(finding.level != "ok" for finding in findings):
         findings.append(Finding("ok", "overall", "Nothing is wrong that the wizard can see."))
     return findings
 
 
-def _credentials(wizard: Wizard, findings: list[Finding]) -> bool:
-    preflight = wizard.stage("preflight")
-    wizard.ctx.current_stage = preflight.key
+def _credentials(session: Session, findings: list[Finding]) -> bool:
+    preflight = session.stage("preflight")
+    session.ctx.current_stage = preflight.key
     try:
-        checks = preflight.verify(wizard.ctx)
+        checks = preflight.verify(session.ctx)
     except Exception as exc:
         error = explain(exc)
         findings.append(Finding("error", "prerequisites", error.message, error.fix))
@@ -82,15 +87,14 @@ def _credentials(wizard: Wizard, findings: list[Finding]) -> bool:
                 findings.append(Finding("ok", "credentials", check.detail))
             continue
         ok = ok and check.name != "AWS credentials"
-        findings.append(
-            Finding("error", "prerequisites", f"{check.name}: {check.detail}", fix_for_message(check.detail) or "")
-        )
+        error = explain(CheckFailed(check.name, check.detail, check.code, check.fix))
+        findings.append(Finding("error", "prerequisites", error.message, error.fix))
     return ok
 
 
-def region_findings(wizard: Wizard) -> list[Finding]:
+def region_findings(session: Session) -> list[Finding]:
     """Every place a region hides, compared with the one the project is pinned to."""
-    ctx = wizard.ctx
+    ctx = session.ctx
     pinned = ctx.state.data.get("region")
     if not pinned:
         return []
@@ -144,46 +148,47 @@ def region_findings(wizard: Wizard) -> list[Finding]:
     return findings
 
 
-def _stages(wizard: Wizard) -> list[Finding]:
+def _stages(session: Session, verify: Verify, deep: bool) -> list[Finding]:
     findings: list[Finding] = []
-    for stage in wizard.stages:
-        if stage.number is None or stage.key == "preflight" or not stage.available:
+    for stage in session.stages.run_order:
+        if stage.key == "preflight" or session.status_of(stage) not in ("done", "drifted"):
             continue
-        if wizard.status_of(stage) not in ("done", "drifted"):
-            continue
-        topic = f"stage {stage.label} ({stage.key})"
-        outcome = wizard.verify_stage(stage.key)
+        topic = session.stages.name(stage.key)
+        outcome = verify(stage, deep)
         if outcome.ok:
-            findings.append(Finding("ok", topic, f"{len(outcome.checks)} checks pass"))
+            count = len(outcome.checks)
+            findings.append(Finding("ok", topic, f"{count} {'check passes' if count == 1 else 'checks pass'}"))
             continue
         failed = [check for check in outcome.checks if not check.ok]
         if failed:
             details = "; ".join(f"{check.name} ({check.detail})" for check in failed)
-            known = next((fix for fix in (fix_for_message(check.detail) for check in failed) if fix), "")
-            fix = f"Run stage {stage.label} again (`agentcore-wizard run --through {stage.key}`) to repair it."
+            explained = (explain(CheckFailed(check.name, check.detail, check.code, check.fix)).fix for check in failed)
+            known = next((fix for fix in explained if fix), "")
+            fix = f"Run {topic} again (`agentcore-wizard run --through {stage.key}`) to repair it."
             findings.append(Finding("error", topic, f"drifted: {details}", f"{known} {fix}".strip()))
         elif outcome.error is not None:
             findings.append(Finding("error", topic, outcome.error.message, outcome.error.fix))
     return findings
 
 
-def _recorded_errors(wizard: Wizard) -> list[Finding]:
+def _recorded_errors(session: Session) -> list[Finding]:
     """What a stage failed with last time, with the fix from the known-error map when it has one."""
     findings = []
-    for stage in wizard.stages:
-        if wizard.status_of(stage) not in ("failed", "needs_action"):
+    for stage in session.stages:
+        status = session.status_of(stage)
+        if status not in ("failed", "needs_action"):
             continue
-        error = wizard.error_of(stage) or {}
+        error = session.error_of(stage) or {}
         message = str(error.get("message", ""))
-        fix = fix_for_message(message) or str(error.get("fix", ""))
-        level = "warning" if wizard.status_of(stage) == "needs_action" else "error"
-        findings.append(Finding(level, f"stage {stage.label} ({stage.key})", f"last run: {message}", fix))
+        fix = explain(message).fix or str(error.get("fix", ""))
+        level = "warning" if status == "needs_action" else "error"
+        findings.append(Finding(level, session.stages.name(stage.key), f"last run: {message}", fix))
     return findings
 
 
-def _permissions(wizard: Wizard) -> list[Finding]:
+def _permissions(session: Session) -> list[Finding]:
     """IAM policy simulation for the caller, where IAM lets us ask; silence is not success."""
-    ctx = wizard.ctx
+    ctx = session.ctx
     principal = str(ctx.state.resources("preflight").get("principal_arn") or "")
     source = _policy_source(principal)
     if not source:

@@ -1,7 +1,9 @@
-"""Errors the wizard shows: what went wrong and what to do about it."""
+"""Errors the wizard shows: what went wrong and what to do about it, and the one map from failure to fix."""
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -25,132 +27,282 @@ class WizardError(Exception):
         return out
 
 
-# Stage 8 stopped waiting for the person's approval: resumable later, not a fault.
-WAITING_ON_USER = ("waiting_on_user", "consent_lapsed")
-
-
 class UsageError(WizardError):
     """Bad input on the command line or in a form: exit code 2."""
+
+
+class NeedsAction(WizardError):
+    """The stage waits on a decision of the person's (a change declined, a question unanswered), not a fault."""
+
+
+class RegionMissing(NeedsAction):
+    """No region from flag, state or profile: the TUI asks, headless runs stop."""
+
+
+class ConfirmationRequired(NeedsAction, UsageError):
+    """Headless, off a terminal, without --yes: the wizard may not assume a yes to creating or deleting."""
+
+
+class WaitingOnUser(NeedsAction):
+    """Stage 8 stopped waiting for the person's approval in the browser: resumable later (exit code 3)."""
+
+
+class ConsentLapsed(WaitingOnUser):
+    """The authorization link lapsed unused: the next run starts a fresh session."""
+
+
+class Busy(WizardError):
+    """Another operation of this session is still running: one at a time."""
 
 
 class Cancelled(Exception):
     """The user asked to stop; raised at the next safe point between AWS calls."""
 
 
+# --- failures from outside the wizard, before they are explained ---------------------------------
+
+
+class RuntimeRefused(Exception):
+    """The runtime endpoint answered an invocation with an HTTP error status."""
+
+    def __init__(self, status: int, body: str, error_type: str = "") -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+        self.body = body
+        self.error_type = error_type
+
+
+class CheckFailed(Exception):
+    """One of the wizard's own checks did not hold: its name, what it found, a code when one is known, and the
+    fix when explaining an underlying error already found it."""
+
+    def __init__(self, name: str, detail: str, code: str = "", fix: str = "") -> None:
+        super().__init__(f"{name}: {detail}")
+        self.name = name
+        self.detail = detail
+        self.code = code
+        self.fix = fix
+
+
+class AgentAnswered(Exception):
+    """The agent answered, but with neither a consent link nor the user's token."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__(text[:200])
+        self.text = text
+
+
+# --- the one map from failure to cause and fix ---------------------------------------------------
+
+
 @dataclass(frozen=True)
-class KnownFix:
-    codes: tuple[str, ...]
+class Known:
+    """One known failure. It matches by a phrase in the message (checked first), by a code (AWS error codes,
+    exception class names, the wizard's own codes such as http_401), or by the AWS operation that failed.
+    `message` replaces what an SDK exception said when that is unhelpful ({failure} is what it said). Fixes name stages
+    by key in braces ({deploy}, or {Deploy} at the start of a sentence) and render as "stage 7 (Deploy agent)"."""
+
     fix: str
+    phrases: tuple[str, ...] = ()
+    codes: tuple[str, ...] = ()
+    operations: tuple[str, ...] = ()
+    message: str = ""
 
 
-# Codes come from botocore's error responses; fixes from the quickstart's troubleshooting section
-# and what users report (reference/user-pain-points.md).
-_KNOWN_FIXES = (
-    KnownFix(
-        ("ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"),
-        "Your AWS session has expired. Sign in again (for SSO: `aws sso login --profile <profile>`), "
-        "then run the stage again.",
-    ),
-    KnownFix(
-        ("InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "AuthFailure"),
-        "These AWS credentials are not valid. Check `aws configure list` and the profile you chose, "
-        "or use --sandbox to try the wizard without an AWS account.",
-    ),
-    KnownFix(
-        ("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"),
-        "Your AWS identity is not allowed to do this. The README lists the permissions the wizard needs.",
-    ),
-    KnownFix(
-        ("Throttling", "ThrottlingException", "TooManyRequestsException", "LimitExceededException"),
-        "AWS is throttling requests. The wizard already retried with back-off; wait a minute and run "
-        "the stage again. Nothing already created is lost.",
-    ),
-    KnownFix(
-        ("NotAuthorizedException",),
-        "Cognito rejected the username or password. If you edited the identity files by hand, run the "
-        "cognito stage again: it resets the test users' passwords and rewrites the files.",
-    ),
-    KnownFix(
-        ("InvalidPasswordException",),
-        "The generated password did not meet the pool's password policy. Run the stage again to generate a new one.",
-    ),
-    KnownFix(
-        ("ConflictException",),
-        "Something with this name already exists in this account and region, made by another project or person "
-        "(in a workshop sharing one account or sandbox, everyone starts with the same names). Give yours its own: "
-        "--agent-name, --provider-name or --workload-name, then run from stage 4 again.",
-    ),
-    KnownFix(
-        ("ResourceNotFoundException", "NoSuchEntity"),
-        "Something the wizard recorded no longer exists in AWS. Run `agentcore-wizard status --verify` "
-        "to see what drifted, then run the stage again to recreate it.",
-    ),
-)
-
-
-# Messages AWS or the agent gives, mapped to their cause and fix: the quickstart's troubleshooting section
-# and reference/user-pain-points.md. Every error a stage shows, and the doctor, goes through this map.
-KNOWN_MESSAGES = (
-    (
-        "Workload access token has not been set",
+# The quickstart's troubleshooting section and what users report (reference/user-pain-points.md).
+KNOWN: tuple[Known, ...] = (
+    # What AWS or the agent says, by phrase.
+    Known(
         "The runtime did not hand the agent a workload access token: it was invoked with SigV4 and no user id, "
         "or the tool ran outside the request's context. Invoke with the bearer token (this stage does), and "
         "keep `await agent.invoke_async(...)` in agent.py.",
+        phrases=("Workload access token has not been set",),
     ),
-    (
-        "must provide a ResourceOauth2ReturnUrl",
+    Known(
         "The agent passed no return URL. agent.py must pass callback_url from AGENTCORE_OAUTH2_RETURN_URL "
-        "(the wizard's agent.py does); run stage 3 and stage 7 again.",
+        "(the wizard's agent.py does); run {agent} and {deploy} again.",
+        phrases=("must provide a ResourceOauth2ReturnUrl",),
     ),
-    (
-        "register and use at least one ResourceOauth2ReturnUrl",
-        "The runtime's workload identity allows no return URL. Run stage 7 again: it registers the wizard's.",
+    Known(
+        "The runtime's workload identity allows no return URL. Run {deploy} again: it registers the wizard's.",
+        phrases=("register and use at least one ResourceOauth2ReturnUrl",),
     ),
-    (
-        "is not allowed for workload identity",
-        "The return URL the agent passed is not on the runtime's workload identity. Run stage 7 again.",
+    Known(
+        "The return URL the agent passed is not on the runtime's workload identity. Run {deploy} again.",
+        phrases=("is not allowed for workload identity",),
     ),
-    (
-        "Invalid or expired session",
+    Known(
         "The consent session expired or was completed with another token. Run the stage again for a fresh "
         "session and link.",
+        phrases=("Invalid or expired session",),
     ),
-    (
-        "(AccessDeniedException) when calling the GetResourceOauth2Token",
-        "The execution role may not call GetResourceOauth2Token or read the provider's secret. Run stage 7 "
+    Known(
+        "The execution role may not call GetResourceOauth2Token or read the provider's secret. Run {deploy} "
         "again (the wizard's role grants both); a role you brought needs the same permissions.",
+        phrases=("(AccessDeniedException) when calling the GetResourceOauth2Token",),
     ),
-    (
-        "(ResourceNotFoundException) when calling the GetResourceOauth2Token",
-        "The credential provider the agent names does not exist in this region. Run stage 5 again, and "
+    Known(
+        "The credential provider the agent names does not exist in this region. Run {provider} again, and "
         "check the provider name in agent.py.",
+        phrases=("(ResourceNotFoundException) when calling the GetResourceOauth2Token",),
     ),
-    (
-        "Authorization method mismatch",
-        "The runtime was deployed with another authorizer than the call uses. The wizard always invokes with "
-        "the bearer token; run stage 4 (Configure) and stage 7 (Deploy) again so the runtime has the JWT authorizer.",
+    Known(
+        "The runtime was deployed with another authorizer than the call uses (or none). The wizard always invokes "
+        "with the bearer token and never falls back to SigV4; run {configure} and {deploy} again so the runtime "
+        "has the JWT authorizer.",
+        phrases=("Authorization method mismatch",),
     ),
-    (
-        "Unable to verify secret hash",
+    Known(
         "The app client has a client secret, so every sign-in must send SECRET_HASH. The wizard does; with the "
-        "toolkit, set RUNTIME_CLIENT_SECRET (or use the wizard's stage 8).",
+        "toolkit, set RUNTIME_CLIENT_SECRET (or use the wizard's {invoke}).",
+        phrases=("Unable to verify secret hash",),
     ),
-    (
-        "Role validation failed",
+    Known(
         "AgentCore cannot assume the execution role yet (new roles take a few seconds to spread), or its trust "
-        "policy does not allow bedrock-agentcore.amazonaws.com. Run stage 7 again; the wizard retries for 90 s.",
+        "policy does not allow bedrock-agentcore.amazonaws.com. Run {deploy} again; the wizard retries for 90 s.",
+        phrases=("Role validation failed",),
     ),
-    (
-        "Polling timed out",
-        "Nobody approved in the browser within ten minutes. Run stage 8 again for a fresh link.",
+    Known(
+        "Nobody approved in the browser within ten minutes. Run {invoke} again for a fresh link.",
+        phrases=("Polling timed out",),
     ),
+    Known(
+        "Use a session id of 33 to 256 characters (leave --session-id out and the wizard makes one).",
+        phrases=("runtimeSessionId",),
+        codes=("http_400",),
+    ),
+    # AWS error codes.
+    Known(
+        "Your AWS session has expired. Sign in again (for SSO: `aws sso login --profile <profile>`), "
+        "then run the stage again.",
+        codes=("ExpiredToken", "ExpiredTokenException", "RequestExpired", "TokenRefreshRequired"),
+    ),
+    Known(
+        "These AWS credentials are not valid. Check `aws configure list` and the profile you chose, "
+        "or use --sandbox to try the wizard without an AWS account.",
+        codes=("InvalidClientTokenId", "UnrecognizedClientException", "SignatureDoesNotMatch", "AuthFailure"),
+    ),
+    Known(
+        "Your AWS identity is not allowed to do this. The README lists the permissions the wizard needs.",
+        codes=("AccessDenied", "AccessDeniedException", "UnauthorizedOperation"),
+    ),
+    Known(
+        "AWS is throttling requests. The wizard already retried with back-off; wait a minute and run "
+        "the stage again. Nothing already created is lost.",
+        codes=("Throttling", "ThrottlingException", "TooManyRequestsException", "LimitExceededException"),
+    ),
+    Known(
+        "Cognito rejected the username or password. If you edited the identity files by hand, run "
+        "{cognito} again: it resets the test users' passwords and rewrites the files.",
+        codes=("NotAuthorizedException",),
+    ),
+    Known(
+        "The generated password did not meet the pool's password policy. Run the stage again to generate a new one.",
+        codes=("InvalidPasswordException",),
+    ),
+    Known(
+        "Something with this name already exists in this account and region, made by another project or person "
+        "(in a workshop sharing one account or sandbox, everyone starts with the same names). Give yours its own "
+        "with --reconfigure and --agent-name, --provider-name or --workload-name, then run again.",
+        codes=("ConflictException",),
+    ),
+    Known(
+        "Something the wizard recorded no longer exists in AWS. Run `agentcore-wizard status --verify` "
+        "to see what drifted, then run the stage again to recreate it.",
+        codes=("ResourceNotFoundException", "NoSuchEntity"),
+    ),
+    # Exceptions of the AWS SDK itself (no service answered).
+    Known(
+        "Run `aws configure` (or `aws sso login --profile <profile>` and pass --profile), "
+        "or start with --sandbox to use the offline sandbox without an AWS account.",
+        codes=("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"),
+        message="No AWS credentials were found.",
+    ),
+    Known("Check the profile name with `aws configure list-profiles`.", codes=("ProfileNotFound",)),
+    Known(
+        "Run `aws sso login --profile <profile>` and try again.",
+        codes=("SSOTokenLoadError", "UnauthorizedSSOTokenError", "TokenRetrievalError"),
+        message="Your AWS SSO session has expired or was never started.",
+    ),
+    Known(
+        "Check your network connection (and, in sandbox mode, that the sandbox is running: "
+        "`agentcore-wizard status --sandbox` restarts it).",
+        codes=("EndpointConnectionError", "ConnectTimeoutError", "ReadTimeoutError", "ConnectionClosedError"),
+        message="Could not reach the service: {failure}",
+    ),
+    # The runtime endpoint's HTTP answers to an invocation.
+    Known(
+        "The bearer token is missing, expired, tampered with, or from another pool. Run the stage again "
+        "(the wizard fetches a fresh token); if it persists, check that the runtime pool's discovery URL "
+        "in .bedrock_agentcore.yaml is the pool in the identity files.",
+        codes=("http_401",),
+    ),
+    Known(
+        "The token is valid but not allowed: allowedClients in .bedrock_agentcore.yaml must hold "
+        "RUNTIME_CLIENT_ID from the identity files. Run {configure} and {deploy} again to fix the authorizer.",
+        codes=("http_403",),
+    ),
+    Known(
+        "The agent's code failed (it did not start or crashed). Read its logs with the `aws logs tail` "
+        "command on this screen, fix agent.py or requirements.txt, then run {deploy} again.",
+        codes=("http_424",),
+    ),
+    Known("The runtime is gone. Run {deploy} again.", codes=("http_404",)),
+    Known(
+        "The runtime is busy or not READY yet; the wizard retried. Wait a moment and run the stage again.",
+        codes=("http_409", "http_429", "http_503"),
+    ),
+    # The wizard's own checks.
+    Known(
+        "Configure credentials (`aws configure` or `aws sso login`), or use --sandbox.",
+        codes=("credentials_unusable",),
+    ),
+    Known(
+        "Use the credentials of the account this project was set up in, or start a new project in another "
+        "folder with --dir.",
+        codes=("account_changed",),
+    ),
+    Known("Choose a folder you can write to with --dir.", codes=("folder_not_writable",)),
+    Known("Install Python 3.10 or newer and reinstall the wizard with it.", codes=("python_too_old",)),
+    Known(
+        "Read the answer above. If the model did not call the tool, run the stage again; if agent.py was "
+        "edited, compare it with the wizard's version ({agent}).",
+        codes=("agent",),
+    ),
+    # By the operation, when nothing more specific matched.
+    Known("Run the stage again for a fresh session and link.", operations=("CompleteResourceTokenAuth",)),
 )
 
+GENERIC_AWS_FIX = "Read the message above; after fixing the cause, run the stage again."
+GENERIC_FIX = "Run the stage again; if it keeps failing, report this message."
+_STAGE_REF = re.compile(r"\{(\w+)\}")
 
-def fix_for_message(message: str) -> str | None:
-    for needle, fix in KNOWN_MESSAGES:
-        if needle.lower() in message.lower():
-            return fix
+
+def render_stage_refs(text: str) -> str:
+    """'{deploy}' -> 'stage 7 (Deploy agent)'; '{Deploy}' starts a sentence. Unknown keys stay as they are."""
+
+    def name(match: re.Match[str]) -> str:
+        from wizard.steps import REGISTRY  # the registry imports this module: looked up when a fix is shown
+
+        key = match.group(1)
+        if key.lower() not in REGISTRY.keys:
+            return match.group(0)
+        return REGISTRY.name(key.lower(), capital=key[0].isupper())
+
+    return _STAGE_REF.sub(name, text)
+
+
+def _lookup(message: str, code: str, operation: str = "") -> Known | None:
+    lowered = message.lower()
+    for known in KNOWN:
+        if any(phrase.lower() in lowered for phrase in known.phrases):
+            return known
+    for known in KNOWN:
+        if code and code in known.codes:
+            return known
+    for known in KNOWN:
+        if operation and operation in known.operations:
+            return known
     return None
 
 
@@ -170,52 +322,61 @@ def absent_as_none(call: Callable[[], T], *codes: str) -> T | None:
         raise
 
 
-def explain(exc: BaseException) -> WizardError:
-    """Turn any exception from a stage into a WizardError with the best known fix."""
-    if isinstance(exc, WizardError):
-        return exc
-    name = type(exc).__name__
-    if name in ("NoCredentialsError", "PartialCredentialsError", "CredentialRetrievalError"):
-        return WizardError(
-            "No AWS credentials were found.",
-            fix="Run `aws configure` (or `aws sso login --profile <profile>` and pass --profile), "
-            "or start with --sandbox to use the offline sandbox without an AWS account.",
-            code=name,
-        )
-    if name in ("ProfileNotFound",):
-        return WizardError(str(exc), fix="Check the profile name with `aws configure list-profiles`.", code=name)
-    if name in ("SSOTokenLoadError", "UnauthorizedSSOTokenError", "TokenRetrievalError"):
-        return WizardError(
-            "Your AWS SSO session has expired or was never started.",
-            fix="Run `aws sso login --profile <profile>` and try again.",
-            code=name,
-        )
-    if name in (
-        "EndpointConnectionError",
-        "ConnectTimeoutError",
-        "ReadTimeoutError",
-        "ConnectionClosedError",
-    ):
-        return WizardError(
-            f"Could not reach the service: {exc}",
-            fix="Check your network connection (and, in sandbox mode, that the sandbox is running: "
-            "`agentcore-wizard status --sandbox` restarts it).",
-            code=name,
-        )
-    response = getattr(exc, "response", None)
+def _runtime_message(body: str) -> str:
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return body.strip()[:500]
+    if isinstance(value, dict):
+        return str(value.get("message") or value.get("Message") or body)[:500]
+    return body.strip()[:500]
+
+
+def explain(failure: BaseException | str) -> WizardError:
+    """The only way a failure gets its fix: any exception from a stage, or a message seen elsewhere (a check's
+    detail, an error recorded earlier), turned into a WizardError with the best known fix. A message that
+    matches nothing known gets an empty fix; an exception gets a generic one."""
+    if isinstance(failure, str):
+        known = _lookup(failure, "")
+        return WizardError(failure, fix=render_stage_refs(known.fix) if known else "")
+    if isinstance(failure, WizardError):
+        return failure
+    if isinstance(failure, CheckFailed):
+        if failure.fix:
+            return WizardError(str(failure), fix=failure.fix, code=failure.code)
+        return _known_or(str(failure), failure.code, "", "", phrase_text=failure.detail)
+    if isinstance(failure, RuntimeRefused):
+        message = _runtime_message(failure.body)
+        kind = failure.error_type.split(":")[0]
+        said = f"The runtime answered {failure.status}{f' {kind}' if kind else ''}: {message}"
+        code = f"http_{failure.status}"
+        return _known_or(said, code, "", GENERIC_AWS_FIX)
+    if isinstance(failure, AgentAnswered):
+        text = failure.text
+        marker = "Failed to authenticate"
+        reason = text.split(marker, 1)[-1].lstrip(": ").strip() if marker in text else text.strip()
+        known = _lookup(text, "")
+        if known is not None:
+            return WizardError(
+                f"The agent could not get the user's token: {reason[:400]}",
+                fix=render_stage_refs(known.fix),
+                code="agent",
+            )
+        return _known_or(f"The agent answered without a consent link or a token: {reason[:400]}", "agent", "", "")
+    name = type(failure).__name__
+    response = getattr(failure, "response", None)
     if isinstance(response, dict) and "Error" in response:
         code = str(response["Error"].get("Code", ""))
-        message = str(response["Error"].get("Message", "")) or str(exc)
-        operation = getattr(exc, "operation_name", "")
-        by_message = fix_for_message(message)
-        if by_message:
-            return WizardError(f"{operation}: {code}: {message}", fix=by_message, code=code)
-        for known in _KNOWN_FIXES:
-            if code in known.codes:
-                return WizardError(f"{operation}: {code}: {message}", fix=known.fix, code=code)
-        return WizardError(
-            f"{operation}: {code}: {message}",
-            fix="Read the message above; after fixing the cause, run the stage again.",
-            code=code,
-        )
-    return WizardError(f"{name}: {exc}", fix="Run the stage again; if it keeps failing, report this message.")
+        message = str(response["Error"].get("Message", "")) or str(failure)
+        operation = str(getattr(failure, "operation_name", ""))
+        return _known_or(f"{operation}: {code}: {message}", code, operation, GENERIC_AWS_FIX, phrase_text=message)
+    known = _lookup(str(failure), name)
+    if known is not None:
+        message = known.message.format(failure=failure) if known.message else str(failure)
+        return WizardError(message, fix=render_stage_refs(known.fix), code=name)
+    return WizardError(f"{name}: {failure}", fix=GENERIC_FIX)
+
+
+def _known_or(message: str, code: str, operation: str, fallback: str, phrase_text: str | None = None) -> WizardError:
+    known = _lookup(phrase_text if phrase_text is not None else message, code, operation)
+    return WizardError(message, fix=render_stage_refs(known.fix) if known else fallback, code=code)

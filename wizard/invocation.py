@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from wizard.errors import WizardError, fix_for_message
+from wizard.errors import AgentAnswered, RuntimeRefused, WizardError, explain
 
 SESSION_ID_MIN, SESSION_ID_MAX = 33, 256
 SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
@@ -184,51 +184,9 @@ def invoke(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _error_message(body: str) -> str:
-    try:
-        value = json.loads(body)
-    except ValueError:
-        return body.strip()[:500]
-    if isinstance(value, dict):
-        return str(value.get("message") or value.get("Message") or body)[:500]
-    return body.strip()[:500]
-
-
 def http_error(status: int, body: str, error_type: str = "") -> WizardError:
-    """A refused invocation with its body and the fix people need (reference/user-pain-points.md)."""
-    message = _error_message(body)
-    kind = error_type.split(":")[0]
-    said = f"The runtime answered {status}{f' {kind}' if kind else ''}: {message}"
-    if "Authorization method mismatch" in message:
-        fix = (
-            "The runtime was deployed without the JWT authorizer (or with another one). Run stage 4 "
-            "(Configure) and stage 7 (Deploy) again; the wizard never falls back to SigV4."
-        )
-    elif status == 401:
-        fix = (
-            "The bearer token is missing, expired, tampered with, or from another pool. Run the stage again "
-            "(the wizard fetches a fresh token); if it persists, check that the runtime pool's discovery URL "
-            "in .bedrock_agentcore.yaml is the pool in the identity files."
-        )
-    elif status == 403:
-        fix = (
-            "The token is valid but not allowed: allowedClients in .bedrock_agentcore.yaml must hold "
-            "RUNTIME_CLIENT_ID from the identity files. Run stages 4 and 7 again to fix the authorizer."
-        )
-    elif status == 424:
-        fix = (
-            "The agent's code failed (it did not start or crashed). Read its logs with the `aws logs tail` "
-            "command on this screen, fix agent.py or requirements.txt, then run stage 7 again."
-        )
-    elif status == 404:
-        fix = "The runtime is gone. Run stage 7 (Deploy) again."
-    elif status == 400 and "runtimeSessionId" in message:
-        fix = "Use a session id of 33 to 256 characters (leave --session-id out and the wizard makes one)."
-    elif status in RETRYABLE:
-        fix = "The runtime is busy or not READY yet; the wizard retried. Wait a moment and run the stage again."
-    else:
-        fix = "Read the message above; run the stage again once it is fixed."
-    return WizardError(said, fix=fix, code=f"http_{status}")
+    """A refused invocation with its body and the fix people need, from the one map of known failures."""
+    return explain(RuntimeRefused(status, body, error_type))
 
 
 # --- what the agent said ------------------------------------------------------------------------
@@ -238,8 +196,17 @@ FAILED_MARK = "Failed to authenticate"
 
 
 def authorization_url(text: str) -> str | None:
-    """The consent link in an answer; the model may wrap it in Markdown, so trailing punctuation goes."""
-    urls = [url.rstrip(".,;:!?*_") for url in _URL.findall(text)]
+    """The consent link in an answer. Sentence punctuation and "*" after it go (no URL token holds a "*");
+    "_" goes only as Markdown emphasis opened before the link (`_url_`): a request_uri token may itself end in
+    "_", and cutting it gives "Invalid or expired session" at sign-in (one link in 64)."""
+    urls = []
+    for match in _URL.finditer(text):
+        url = match.group(0).rstrip(".,;:!?*")
+        before = text[: match.start()].rstrip("*")
+        underscores = len(before) - len(before.rstrip("_"))
+        if underscores and url.endswith("_" * underscores):
+            url = url[:-underscores].rstrip(".,;:!?*")
+        urls.append(url)
     for url in urls:
         if "authorize" in url or "request_uri" in url:
             return url
@@ -251,13 +218,5 @@ def is_authenticated(text: str) -> bool:
 
 
 def agent_failure(text: str) -> WizardError:
-    reason = text.split(FAILED_MARK, 1)[-1].lstrip(": ").strip() if FAILED_MARK in text else text.strip()
-    fix = fix_for_message(text)
-    if fix:
-        return WizardError(f"The agent could not get the user's token: {reason[:400]}", fix=fix, code="agent")
-    return WizardError(
-        f"The agent answered without a consent link or a token: {reason[:400]}",
-        fix="Read the answer above. If the model did not call the tool, run the stage again; if agent.py was "
-        "edited, compare it with the wizard's version (stage 3).",
-        code="agent",
-    )
+    """An answer with neither a consent link nor the user's token, with its fix from the one map."""
+    return explain(AgentAnswered(text))

@@ -21,7 +21,9 @@ WIZARD_DIR = ".agentcore-wizard"
 STATE_NAME = "state.json"
 LOCK_NAME = "lock"
 
-STATUSES = ("pending", "running", "done", "failed", "drifted", "needs_action", "unavailable")
+STATUSES = ("pending", "running", "done", "failed", "drifted", "needs_action")
+# Written by earlier versions for stages they could not perform yet; read as pending.
+_LEGACY_STATUSES = {"unavailable": "pending"}
 
 # Keys that must never reach the state file, whatever a stage tries to record.
 _SECRET_KEY = re.compile(r"(password|secret|token)", re.IGNORECASE)
@@ -160,8 +162,29 @@ def _empty_state() -> dict[str, Any]:
         "account": None,
         "mode": None,
         "project_id": None,
+        "settings": {},
         "stages": {},
     }
+
+
+def _settings_of_earlier_versions(data: dict[str, Any]) -> dict[str, Any]:
+    """Earlier versions kept the project's parameters where each stage used them; gather them in one place."""
+    stages = data.get("stages") or {}
+
+    def recorded(stage: str, name: str) -> Any:
+        record = stages.get(stage)
+        return (record.get("resources") or {}).get(name) if isinstance(record, dict) else None
+
+    found = {
+        "agent_name": recorded("configure", "agent_name"),
+        "provider_name": recorded("provider", "name"),
+        "workload_name": recorded("workload", "name"),
+        "return_url": data.pop("return_url", None),
+        "session_id": recorded("invoke", "runtime_session_id"),
+    }
+    if recorded("deploy", "role_origin") == "yours":
+        found["execution_role"] = recorded("deploy", "role_arn")
+    return {name: value for name, value in found.items() if value}
 
 
 class StateFile:
@@ -193,6 +216,8 @@ class StateFile:
             if not isinstance(version, int):
                 raise ValueError("it has no schema_version")
             for key, record in data["stages"].items():
+                if isinstance(record, dict) and record.get("status") in _LEGACY_STATUSES:
+                    record["status"] = _LEGACY_STATUSES[record["status"]]
                 if not isinstance(record, dict) or record.get("status", "pending") not in STATUSES:
                     raise ValueError(f"its record of stage {key!r} is damaged")
         except (OSError, ValueError) as exc:
@@ -206,6 +231,8 @@ class StateFile:
             return self
         base = _empty_state()
         base.update(data)
+        if not isinstance(data.get("settings"), dict):  # base always has one: the empty default
+            base["settings"] = _settings_of_earlier_versions(base)
         self.data = base
         for record in self.data["stages"].values():
             if record.get("status") == "running":
@@ -230,6 +257,12 @@ class StateFile:
             f"{problem} It was moved to {aside}; the wizard rebuilds what it can from the folder and AWS."
         )
         self.data = _empty_state()
+
+    def update(self, **fields: Any) -> None:
+        """Set top-level fields (region, mode, settings …) and persist at once."""
+        with self._lock:
+            self.data.update(fields)
+            self.save()
 
     def save(self) -> None:
         with self._lock:

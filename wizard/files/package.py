@@ -36,8 +36,17 @@ class Target:
     no_index: bool = False
 
     def key(self, requirements: str) -> str:
-        data = json.dumps([requirements, self.python_version, self.platform, self.find_links, self.no_index])
+        # A local wheelhouse counts by what it holds, not where it is: a copy elsewhere gives the same layer.
+        links = [_link_identity(link) for link in self.find_links]
+        data = json.dumps([requirements, self.python_version, self.platform, links, self.no_index])
         return hashlib.sha256(data.encode()).hexdigest()[:16]
+
+
+def _link_identity(link: str) -> object:
+    folder = Path(link)
+    if not folder.is_dir():
+        return link
+    return sorted((path.name, path.stat().st_size) for path in folder.iterdir() if path.is_file())
 
 
 @dataclass
@@ -66,8 +75,33 @@ def _is_venv(path: Path) -> bool:
     return (path / "pyvenv.cfg").exists()
 
 
+CACHE_ENV = "AGENTCORE_WIZARD_CACHE"
+
+
+def user_cache() -> Path:
+    """Where dependency layers are kept for every project of this user, so a second project (or a rebuilt
+    folder) never installs an unchanged layer again: $AGENTCORE_WIZARD_CACHE, else the XDG cache folder."""
+    chosen = os.environ.get(CACHE_ENV)
+    if chosen:
+        return Path(chosen).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "agentcore-wizard"
+
+
 def dependency_dir(cache_root: Path, requirements: str, target: Target) -> Path:
     return cache_root / f"deps-{target.key(requirements)}"
+
+
+def _remove_abandoned_builds(final: Path) -> None:
+    """Half-built layers of builders that died (their pid is gone); a live one's is left alone."""
+    for building in final.parent.glob(f"{final.name}.building-*"):
+        try:
+            pid = int(building.name.rsplit(".building-", 1)[1].split("-")[0])
+            os.kill(pid, 0)
+        except (ValueError, IndexError, ProcessLookupError):
+            shutil.rmtree(building, ignore_errors=True)
+        except PermissionError:
+            continue  # someone else's live process
 
 
 def build_dependencies(
@@ -76,13 +110,16 @@ def build_dependencies(
     target: Target,
     log: Callable[[str], None] = lambda line: None,
 ) -> tuple[Path, bool]:
-    """The installed dependency tree for the target, built only when its inputs changed."""
+    """The installed dependency tree for the target, built only when its inputs changed. Several wizards may
+    build the same layer at once (a workshop, a test suite): each builds in a folder of its own and the first
+    to finish publishes it; the others use that one."""
     requirements = requirements_file.read_text(encoding="utf-8")
     final = dependency_dir(cache_root, requirements, target)
     if (final / ".complete").exists():
         return final, False
-    building = final.with_name(final.name + ".building")
-    shutil.rmtree(building, ignore_errors=True)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned_builds(final)
+    building = final.with_name(f"{final.name}.building-{os.getpid()}-{os.urandom(3).hex()}")
     building.mkdir(parents=True)
     command = [
         sys.executable,
@@ -124,8 +161,12 @@ def build_dependencies(
             f"for Python {target.python_version}.",
         )
     (building / ".complete").write_text(requirements)
-    shutil.rmtree(final, ignore_errors=True)
-    os.replace(building, final)
+    try:
+        os.replace(building, final)
+    except OSError:
+        if not (final / ".complete").exists():
+            raise
+        shutil.rmtree(building, ignore_errors=True)  # another builder published the same layer first
     return final, True
 
 

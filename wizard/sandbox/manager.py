@@ -17,6 +17,25 @@ from wizard.sandbox.server import HEALTH_PATH, SANDBOX_KIND
 from wizard.state import wizard_dir
 
 START_TIMEOUT = 30.0
+# How long this folder's sandbox keeps a new runtime CREATING (default: `sandbox serve`'s 2 s). A rehearsal or a
+# test suite that does not need to watch the wait sets it lower.
+READY_DELAY_ENV = "AGENTCORE_WIZARD_SANDBOX_READY_DELAY"
+
+
+def _ready_delay_option() -> list[str]:
+    value = os.environ.get(READY_DELAY_ENV)
+    if not value:
+        return []
+    try:
+        delay = float(value)
+    except ValueError:
+        raise WizardError(
+            f"{READY_DELAY_ENV}={value!r} is not a number of seconds.",
+            fix=f"Unset it, or set e.g. {READY_DELAY_ENV}=0.5",
+        ) from None
+    if delay < 0:
+        raise WizardError(f"{READY_DELAY_ENV} cannot be negative.", fix=f"Unset it, or set e.g. {READY_DELAY_ENV}=0.5")
+    return ["--ready-delay", str(delay)]
 
 
 def sandbox_file(project: Path) -> Path:
@@ -91,6 +110,7 @@ def ensure_folder_sandbox(project: Path) -> str:
                 "0",
                 "--ready-file",
                 str(ready),
+                *_ready_delay_option(),
             ],
             stdin=subprocess.DEVNULL,
             stdout=log,

@@ -93,6 +93,7 @@ def build_app(ready_delay: float = DEFAULT_READY_DELAY) -> WSGIApp:
     from wizard.sandbox import agentcore, consent, protocol
     from wizard.sandbox import cognito as sandbox_cognito
 
+    sandbox_cognito.share_the_signing_key()
     moto_app = DomainDispatcherApplication(create_backend_app)
     sandbox = agentcore.Sandbox(ready_delay=ready_delay)
     faults = Faults()

@@ -1,4 +1,4 @@
-"""The stage registry, in the quickstart's order."""
+"""The stage registry, in the quickstart's order. Adding a stage is its module and one line here."""
 
 from __future__ import annotations
 
@@ -12,30 +12,23 @@ from wizard.steps.env import EnvStage
 from wizard.steps.invoke import InvokeStage
 from wizard.steps.preflight import PreflightStage
 from wizard.steps.provider import ProviderStage
+from wizard.steps.registry import Registry
 from wizard.steps.workload import WorkloadStage
 
-__all__ = ["Check", "Detection", "Stage", "all_stages", "stage_by_ref"]
+__all__ = ["REGISTRY", "STAGES", "Check", "Detection", "Registry", "Stage"]
 
+STAGES: tuple[type[Stage], ...] = (
+    PreflightStage,
+    CognitoStage,
+    EnvStage,
+    AgentStage,
+    ConfigureStage,
+    ProviderStage,
+    WorkloadStage,
+    DeployStage,
+    InvokeStage,
+    CleanupStage,
+)
 
-def all_stages() -> list[Stage]:
-    return [
-        PreflightStage(),
-        CognitoStage(),
-        EnvStage(),
-        AgentStage(),
-        ConfigureStage(),
-        ProviderStage(),
-        WorkloadStage(),
-        DeployStage(),
-        InvokeStage(),
-        CleanupStage(),
-    ]
-
-
-def stage_by_ref(stages: list[Stage], ref: str) -> Stage:
-    """A stage by key ("cognito") or number ("1")."""
-    for stage in stages:
-        if stage.key == ref or (stage.number is not None and str(stage.number) == ref):
-            return stage
-    known = ", ".join(f"{s.key} ({s.number})" if s.number is not None else s.key for s in stages)
-    raise KeyError(f"no stage {ref!r}; known: {known}")
+# For names and declared facts; each session makes its own stage objects with Registry(STAGES).
+REGISTRY = Registry(STAGES)

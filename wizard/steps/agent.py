@@ -8,7 +8,7 @@ from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wizard.errors import WizardError
+from wizard.errors import NeedsAction, WizardError
 from wizard.files.agent_code import AGENT_FILE, REQUIREMENTS, REQUIREMENTS_FILE, render_agent, sha256
 from wizard.state import atomic_write
 from wizard.steps.base import Check, Detection, Stage, Teardown
@@ -23,10 +23,12 @@ _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 class AgentStage(Stage):
     key = "agent"
-    number = 3
     title = "Create agent code"
     quickstart_step = "Step 3"
+    adoptable = True
     needs_aws = False
+    uses = ("provider_name", "scopes", "model_id")
+    writes = (AGENT_FILE, REQUIREMENTS_FILE)
     explanation = """\
 Writes **`agent.py`** and **`requirements.txt`**: a Strands agent inside a `BedrockAgentCoreApp`
 with one tool, `check_external_service`, that asks AgentCore Identity for an OAuth token on the
@@ -48,17 +50,17 @@ checks that the entrypoint and the `requires_access_token` use are still there.
         return "pip install bedrock-agentcore strands-agents boto3\n$EDITOR agent.py requirements.txt"
 
     def values(self, ctx: Context) -> list[tuple[str, str, bool]]:
-        opts = ctx.options
+        settings = ctx.settings
         return [
-            ("Provider name", opts.provider_name, False),
-            ("Scopes", " ".join(opts.scopes), False),
-            ("Model id", opts.model_id, False),
+            ("Provider name", settings.provider_name, False),
+            ("Scopes", " ".join(settings.scopes), False),
+            ("Model id", settings.model_id, False),
         ]
 
     def _targets(self, ctx: Context) -> dict[str, str]:
-        opts = ctx.options
+        settings = ctx.settings
         return {
-            AGENT_FILE: render_agent(opts.provider_name, opts.scopes, opts.model_id),
+            AGENT_FILE: render_agent(settings.provider_name, settings.scopes, settings.model_id),
             REQUIREMENTS_FILE: REQUIREMENTS,
         }
 
@@ -95,11 +97,12 @@ checks that the entrypoint and the `requires_access_token` use are still there.
         checks = self.verify(ctx)
         failed = [check for check in checks if not check.ok]
         if failed:
-            raise WizardError(
+            # Kept edits that no longer check out wait on the person; anything else is a fault.
+            error = NeedsAction if kept else WizardError
+            raise error(
                 "; ".join(f"{c.name}: {c.detail}" for c in failed),
                 fix=f"Fix {', '.join(kept) or AGENT_FILE} by hand, or move it aside and run this stage "
                 "again for a fresh copy.",
-                code="needs_action" if kept else "",
             )
         return checks
 
@@ -108,10 +111,25 @@ checks that the entrypoint and the `requires_access_token` use are still there.
         hashes[name] = digest
         self.record(ctx, "written_sha256", hashes)
 
-    def verify(self, ctx: Context) -> list[Check]:
-        return inspect_agent(ctx.project / AGENT_FILE, ctx.options.provider_name) + [
-            inspect_requirements(ctx.project / REQUIREMENTS_FILE)
+    def verify(self, ctx: Context, deep: bool = False) -> list[Check]:
+        return [
+            *inspect_agent(ctx.project / AGENT_FILE, ctx.settings.provider_name),
+            inspect_requirements(ctx.project / REQUIREMENTS_FILE),
+            *self._current(ctx),
         ]
+
+    def _current(self, ctx: Context) -> list[Check]:
+        """A file still as the wizard wrote it must be what it would write now: written for other settings
+        (another model or scopes) it no longer says what the project says. Your edits are yours to keep."""
+        written = self.resources(ctx).get("written_sha256") or {}
+        stale = []
+        for name, content in self._targets(ctx).items():
+            path = ctx.project / name
+            if path.exists() and written.get(name) == sha256(path.read_bytes()) != sha256(content):
+                stale.append(name)
+        if not stale:
+            return []
+        return [Check("written for these settings", False, f"{', '.join(stale)} was written for other settings")]
 
     def teardown_plan(self, ctx: Context) -> list[Teardown]:
         plan = []

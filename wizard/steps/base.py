@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from wizard.errors import absent_as_none
+from wizard.errors import absent_as_none, render_stage_refs
 
 if TYPE_CHECKING:
     from wizard.context import Context
@@ -20,6 +20,7 @@ class Check:
     ok: bool
     detail: str = ""
     code: str = ""  # the underlying error code when a failure has a known remedy
+    fix: str = ""  # the remedy, when explaining the underlying error already found it
 
 
 @dataclass
@@ -51,13 +52,24 @@ class Description:
 
 
 class Stage:
+    """One stage. Besides the five calls, a stage declares the facts the rest of the wizard derives things from:
+    the run order and the gate (`requires`), the teardown order (the reverse), what start-up may adopt
+    (`adoptable`), what `run` goes through (`in_run`), which settings it records when it succeeds (`uses`),
+    which project files it writes (`writes`: half-written copies of them are removed at start), and whether
+    it creates things in AWS (`creates_in_aws`: the account is confirmed first)."""
+
     key: str = ""
-    number: int | None = None
     title: str = ""
     quickstart_step: str = ""
-    available: bool = True
-    needs_aws: bool = True
     explanation: str = ""
+    requires: tuple[str, ...] = ()
+    adoptable: bool = False
+    in_run: bool = True
+    needs_aws: bool = True
+    creates_in_aws: bool = False
+    uses: tuple[str, ...] = ()
+    writes: tuple[str, ...] = ()
+    number: int | None = None  # set by the registry from the stage's place in the run order
 
     def describe(self, ctx: Context) -> Description:
         return Description(
@@ -81,7 +93,9 @@ class Stage:
         """Perform the stage; return its checks if running already verified it, else None."""
         raise NotImplementedError
 
-    def verify(self, ctx: Context) -> list[Check]:
+    def verify(self, ctx: Context, deep: bool = False) -> list[Check]:
+        """Check the result against reality. Only what costs nothing, unless deep: then also what has a cost
+        (asking the deployed agent runs its model)."""
         raise NotImplementedError
 
     def undo(self, ctx: Context) -> None:
@@ -93,6 +107,10 @@ class Stage:
         return []
 
     values_title = "Values"
+
+    @property
+    def has_teardown(self) -> bool:
+        return type(self).undo is not Stage.undo
 
     @property
     def label(self) -> str:
@@ -118,6 +136,11 @@ class Stage:
         """Whether the wizard made the resource or found it: set once, so cleanup knows what is ours."""
         if self.resources(ctx).get("origin") is None:
             self.record(ctx, "origin", origin)
+
+
+def stage_ref(key: str, capital: bool = False) -> str:
+    """A stage as messages name it: "stage 1 (Create Cognito pools)"."""
+    return render_stage_refs("{" + (key.capitalize() if capital else key) + "}")
 
 
 def deleted_or_gone(what: str, found: bool) -> tuple[str, str]:

@@ -4,28 +4,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wizard.errors import WizardError
+from wizard.errors import NeedsAction, WizardError
 from wizard.files import agentcore_yaml
-from wizard.steps.base import Check, Detection, Stage, Teardown
+from wizard.settings import PARAMETER_NAMES
+from wizard.steps.base import Check, Detection, Stage, Teardown, stage_ref
 
 if TYPE_CHECKING:
     from wizard.context import Context
 
-# Dependency order: the runtime before the role, provider and workload it uses; the pools after the
-# provider that points at one; the identity files last, since they are the only record of the pools.
-ORDER = ("invoke", "deploy", "provider", "workload", "configure", "agent", "cognito")
-
 
 class CleanupStage(Stage):
+    """Undoes the stages in the registry's teardown order (dependents first): the runtime before the role,
+    provider and workload it uses; the pools after the provider that points at one; the identity files last,
+    since they are the only record of the pools."""
+
     key = "cleanup"
-    number = None
     title = "Cleanup"
     quickstart_step = "Cleanup"
+    in_run = False
     values_title = "Deletes and keeps (from the records; Run asks AWS and you first)"
     explanation = """\
 Deletes **exactly what the wizard created**, in dependency order: the runtime (and waits until it
 is gone), its log group, the execution role (inline policies first), the uploaded code and the
-wizard's bucket, the credential provider (its secret goes with it), the workload identity, the Cognito
+wizard's bucket, the workload identity, the credential provider (its secret goes with it), the Cognito
 domains and pools, then the local files: this agent's entry in `.bedrock_agentcore.yaml`, `agent.py`
 and `requirements.txt` if you did not edit them, and the identity files last, once their pools are
 confirmed gone.
@@ -40,7 +41,7 @@ confirmed gone.
 """
 
     def command(self, ctx: Context) -> str:
-        name = ctx.state.resources("configure").get("agent_name") or "identity_demo"
+        name = ctx.state.resources("configure").get("agent_name") or ctx.settings.agent_name
         return (
             "# The quickstart (deletes a role you brought; leaves the bucket and log groups):\n"
             f"agentcore identity cleanup --agent {name} --force\n"
@@ -52,17 +53,11 @@ confirmed gone.
     def values(self, ctx: Context) -> list[tuple[str, str, bool]]:
         return [(f"{'delete' if item.delete else 'keep'}", _line(item), False) for item in self.plan(ctx, quick=True)]
 
-    def _stages(self) -> dict[str, Stage]:
-        from wizard.steps import all_stages
-
-        return {stage.key: stage for stage in all_stages()}
-
     def plan(self, ctx: Context, quick: bool = False) -> list[Teardown]:
         """What goes and what stays. quick: from the records only, without asking AWS (for the screen)."""
         if quick:
             return _recorded_summary(ctx)
-        stages = self._stages()
-        plan = [item for key in ORDER for item in stages[key].teardown_plan(ctx)]
+        plan = [item for stage in ctx.stages.teardown_order for item in stage.teardown_plan(ctx)]
         plan.extend(_unrecorded(ctx))
         return plan
 
@@ -74,21 +69,28 @@ confirmed gone.
         deletions = [item for item in plan if item.delete]
         for line in render_plan(plan).splitlines():
             ctx.log(line)
-        if deletions:
-            question = f"Delete these?\n\n{render_plan(plan)}"
-            if not ctx.confirm(question, ctx.options.assume_yes, "Delete them", "Keep everything"):
-                raise WizardError(
-                    "Nothing was deleted.", fix="Run cleanup again when you are ready.", code="needs_action"
-                )
-        stages = self._stages()
-        for index, key in enumerate(ORDER):
+        if deletions and not ctx.confirm(
+            "Delete the resources listed above?",
+            False,
+            "Delete them",
+            "Keep everything",
+            detail=render_plan(plan),
+            needs_yes=True,
+            refused="Cleanup deletes the resources listed above, and nobody was asked.",
+            refused_fix="Pass --yes to confirm, or run it at a terminal to be asked.",
+        ):
+            raise NeedsAction("Nothing was deleted.", fix="Run cleanup again when you are ready.")
+        order = ctx.stages.teardown_order
+        for index, stage in enumerate(order):
             ctx.checkpoint()
-            ctx.progress(index / len(ORDER), f"cleaning up stage {stages[key].label} ({key})")
-            stages[key].undo(ctx)
+            ctx.progress(index / len(order), f"cleaning up {stage_ref(stage.key)}")
+            stage.undo(ctx)
         ctx.progress(1.0, "checking")
         checks = [Check(f"gone: {item.what}", bool(item.gone()), "") for item in deletions if item.gone is not None]
         if all(check.ok for check in checks):
             reset_stages(ctx)
+            # Nothing is made under the old names any more: a new start may choose others.
+            ctx.settings.forget(*PARAMETER_NAMES)
             ctx.log(
                 "Everything the wizard made is gone and every stage is pending again "
                 "(the lines it added to .gitignore stay).",
@@ -96,7 +98,7 @@ confirmed gone.
             )
         return checks or [Check("nothing the wizard made was left", True, "")]
 
-    def verify(self, ctx: Context) -> list[Check]:
+    def verify(self, ctx: Context, deep: bool = False) -> list[Check]:
         remaining = [item for item in self.plan(ctx) if item.delete]
         detail = "; ".join(item.what for item in remaining) or "nothing recorded remains"
         return [Check("nothing the wizard made remains", not remaining, detail)]

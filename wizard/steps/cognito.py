@@ -50,9 +50,12 @@ def agentcore_callback_url(region: str) -> str:
 
 class CognitoStage(Stage):
     key = "cognito"
-    number = 1
     title = "Create Cognito pools"
     quickstart_step = "Step 1"
+    requires = ("preflight",)
+    adoptable = True
+    creates_in_aws = True
+    writes = (*idfiles.SECRET_FILES, ".gitignore")
     explanation = """\
 Creates the two Amazon Cognito user pools the quickstart needs, exactly as
 `agentcore identity setup-cognito` does, but with boto3 and safely:
@@ -73,7 +76,7 @@ Why the wizard does it differently from the toolkit:
 """
 
     def command(self, ctx: Context) -> str:
-        region = ctx.state.data.get("region") or ctx.options.region or "<region>"
+        region = ctx.options.region or ctx.state.data.get("region") or "<region>"
         return f"agentcore identity setup-cognito --region {region}"
 
     def values(self, ctx: Context) -> list[tuple[str, str, bool]]:
@@ -128,7 +131,7 @@ Why the wizard does it differently from the toolkit:
             # Our own pools, found again after the state file was lost: still ours to clean up.
             ours = bool(project_id) and ctx.state.data.get("project_id") in (None, project_id)
             if ours and not ctx.state.data.get("project_id"):
-                ctx.state.data["project_id"] = project_id
+                ctx.state.update(project_id=project_id)
             self.record(ctx, f"{spec.role}_pool_id", record.pool_id)
             self.record(ctx, f"{spec.role}_client_id", record.client_id)
             self.record(ctx, f"{spec.role}_domain", record.domain_prefix)
@@ -140,12 +143,13 @@ Why the wizard does it differently from the toolkit:
     # --- run --------------------------------------------------------------------------------------
 
     def run(self, ctx: Context) -> None:  # verified independently by the engine
-        suffix = self._suffix(ctx)
+        suffix, new_project = self._suffix(ctx)
         ctx.log(f"Creating (or finding) both pools in {ctx.region} with suffix {suffix}.")
         ctx.progress(0.05, "pools")
-        # The two pools do not depend on each other: build them side by side.
+        # The two pools do not depend on each other: build them side by side. A project id made just now cannot
+        # be on any pool yet, so only a project that existed before looks for pools an interrupted run left.
         with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = {spec.role: pool.submit(self._ensure_pool, ctx, spec, suffix) for spec in SPECS}
+            futures = {spec.role: pool.submit(self._ensure_pool, ctx, spec, suffix, not new_project) for spec in SPECS}
             built = {role: future.result() for role, future in futures.items()}
         ctx.checkpoint()
         ctx.progress(0.8, "passwords")
@@ -155,19 +159,20 @@ Why the wizard does it differently from the toolkit:
         ctx.log(f"Wrote {idfiles.JSON_NAME} and {idfiles.ENV_NAME} (0600, git-ignored).", "success")
         ctx.progress(1.0, "done")
 
-    def _suffix(self, ctx: Context) -> str:
+    def _suffix(self, ctx: Context) -> tuple[str, bool]:
+        """This project's id (recorded before any pool carries it), and whether it was made just now."""
         project_id = ctx.state.data.get("project_id")
-        if not project_id:
-            project_id = uuid.uuid4().hex
-            ctx.state.data["project_id"] = project_id
-            ctx.state.save()
-        return str(project_id)[:8]
+        if project_id:
+            return str(project_id)[:8], False
+        project_id = uuid.uuid4().hex
+        ctx.state.update(project_id=project_id)
+        return project_id[:8], True
 
-    def _ensure_pool(self, ctx: Context, spec: PoolSpec, suffix: str) -> idfiles.PoolRecord:
+    def _ensure_pool(self, ctx: Context, spec: PoolSpec, suffix: str, search: bool) -> idfiles.PoolRecord:
         cognito = ctx.client("cognito-idp")
         names = spec.names(suffix)
         role = spec.role
-        pool_id = self._ensure_user_pool(ctx, spec, names["pool"])
+        pool_id = self._ensure_user_pool(ctx, spec, names["pool"], search)
         ctx.checkpoint()
         domain = self._ensure_domain(ctx, spec, pool_id, names["domain"])
         ctx.checkpoint()
@@ -190,7 +195,7 @@ Why the wizard does it differently from the toolkit:
             password="",
         )
 
-    def _ensure_user_pool(self, ctx: Context, spec: PoolSpec, name: str) -> str:
+    def _ensure_user_pool(self, ctx: Context, spec: PoolSpec, name: str, search: bool) -> str:
         cognito = ctx.client("cognito-idp")
         key = f"{spec.role}_pool_id"
         recorded = self.resources(ctx).get(key)
@@ -201,7 +206,8 @@ Why the wizard does it differently from the toolkit:
             ctx.log(f"{spec.role}: recorded pool {recorded} is gone; making a new one.", "warning")
             for suffix in ("pool_id", "client_id", "domain", "username"):
                 ctx.state.forget(self.key, f"{spec.role}_{suffix}")
-        found = self._find_pool_by_name(ctx, name)
+        # Listing every pool of the account is slow where there are many (a shared workshop account).
+        found = self._find_pool_by_name(ctx, name) if search else None
         if found:
             ctx.log(f"{spec.role}: adopting pool {found} ({name}) left by an interrupted run.")
             self.record(ctx, key, found)
@@ -268,7 +274,7 @@ Why the wizard does it differently from the toolkit:
                     "warning",
                 )
                 return
-            ctx.emit("progress", f"{spec.role}: waiting for domain {domain} ({waited:.0f}s)")
+            ctx.progress(None, f"{spec.role}: waiting for domain {domain} ({waited:.0f}s)")
             ctx.checkpoint()
             time.sleep(2)
 
@@ -360,7 +366,7 @@ Why the wizard does it differently from the toolkit:
 
     # --- verify -----------------------------------------------------------------------------------
 
-    def verify(self, ctx: Context) -> list[Check]:
+    def verify(self, ctx: Context, deep: bool = False) -> list[Check]:
         files = idfiles.read_identity_json(ctx.project)
         checks: list[Check] = []
         if files is None:

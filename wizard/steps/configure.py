@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wizard import names
-from wizard.errors import WizardError
+from wizard.errors import NeedsAction, WizardError
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idfiles
-from wizard.steps.base import Check, Detection, Stage, Teardown
+from wizard.steps.base import Check, Detection, Stage, Teardown, stage_ref
 
 if TYPE_CHECKING:
     from wizard.context import Context
@@ -19,15 +19,14 @@ def identity_files(ctx: Context) -> idfiles.IdentityFiles:
     if files is None:
         raise WizardError(
             f"{idfiles.JSON_NAME} is missing or unreadable.",
-            fix="Run stage 1 (Create Cognito pools) first; it writes the file.",
+            fix=f"Run {stage_ref('cognito')} first; it writes the file.",
         )
     return files
 
 
 def agent_name(ctx: Context) -> str:
-    """--agent-name, else the name this project configured, else the quickstart's."""
-    recorded = ctx.state.resources("configure").get("agent_name")
-    return ctx.options.agent_name or recorded or names.DEFAULT_AGENT
+    """--agent-name, else the name this project recorded, else the quickstart's."""
+    return ctx.settings.agent_name
 
 
 def expected_authorizer(files: idfiles.IdentityFiles) -> dict[str, Any]:
@@ -42,10 +41,13 @@ def expected_authorizer(files: idfiles.IdentityFiles) -> dict[str, Any]:
 
 class ConfigureStage(Stage):
     key = "configure"
-    number = 4
     title = "Configure agent with JWT auth"
     quickstart_step = "Step 4"
+    requires = ("cognito", "agent")
+    adoptable = True
     needs_aws = False
+    uses = ("agent_name",)
+    writes = (agentcore_yaml.YAML_NAME,)
     explanation = """\
 Writes **`.bedrock_agentcore.yaml`**, the file the quickstart's `agentcore` CLI reads, for your agent:
 entrypoint `agent.py`, **direct code deploy** (a zip, no container), PUBLIC network, memory off, and a
@@ -85,12 +87,16 @@ entrypoint `agent.py`, **direct code deploy** (a zip, no container), PUBLIC netw
             return Detection("needs_action", [error.message])
         if not data or idfiles.read_identity_json(ctx.project) is None:
             return Detection("pending")
-        name = ctx.options.agent_name or data.get("default_agent") or names.DEFAULT_AGENT
+        # A project that never chose a name carries on with the one the toolkit's file makes the default.
+        chosen = ctx.settings.source("agent_name") != "default"
+        name = ctx.settings.agent_name if chosen else str(data.get("default_agent") or names.DEFAULT_AGENT)
         if name not in data["agents"]:
             return Detection("pending")
         failed = [check for check in self._checks(ctx, name) if not check.ok]
         if failed:
             return self.not_done(ctx, failed)
+        if not chosen:
+            ctx.settings.adopt("agent_name", name)
         self.record(ctx, "agent_name", name)
         return Detection("done", [f"{agentcore_yaml.YAML_NAME} configures {name} with the runtime pool's authorizer"])
 
@@ -98,10 +104,10 @@ entrypoint `agent.py`, **direct code deploy** (a zip, no container), PUBLIC netw
         name = names.check_agent_name(agent_name(ctx))
         files = identity_files(ctx)
         if not (ctx.project / "agent.py").exists():
-            raise WizardError("agent.py does not exist.", fix="Run stage 3 (Create agent code) first.")
+            raise WizardError("agent.py does not exist.", fix=f"Run {stage_ref('agent')} first.")
         account = str(ctx.state.data.get("account") or "")
         region = str(ctx.state.data.get("region") or ctx.region)
-        existing = agentcore_yaml.load(ctx.project)
+        existing = _without_renamed_entry(ctx, agentcore_yaml.load(ctx.project), name)
         data = agentcore_yaml.merged_configure(existing, name, ctx.project, account, region, expected_authorizer(files))
         text = agentcore_yaml.dump(data)
         change = agentcore_yaml.diff(ctx.project, text)
@@ -109,12 +115,11 @@ entrypoint `agent.py`, **direct code deploy** (a zip, no container), PUBLIC netw
             ctx.log(f"Changes to {agentcore_yaml.YAML_NAME}:")
             for line in change.splitlines():
                 ctx.log(line)
-            question = f"Write these changes to {agentcore_yaml.YAML_NAME}?\n\n{change}"
-            if not ctx.confirm(question, True, "Write them", "Not now"):
-                raise WizardError(
+            question = f"Write these changes to {agentcore_yaml.YAML_NAME}?"
+            if not ctx.confirm(question, True, "Write them", "Not now", detail=change):
+                raise NeedsAction(
                     f"{agentcore_yaml.YAML_NAME} was left as it was.",
                     fix="Run the stage again and accept the change when you are ready.",
-                    code="needs_action",
                 )
             agentcore_yaml.save(ctx.project, data)
             ctx.log(f"Wrote {agentcore_yaml.YAML_NAME}.", "success")
@@ -123,7 +128,7 @@ entrypoint `agent.py`, **direct code deploy** (a zip, no container), PUBLIC netw
         self.record(ctx, "agent_name", name)
         return self._checks(ctx, name)
 
-    def verify(self, ctx: Context) -> list[Check]:
+    def verify(self, ctx: Context, deep: bool = False) -> list[Check]:
         return self._checks(ctx, agent_name(ctx))
 
     def _checks(self, ctx: Context, name: str) -> list[Check]:
@@ -193,6 +198,18 @@ entrypoint `agent.py`, **direct code deploy** (a zip, no container), PUBLIC netw
                 agentcore_yaml.save(ctx.project, data)
                 ctx.log(f"Removed {name} from {agentcore_yaml.YAML_NAME}; the other agents stay.", "success")
         ctx.state.forget(self.key, "agent_name")
+
+
+def _without_renamed_entry(ctx: Context, data: dict[str, Any] | None, name: str) -> dict[str, Any] | None:
+    """After --reconfigure --agent-name: the entry this stage wrote under the old name goes, unless it names a
+    runtime (the settings refuse a rename once one is deployed, so that would be someone else's)."""
+    old = ctx.state.resources("configure").get("agent_name")
+    if not data or not old or old == name or old not in data["agents"] or _runtime_named(data["agents"][old]):
+        return data
+    agents = {key: value for key, value in data["agents"].items() if key != old}
+    ctx.log(f"Renaming agent {old} to {name} in {agentcore_yaml.YAML_NAME}.")
+    default = name if data.get("default_agent") == old else data.get("default_agent")
+    return {**data, "agents": agents, "default_agent": default}
 
 
 def _runtime_named(entry: dict[str, Any]) -> str | None:

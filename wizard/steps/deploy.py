@@ -8,13 +8,13 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from wizard.errors import WizardError, absent_as_none, error_code
+from wizard.errors import NeedsAction, WizardError, absent_as_none, error_code
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idfiles
 from wizard.files.execution_role import POLICY_NAME, RoleInputs, inline_policy, trust_policy
-from wizard.files.package import Target, build_dependencies, build_zip
+from wizard.files.package import Target, build_dependencies, build_zip, user_cache
 from wizard.state import wizard_dir
-from wizard.steps.base import Check, Detection, Stage, Teardown, deleted_or_gone
+from wizard.steps.base import Check, Detection, Stage, Teardown, deleted_or_gone, stage_ref
 from wizard.steps.configure import agent_name, identity_files
 
 if TYPE_CHECKING:
@@ -35,9 +35,12 @@ def runtime_python(entry: dict[str, Any]) -> tuple[str, str]:
 
 class DeployStage(Stage):
     key = "deploy"
-    number = 7
     title = "Deploy agent"
     quickstart_step = "Step 7"
+    requires = ("provider", "workload")
+    creates_in_aws = True
+    uses = ("agent_name", "provider_name", "model_id", "return_url", "execution_role")
+    writes = (agentcore_yaml.YAML_NAME,)
     explanation = """\
 Deploys the agent by **direct code deploy**: a zip of `agent.py` and its dependencies (installed for
 the runtime's linux/arm64) uploaded to an S3 bucket the wizard owns, then an **AgentCore Runtime**
@@ -81,7 +84,7 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             return self.not_done(ctx, failed)
         return Detection("done", ["the runtime is READY with this project's authorizer"])
 
-    def verify(self, ctx: Context) -> list[Check]:
+    def verify(self, ctx: Context, deep: bool = False) -> list[Check]:
         recorded = self.resources(ctx)
         runtime_id = recorded.get("runtime_id")
         if not runtime_id:
@@ -124,16 +127,18 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         name = agent_name(ctx)
         data = agentcore_yaml.load(ctx.project)
         if not data or name not in data["agents"]:
-            raise WizardError(f"{agentcore_yaml.YAML_NAME} has no agent {name}.", fix="Run stage 4 (Configure) first.")
+            raise WizardError(
+                f"{agentcore_yaml.YAML_NAME} has no agent {name}.", fix=f"Run {stage_ref('configure')} first."
+            )
         entry = data["agents"][name]
         files = identity_files(ctx)
         provider = ctx.state.resources("provider")
         if not provider.get("arn") or not provider.get("client_secret_arn"):
-            raise WizardError("The credential provider is not recorded.", fix="Run stage 5 first.")
+            raise WizardError("The credential provider is not recorded.", fix=f"Run {stage_ref('provider')} first.")
         account = str(ctx.state.data.get("account"))
         region = ctx.region
 
-        ctx.pin_return_url()
+        ctx.settings.record("return_url")  # before AWS holds it: later runs listen where the browser returns
         ctx.progress(0.05, "packaging")
         s3_uri, s3_key = self._package_and_upload(ctx, entry, files, name, account, region)
         ctx.checkpoint()
@@ -158,8 +163,10 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             python_version, find_links=(str(wheelhouse),) if wheelhouse else (), no_index=wheelhouse is not None
         )
         cache = wizard_dir(ctx.project) / "build"
-        ctx.log(f"Installing the dependencies for linux/arm64, Python {python_version} (cached by requirements) …")
-        deps, rebuilt = build_dependencies(cache, ctx.project / "requirements.txt", target, log=ctx.log)
+        layers = user_cache()
+        ctx.log(f"Installing the dependencies for linux/arm64, Python {python_version} (cached in {layers}) …")
+        ctx.progress(0.05, "installing the agent's dependencies for linux/arm64")
+        deps, rebuilt = build_dependencies(layers, ctx.project / "requirements.txt", target, log=ctx.log)
         ctx.log("Built the dependency layer." if rebuilt else "Dependencies unchanged: reusing the cached layer.")
         secrets = [files.runtime.password, files.identity.password, files.identity.client_secret or ""]
         package = build_zip(ctx.project, cache / "agent.zip", deps, secrets)
@@ -196,8 +203,8 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         return bucket
 
     def _execution_role(self, ctx: Context, name: str, account: str, region: str, provider: dict[str, Any]) -> str:
-        if ctx.options.execution_role:
-            role = ctx.options.execution_role
+        if ctx.settings.execution_role:
+            role = ctx.settings.execution_role
             arn = role if role.startswith("arn:") else f"arn:aws:iam::{account}:role/{role}"
             self.record(ctx, "role_arn", arn)
             self.record(ctx, "role_origin", "yours")
@@ -209,7 +216,7 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             agent_name=name,
             provider_arn=str(provider["arn"]),
             provider_secret_arn=str(provider["client_secret_arn"]),
-            model_id=ctx.options.model_id,
+            model_id=ctx.settings.model_id,
         )
         policy = json.dumps(inline_policy(inputs), indent=2)
         iam = ctx.client("iam")
@@ -220,12 +227,11 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         if existing is not None:
             arn = str(existing["Role"]["Arn"])
         else:
-            question = f"Create the execution role {role_name} with this policy?\n\n{policy}"
-            if not ctx.confirm(question, True, "Create the role", "Not now"):
-                raise WizardError(
+            question = f"Create the execution role {role_name} with this policy?"
+            if not ctx.confirm(question, True, "Create the role", "Not now", detail=policy):
+                raise NeedsAction(
                     "No execution role was created.",
-                    fix="Run the stage again, or pass --execution-role.",
-                    code="needs_action",
+                    fix="Run the stage again, or pass --reconfigure --execution-role ROLE to use one of yours.",
                 )
             self.record(ctx, "role_name", role_name)
             arn = iam.create_role(
@@ -257,7 +263,7 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             "authorizerConfiguration": entry["authorizer_configuration"],
             "environmentVariables": {
                 RETURN_URL_ENV: ctx.return_url,
-                "AGENTCORE_PROVIDER_NAME": ctx.options.provider_name,
+                "AGENTCORE_PROVIDER_NAME": ctx.settings.provider_name,
             },
         }
 
@@ -310,7 +316,7 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
                     or waited > ROLE_RETRY_SECONDS
                 ):
                     raise
-                ctx.emit("progress", f"waiting for the new role to reach AgentCore ({waited:.0f}s)")
+                ctx.progress(None, f"waiting for the new role to reach AgentCore ({waited:.0f}s)")
                 ctx.checkpoint()
                 time.sleep(5)
 
@@ -336,9 +342,10 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
                     f"The runtime is still {states[0]} (endpoint {states[1]}) after {READY_TIMEOUT:.0f}s.",
                     fix="Run the stage again to keep waiting; nothing is created twice.",
                 )
-            ctx.emit("progress", f"runtime {states[0]}, endpoint {states[1]} ({waited:.0f}s)")
+            ctx.progress(None, f"runtime {states[0]}, endpoint {states[1]} ({waited:.0f}s)")
             ctx.checkpoint()
-            time.sleep(0.5 if waited < 10 else 3)
+            # Often READY within seconds (the sandbox, small updates): look often at first, then settle down.
+            time.sleep(0.25 if waited < 5 else 1.0 if waited < 30 else 3.0)
 
     def _allow_return_url(self, ctx: Context, runtime: dict[str, Any]) -> None:
         control = ctx.client("bedrock-agentcore-control")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from wizard.errors import WizardError, error_code
 from wizard.files import identity as idfiles
 from wizard.files.shell import exports
-from wizard.steps.base import Check, Detection, Stage
+from wizard.steps.base import Check, Detection, Stage, stage_ref
 
 if TYPE_CHECKING:
     from wizard.context import Context
@@ -22,9 +22,9 @@ DISCOVERY_PATTERN = re.compile(
 
 class EnvStage(Stage):
     key = "env"
-    number = 2
     title = "Load environment variables"
     quickstart_step = "Step 2"
+    requires = ("cognito",)
     explanation = f"""\
 Reads `{idfiles.ENV_NAME}` with python-dotenv (never through a shell), checks that all **11
 variables** are there, and that both **discovery URLs answer** and name the issuer they should
@@ -52,7 +52,7 @@ bash`). Secrets stay masked here until you reveal them.
 
     def detect(self, ctx: Context) -> Detection:
         if not (ctx.project / idfiles.ENV_NAME).exists():
-            return Detection("pending", [f"{idfiles.ENV_NAME} does not exist yet (stage 1 writes it)"])
+            return Detection("pending", [f"{idfiles.ENV_NAME} does not exist yet ({stage_ref('cognito')} writes it)"])
         failed = [check for check in self.verify(ctx) if not check.ok]
         if failed:
             return self.not_done(ctx, failed)
@@ -65,8 +65,9 @@ bash`). Secrets stay masked here until you reveal them.
         failed = [check for check in checks if not check.ok]
         if failed:
             raise WizardError(
-                f"{len(failed)} check(s) failed: " + "; ".join(f"{c.name} ({c.detail})" for c in failed),
-                fix="Run stage 1 (cognito) again to rewrite the identity files, then this stage.",
+                f"{len(failed)} {'check' if len(failed) == 1 else 'checks'} failed: "
+                + "; ".join(f"{c.name} ({c.detail})" for c in failed),
+                fix=f"Run {stage_ref('cognito')} again to rewrite the identity files, then this stage.",
             )
         self.record(ctx, "variables", list(idfiles.ENV_KEYS))
         return checks
@@ -75,11 +76,11 @@ bash`). Secrets stay masked here until you reveal them.
         if not (ctx.project / idfiles.ENV_NAME).exists():
             raise WizardError(
                 f"{idfiles.ENV_NAME} does not exist in {ctx.project}.",
-                fix="Run stage 1 (Create Cognito pools) first; it writes the file.",
+                fix=f"Run {stage_ref('cognito')} first; it writes the file.",
             )
         return idfiles.read_env_file(ctx.project)
 
-    def verify(self, ctx: Context) -> list[Check]:
+    def verify(self, ctx: Context, deep: bool = False) -> list[Check]:
         env = self._load(ctx)
         missing = [key for key in idfiles.ENV_KEYS if not env.get(key)]
         checks = [
@@ -130,6 +131,3 @@ bash`). Secrets stay masked here until you reveal them.
         except Exception as exc:
             return Check(name, False, f"{pool_id}: {error_code(exc) or type(exc).__name__}")
         return Check(name, True, pool_id)
-
-    def undo(self, ctx: Context) -> None:
-        return None

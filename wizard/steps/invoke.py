@@ -8,12 +8,12 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from wizard import consent, inbound_token
-from wizard.errors import UsageError, WizardError, error_code, fix_for_message
+from wizard.errors import AgentAnswered, Cancelled, ConsentLapsed, UsageError, WaitingOnUser, WizardError, explain
+from wizard.events import AwsCall, ConsentClosed, ConsentRequested
 from wizard.files import identity as idfiles
 from wizard.invocation import (
     PROMPT,
     Answer,
-    agent_failure,
     authorization_url,
     check_session_id,
     data_plane_endpoint,
@@ -22,7 +22,7 @@ from wizard.invocation import (
     is_authenticated,
     new_session_id,
 )
-from wizard.steps.base import Check, Detection, Stage
+from wizard.steps.base import Check, Detection, Stage, stage_ref
 from wizard.steps.configure import identity_files
 from wizard.steps.deploy import RETURN_URL_ENV
 
@@ -32,9 +32,10 @@ if TYPE_CHECKING:
 
 class InvokeStage(Stage):
     key = "invoke"
-    number = 8
     title = "Invoke the agent"
     quickstart_step = "Step 8"
+    requires = ("deploy",)
+    uses = ("return_url", "session_id")
     explanation = """\
 Invokes the deployed agent the way a user's app would: over HTTPS with the runtime pool test user's
 **bearer token** (a Cognito access token, fetched with `InitiateAuth` and never shown), one runtime
@@ -43,7 +44,7 @@ you sign in as the *identity* pool's test user and approve; the wizard then comp
 asks again in the same session, and the agent answers with the user's token (its length only).
 
 - **Callback URL vs return URL.** The *callback URL* is AgentCore's own address, registered on the
-  identity pool's app client in stage 5: Cognito sends the authorization code there. The *return URL*
+  identity pool's app client by the provider stage: Cognito sends the authorization code there. The *return URL*
   is the wizard's (`localhost`), allowed on the runtime's workload identity: AgentCore sends your
   browser there afterwards, and the wizard calls `CompleteResourceTokenAuth` with the exact bearer
   token of the first call. Without that call the token is never released; the quickstart skips it.
@@ -59,8 +60,8 @@ asks again in the same session, and the agent answers with the user's token (its
     # --- description ------------------------------------------------------------------------------
 
     def command(self, ctx: Context) -> str:
-        session_id = self.resources(ctx).get("runtime_session_id") or "<made when the stage runs>"
-        arn = str(ctx.state.resources("deploy").get("runtime_arn") or "<runtime ARN from stage 7>")
+        session_id = ctx.settings.session_id or "<made when the stage runs>"
+        arn = str(ctx.state.resources("deploy").get("runtime_arn") or f"<runtime ARN from {stage_ref('deploy')}>")
         region = ctx.state.data.get("region") or "<region>"
         # Always the real endpoint here: this is the command a person copies to run against AWS.
         url = invocation_url(data_plane_endpoint(str(region), None), arn)
@@ -83,8 +84,8 @@ asks again in the same session, and the agent answers with the user's token (its
         arn = ctx.state.resources("deploy").get("runtime_arn")
         if arn:
             rows.append(("Runtime ARN", str(arn), False))
-        if recorded.get("runtime_session_id"):
-            rows.append(("Session id", str(recorded["runtime_session_id"]), False))
+        if ctx.settings.session_id:
+            rows.append(("Session id", ctx.settings.session_id, False))
         rows.append(("Return URL (the wizard listens here)", ctx.return_url, False))
         files = idfiles.read_identity_json(ctx.project)
         if files is not None:
@@ -104,18 +105,29 @@ asks again in the same session, and the agent answers with the user's token (its
             return self.not_done(ctx, failed)
         return Detection("done", ["the agent answers with the user's token in the recorded session"])
 
-    def verify(self, ctx: Context) -> list[Check]:
-        """Ask the agent again in the recorded session: it must answer with the user's token."""
-        session_id = self.resources(ctx).get("runtime_session_id")
+    def verify(self, ctx: Context, deep: bool = False) -> list[Check]:
+        """What costs nothing: a session recorded, the runtime READY, an authenticated answer on record.
+        Deep: ask the agent again in the recorded session (that runs the model): it must answer with the token."""
+        session_id = ctx.settings.session_id
         if not session_id:
             return [Check("session id recorded", False, "the stage has not run")]
         arn = ctx.state.resources("deploy").get("runtime_arn")
         if not arn:
-            return [Check("runtime deployed", False, "run stage 7 first")]
+            return [Check("runtime deployed", False, f"run {stage_ref('deploy')} first")]
         checks = [Check("session id recorded", True, str(session_id))]
         runtime_id = str(arn).rsplit("/", 1)[-1]
         runtime = ctx.client("bedrock-agentcore-control").get_agent_runtime(agentRuntimeId=runtime_id)
         checks.append(Check("runtime READY", runtime.get("status") == "READY", str(runtime.get("status"))))
+        if not deep:
+            answered = self.resources(ctx).get("authenticated_at")
+            checks.append(
+                Check(
+                    "authenticated answer recorded",
+                    bool(answered),
+                    f"at {answered} (Verify on this stage asks the agent again)" if answered else "none yet",
+                )
+            )
+            return checks
         token = self._token(ctx, identity_files(ctx))
         answer = self._invoke(ctx, str(arn), token, str(session_id), "check")
         if is_authenticated(answer.text):
@@ -137,7 +149,7 @@ asks again in the same session, and the agent answers with the user's token (its
             )
         arn = ctx.state.resources("deploy").get("runtime_arn")
         if not arn:
-            raise WizardError("No runtime is recorded.", fix="Run stage 7 (Deploy) first.")
+            raise WizardError("No runtime is recorded.", fix=f"Run {stage_ref('deploy')} first.")
         session_id = self._session_id(ctx)
         files = identity_files(ctx)
         self._check_runtime(ctx, str(arn))
@@ -161,7 +173,7 @@ asks again in the same session, and the agent answers with the user's token (its
             return self._finish(ctx, first, checks)
         link = authorization_url(first.text)
         if link is None:
-            raise agent_failure(first.text)
+            raise explain(AgentAnswered(first.text))
         checks.append(Check("agent answered with an authorization URL", True, link.split("?")[0]))
         ctx.checkpoint()
         redirect = self._wait_for_consent(ctx, link, files)
@@ -178,7 +190,7 @@ asks again in the same session, and the agent answers with the user's token (its
                     "The agent still asks for consent after the session was completed.",
                     fix="The scopes in agent.py may differ from the ones approved; run the stage again.",
                 )
-            raise agent_failure(second.text)
+            raise explain(AgentAnswered(second.text))
         return self._finish(ctx, second, checks)
 
     def _finish(self, ctx: Context, answer: Answer, checks: list[Check]) -> list[Check]:
@@ -194,29 +206,27 @@ asks again in the same session, and the agent answers with the user's token (its
         if runtime.get("status") != "READY":
             raise WizardError(
                 f"The runtime is {runtime.get('status')}, not READY.",
-                fix="Wait a minute and run the stage again, or run stage 7 again if it failed.",
+                fix=f"Wait a minute and run the stage again, or run {stage_ref('deploy')} again if it failed.",
             )
         deployed_url = (runtime.get("environmentVariables") or {}).get(RETURN_URL_ENV)
         if deployed_url and deployed_url != ctx.return_url:
             raise WizardError(
                 f"The deployed agent sends the browser back to {deployed_url}, but this run listens on "
                 f"{ctx.return_url}.",
-                fix=f"Drop --return-url (or pass --return-url {deployed_url}); to move it, run stages 6 and 7 "
-                "again with the new --return-url first.",
+                fix=f"Drop --return-url (or pass --return-url {deployed_url}); to move it, run again with "
+                "--reconfigure --return-url URL: the workload identity and the runtime take the new one first.",
             )
 
     def _session_id(self, ctx: Context) -> str:
-        given = ctx.options.session_id
-        if given:
-            check_session_id(given)  # refused before anything is sent
-            if self.resources(ctx).get("runtime_session_id") != given:
-                self.record(ctx, "runtime_session_id", given)
-            return given
-        recorded = self.resources(ctx).get("runtime_session_id")
-        if recorded:
-            return check_session_id(str(recorded))
+        """--session-id, else the project's, else a new one; recorded before the first call, so a run that
+        stops waiting for approval resumes in the same session."""
+        session_id = ctx.settings.session_id
+        if session_id:
+            check_session_id(session_id)  # refused before anything is sent
+            ctx.settings.record("session_id")
+            return session_id
         session_id = new_session_id()
-        self.record(ctx, "runtime_session_id", session_id)
+        ctx.settings.adopt("session_id", session_id)
         ctx.log(f"New runtime session {session_id}: every call of this stage uses it.")
         return session_id
 
@@ -234,9 +244,13 @@ asks again in the same session, and the agent answers with the user's token (its
 
     def _invoke(self, ctx: Context, arn: str, token: inbound_token.BearerToken, session_id: str, which: str) -> Answer:
         url = invocation_url(data_plane_endpoint(ctx.region, ctx.endpoint), arn)
-        ctx.emit("aws", f"bedrock-agentcore InvokeAgentRuntime ({which} call, bearer token, session {session_id})")
-        ctx.emit("answer", "", detail={"start": which})
-        return invoke(url, token.value, session_id, on_text=lambda chunk: ctx.emit("answer", chunk))
+        note = f"{which} call, bearer token, session {session_id}"
+        ctx.emit(AwsCall(self.key, "bedrock-agentcore", "InvokeAgentRuntime", note))
+        ctx.answer_chunk(which, starts=True)
+        try:
+            return invoke(url, token.value, session_id, on_text=lambda chunk: ctx.answer_chunk(which, chunk))
+        except Exception as exc:  # the runtime's refusals get their fix from the one map
+            raise explain(exc) from exc
 
     def _wait_for_consent(self, ctx: Context, link: str, files: idfiles.IdentityFiles) -> consent.Redirect:
         options = ctx.options
@@ -249,42 +263,59 @@ asks again in the same session, and the agent answers with the user's token (its
             except queue.Empty:
                 break
         listener = consent.ReturnListener(ctx.return_url, ctx.consent_inbox)
+        not_listening = ""
         try:
             listener.start()
-            listening = True
         except WizardError as error:
             ctx.log(f"{error.message} {error.fix}", "warning")
-            listening = False
+            not_listening = error.message
+        outcome = "failed"
         try:
             user = files.identity.username
             ctx.log(f"Authorization needed. Open this link and sign in as {user} (identity pool):", "warning")
             ctx.log(link)
-            detail = {"url": link, "username": user, "listening": listening}
-            ctx.emit("consent", link, detail=detail)
+            # Opening a browser, copying the link: the front end's decision, from this event.
+            ctx.emit(
+                ConsentRequested(
+                    self.key,
+                    url=link,
+                    username=user,
+                    listening=not not_listening,
+                    return_url=ctx.return_url,
+                    not_listening_because=not_listening,
+                    expires_at=time.time() + (deadline - started),
+                    open_browser=not (options.no_browser or options.auto_consent),
+                )
+            )
             if options.auto_consent:
                 ctx.log(f"--auto-consent: signing in on the sandbox's consent page as {user} and approving.")
                 location = consent.sandbox_consent(link, user, files.identity.password)
                 if not consent.follow_to_listener(location):
-                    ctx.offer_redirect(location)
-            elif options.no_browser or not consent.can_open_browser():
-                ctx.log("Not opening a browser here: open the link where you have one.")
-            elif consent.open_browser(link):
-                ctx.log("Opened the link in your browser.")
-            else:
-                ctx.log("Could not open a browser: open the link yourself.", "warning")
-            if listening:
+                    ctx.deliver_redirect(location)
+            if not not_listening:
                 ctx.log(f"Waiting for the browser to come back to {ctx.return_url} …")
             else:
                 ctx.log("Waiting for the URL your browser ends on after approving (paste it) …")
-            return self._await_redirect(ctx, started, deadline, link_lapses=deadline >= lapses)
+            redirect = self._await_redirect(ctx, started, deadline, link_lapses=deadline >= lapses)
+            outcome = "approved"
+            return redirect
+        except ConsentLapsed:
+            outcome = "lapsed"
+            # A new link also needs a new session; the old one may hold the lapsed request.
+            ctx.settings.forget("session_id")
+            raise
+        except WaitingOnUser:
+            outcome = "timed_out"
+            raise
+        except Cancelled:
+            outcome = "stopped"
+            raise
         except WizardError as error:
-            if error.code == "consent_lapsed":
-                # A new link also needs a new session; the old one may hold the lapsed request.
-                ctx.state.forget(self.key, "runtime_session_id")
+            outcome = "denied" if error.code == "access_denied" else "failed"
             raise
         finally:
             listener.stop()
-            ctx.emit("consent", "", detail={"done": True})
+            ctx.emit(ConsentClosed(self.key, outcome))
 
     def _await_redirect(self, ctx: Context, started: float, deadline: float, link_lapses: bool) -> consent.Redirect:
         last_shown = -1
@@ -312,40 +343,29 @@ asks again in the same session, and the agent answers with the user's token (its
                 raise WizardError(
                     f"Access was denied in the browser ({redirect.error}).",
                     fix="Run the stage again and press Approve this time.",
+                    code="access_denied",
                 )
             ctx.log("The browser came back with the session: approved.", "success")
             return redirect
         if link_lapses:
-            raise WizardError(
+            raise ConsentLapsed(
                 f"The authorization link lapsed after {int(consent.CONSENT_SECONDS // 60)} minutes without approval.",
                 fix="Run the stage again: it starts a fresh session with a new link.",
-                code="consent_lapsed",
             )
-        raise WizardError(
+        raise WaitingOnUser(
             f"No approval arrived within {int(total)} seconds (--consent-timeout).",
             fix="Run the same command again for a new link: this one needed the bearer token this run held, "
             "which is never stored.",
-            code="waiting_on_user",
         )
 
     def _complete(self, ctx: Context, session_uri: str, token: inbound_token.BearerToken) -> None:
         ctx.log("Completing the session: CompleteResourceTokenAuth with the exact bearer token of the first call.")
-        try:
-            ctx.client("bedrock-agentcore").complete_resource_token_auth(
-                sessionUri=session_uri, userIdentifier={"userToken": token.value}
-            )
-        except Exception as exc:
-            code = error_code(exc)
-            if not code:
-                raise
-            message = str(getattr(exc, "response", {}).get("Error", {}).get("Message", "")) or str(exc)
-            raise WizardError(
-                f"CompleteResourceTokenAuth: {code}: {message}",
-                fix=fix_for_message(message) or fix_for_message(code) or "Run the stage again for a fresh session.",
-                code=code,
-            ) from exc
+        ctx.client("bedrock-agentcore").complete_resource_token_auth(
+            sessionUri=session_uri, userIdentifier={"userToken": token.value}
+        )
         ctx.log("Session completed: AgentCore released the user's token to the token vault.", "success")
 
     def undo(self, ctx: Context) -> None:
+        ctx.settings.forget("session_id")
         for name in ("runtime_session_id", "authenticated_at", "answer"):
             ctx.state.forget(self.key, name)

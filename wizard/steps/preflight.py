@@ -7,7 +7,7 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from wizard.errors import WizardError, explain
+from wizard.errors import GENERIC_AWS_FIX, GENERIC_FIX, CheckFailed, explain
 from wizard.steps.base import Check, Detection, Stage
 
 if TYPE_CHECKING:
@@ -18,7 +18,6 @@ MIN_PYTHON = (3, 10)
 
 class PreflightStage(Stage):
     key = "preflight"
-    number = 0
     title = "Prerequisites"
     quickstart_step = "Prerequisites"
     explanation = """\
@@ -34,7 +33,7 @@ Checks what every later stage relies on, **before** anything is created:
 
     def command(self, ctx: Context) -> str:
         profile = f" --profile {ctx.options.profile}" if ctx.options.profile else ""
-        region = ctx.state.data.get("region") or ctx.options.region
+        region = ctx.options.region or ctx.state.data.get("region")
         region_arg = f" --region {region}" if region else ""
         return f"aws sts get-caller-identity{profile}{region_arg}\npython3 --version"
 
@@ -56,24 +55,19 @@ Checks what every later stage relies on, **before** anything is created:
         return Detection("pending")
 
     def run(self, ctx: Context) -> list[Check]:
-        region, source = ctx.resolve_region()
+        region, source = ctx.settings.resolve_region()
         ctx.log(f"Region {region} (from {source}).")
         checks = self._checks(ctx, region)
         failed = [check for check in checks if not check.ok]
         if failed:
             first = failed[0]
-            raise WizardError(f"{first.name}: {first.detail}", fix=_FIXES.get(first.name, ""), code=first.code)
-        state = ctx.state
-        with_region = state.data.get("region") != region
-        state.data["region"] = region
-        state.data["region_source"] = source
-        state.data["mode"] = ctx.mode
-        if with_region:
+            raise explain(CheckFailed(first.name, first.detail, first.code, first.fix))
+        if ctx.state.data.get("region") != region:
             ctx.log(f"Pinned region {region} for this project.", "success")
-        state.save()
+        ctx.settings.record_region(region, source)
         return checks
 
-    def verify(self, ctx: Context) -> list[Check]:
+    def verify(self, ctx: Context, deep: bool = False) -> list[Check]:
         region = ctx.state.data.get("region") or ctx.region
         return self._checks(ctx, region)
 
@@ -89,9 +83,13 @@ Checks what every later stage relies on, **before** anything is created:
     def _caller_identity(self, ctx: Context) -> Check:
         try:
             answer = ctx.client("sts").get_caller_identity()
-        except Exception as exc:  # every credential problem becomes a check with its fix
+        except Exception as exc:  # every credential problem becomes a check that carries its fix
             error = explain(exc)
-            return Check("AWS credentials", False, f"{error.message} {error.fix}".strip(), code=error.code)
+            code, fix = error.code, error.fix
+            if fix in ("", GENERIC_AWS_FIX, GENERIC_FIX):
+                code = "credentials_unusable"
+                fix = explain(CheckFailed("AWS credentials", error.message, code)).fix
+            return Check("AWS credentials", False, error.message, code=code, fix=fix)
         account, arn = answer["Account"], answer["Arn"]
         recorded = ctx.state.data.get("account")
         if recorded and recorded != account:
@@ -99,20 +97,18 @@ Checks what every later stage relies on, **before** anything is created:
                 "AWS credentials",
                 False,
                 f"credentials now point at account {account}, but this project was set up in {recorded}",
+                code="account_changed",
             )
         if not recorded:
-            ctx.state.data["account"] = account
+            ctx.state.update(account=account)
             self.record(ctx, "principal_arn", arn)
         return Check("AWS credentials", True, f"account {account} as {arn}")
-
-    def undo(self, ctx: Context) -> None:
-        return None
 
 
 def _python_version() -> Check:
     version = ".".join(str(part) for part in sys.version_info[:3])
     ok = sys.version_info[:2] >= MIN_PYTHON
-    return Check("Python 3.10+", ok, f"Python {version}")
+    return Check("Python 3.10+", ok, f"Python {version}", code="" if ok else "python_too_old")
 
 
 def _folder_writable(ctx: Context) -> Check:
@@ -121,12 +117,5 @@ def _folder_writable(ctx: Context) -> Check:
         probe.write_text("ok")
         probe.unlink()
     except OSError as exc:
-        return Check("project folder writable", False, f"{ctx.project}: {exc.strerror}")
+        return Check("project folder writable", False, f"{ctx.project}: {exc.strerror}", code="folder_not_writable")
     return Check("project folder writable", True, str(ctx.project))
-
-
-_FIXES = {
-    "AWS credentials": "Configure credentials (`aws configure` or `aws sso login`), or use --sandbox.",
-    "project folder writable": "Choose a folder you can write to with --dir.",
-    "Python 3.10+": "Install Python 3.10 or newer and reinstall the wizard with it.",
-}

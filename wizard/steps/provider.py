@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wizard import names
-from wizard.errors import WizardError, absent_as_none
+from wizard.errors import NeedsAction, WizardError, absent_as_none
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idfiles
-from wizard.steps.base import Check, Detection, OwnedByName
+from wizard.steps.base import Check, Detection, OwnedByName, stage_ref
 from wizard.steps.configure import agent_name, identity_files
 
 if TYPE_CHECKING:
@@ -50,9 +50,13 @@ def full_client_update(client: dict[str, Any], allowed: set[str], callback_urls:
 class ProviderStage(OwnedByName):
     resource_label = "credential provider"
     key = "provider"
-    number = 5
     title = "Create credential provider"
     quickstart_step = "Step 5"
+    requires = ("configure",)
+    adoptable = True
+    creates_in_aws = True
+    uses = ("provider_name",)
+    writes = (agentcore_yaml.YAML_NAME,)
     explanation = """\
 Creates the **OAuth2 credential provider** in AgentCore Identity from the identity pool's app client
 (`CustomOauth2` with its discovery URL, client id and secret), then registers the provider's
@@ -74,7 +78,7 @@ Done better than the quickstart:
         pool = files.identity.pool_id if files else "$IDENTITY_POOL_ID"
         secret = (files.identity.client_secret or "") if (files and reveal_secret) else SECRET_MASK
         return (
-            f"agentcore identity create-credential-provider \\\n  --name {ctx.options.provider_name} \\\n"
+            f"agentcore identity create-credential-provider \\\n  --name {ctx.settings.provider_name} \\\n"
             f"  --type cognito \\\n  --client-id {client} \\\n  --client-secret '{secret}' \\\n"
             f"  --discovery-url {url} \\\n  --cognito-pool-id {pool}"
         )
@@ -84,7 +88,7 @@ Done better than the quickstart:
 
     def values(self, ctx: Context) -> list[tuple[str, str, bool]]:
         recorded = self.resources(ctx)
-        rows = [("Provider", ctx.options.provider_name, False)]
+        rows = [("Provider", ctx.settings.provider_name, False)]
         if recorded.get("arn"):
             rows.append(("ARN", str(recorded["arn"]), False))
         if recorded.get("callback_url"):
@@ -98,20 +102,19 @@ Done better than the quickstart:
         files = idfiles.read_identity_json(ctx.project)
         if files is None:
             return Detection("pending")
-        answer = self._get(ctx, ctx.options.provider_name)
+        name = ctx.settings.provider_name
+        answer = self._get(ctx, name)
         if answer is None:
             return Detection("pending")
         differ = settings_differ(answer, files)
         if differ:
-            return Detection(
-                "needs_action", [f"A provider named {ctx.options.provider_name} exists, but " + "; ".join(differ)]
-            )
+            return Detection("needs_action", [f"A provider named {name} exists, but " + "; ".join(differ)])
         self._remember(ctx, answer)
         failed = [check for check in self._checks(ctx, files, answer) if not check.ok]
         if failed:
             return Detection("pending", [f"{c.name}: {c.detail}" for c in failed])
         self.record_origin(ctx, "adopted")
-        return Detection("done", [f"provider {ctx.options.provider_name} exists with this project's settings"])
+        return Detection("done", [f"provider {name} exists with this project's settings"])
 
     def _get(self, ctx: Context, name: str) -> dict[str, Any] | None:
         control = ctx.client("bedrock-agentcore-control")
@@ -124,7 +127,7 @@ Done better than the quickstart:
         self.record(ctx, "client_secret_arn", (answer.get("clientSecretArn") or {}).get("secretArn"))
 
     def run(self, ctx: Context) -> None:
-        name = names.check_provider_name(ctx.options.provider_name)
+        name = names.check_provider_name(ctx.settings.provider_name)
         files = identity_files(ctx)
         control = ctx.client("bedrock-agentcore-control")
         answer = self._get(ctx, name)
@@ -142,13 +145,12 @@ Done better than the quickstart:
                     f"A credential provider named {name} already exists, but " + "; ".join(differ) + ".\n\n"
                     "Update it to this project's identity pool client? (If someone else uses it (a workshop "
                     "sharing one account or sandbox), updating breaks their agent: leave it and pick another "
-                    "name with --provider-name.)"
+                    "name with --reconfigure --provider-name.)"
                 )
                 if not ctx.confirm(question, False, "Update it", "Leave it"):
-                    raise WizardError(
+                    raise NeedsAction(
                         f"Credential provider {name} exists with other settings: " + "; ".join(differ) + ".",
-                        fix="Choose another name with --provider-name, or update it from the TUI.",
-                        code="needs_action",
+                        fix="Choose another name with --reconfigure --provider-name NAME, or update it from the TUI.",
                     )
                 answer = control.update_oauth2_credential_provider(
                     name=name, credentialProviderVendor="CustomOauth2", oauth2ProviderConfigInput=provider_input(files)
@@ -184,7 +186,9 @@ Done better than the quickstart:
         data = agentcore_yaml.load(ctx.project)
         agent = agent_name(ctx)
         if not data or agent not in data["agents"]:
-            raise WizardError(f"{agentcore_yaml.YAML_NAME} has no agent {agent}.", fix="Run stage 4 (Configure) first.")
+            raise WizardError(
+                f"{agentcore_yaml.YAML_NAME} has no agent {agent}.", fix=f"Run {stage_ref('configure')} first."
+            )
         updated = agentcore_yaml.with_provider(
             data, agent, name, answer["credentialProviderArn"], str(answer.get("callbackUrl") or "")
         )
@@ -192,15 +196,15 @@ Done better than the quickstart:
             agentcore_yaml.save(ctx.project, updated)
             ctx.log(f"Recorded the provider in {agentcore_yaml.YAML_NAME} (identity.credential_providers).")
 
-    def verify(self, ctx: Context) -> list[Check]:
-        name = ctx.options.provider_name
+    def verify(self, ctx: Context, deep: bool = False) -> list[Check]:
+        name = ctx.settings.provider_name
         answer = self._get(ctx, name)
         if answer is None:
             return [Check("provider exists", False, f"{name} does not exist")]
         return self._checks(ctx, identity_files(ctx), answer)
 
     def _checks(self, ctx: Context, files: idfiles.IdentityFiles, answer: dict[str, Any]) -> list[Check]:
-        name = ctx.options.provider_name
+        name = ctx.settings.provider_name
         differ = settings_differ(answer, files)
         checks = [
             Check("provider exists", True, answer["credentialProviderArn"]),

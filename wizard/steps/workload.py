@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from wizard import names
 from wizard.errors import WizardError, absent_as_none
 from wizard.files import agentcore_yaml
-from wizard.steps.base import Check, Detection, OwnedByName
+from wizard.steps.base import Check, Detection, OwnedByName, stage_ref
 from wizard.steps.configure import agent_name
 
 if TYPE_CHECKING:
@@ -15,21 +15,24 @@ if TYPE_CHECKING:
 
 
 def workload_name(ctx: Context) -> str:
-    recorded = ctx.state.resources("workload").get("name")
-    return ctx.options.workload_name or recorded or names.DEFAULT_WORKLOAD
+    return ctx.settings.workload_name
 
 
 class WorkloadStage(OwnedByName):
     resource_label = "workload identity"
     key = "workload"
-    number = 6
     title = "Create workload identity"
     quickstart_step = "Step 6"
+    requires = ("configure",)
+    adoptable = True
+    creates_in_aws = True
+    uses = ("workload_name", "return_url")
+    writes = (agentcore_yaml.YAML_NAME,)
     explanation = """\
 Creates the **workload identity** `identity-demo-workload`: the identity an agent presents to AgentCore
 Identity to get tokens for a user. Its **allowed OAuth2 return URLs** say where AgentCore may send the
 user's browser after consent; the wizard allows its own local return URL, where it completes the consent
-(`CompleteResourceTokenAuth`) for you in stage 8.
+(`CompleteResourceTokenAuth`) for you when the agent is invoked.
 
 What the quickstart does not tell you: **the deployed runtime does not use this workload identity.**
 AgentCore Runtime creates its own, named in `workloadIdentityDetails`; the deploy stage registers the
@@ -68,7 +71,8 @@ yourself, and it is what the quickstart's cleanup expects to find.
     def run(self, ctx: Context) -> None:
         name = names.check_workload_name(workload_name(ctx))
         control = ctx.client("bedrock-agentcore-control")
-        return_url = ctx.pin_return_url()
+        return_url = ctx.return_url
+        ctx.settings.record("return_url")  # before AWS holds it: later runs listen where the browser returns
         found = self._get(ctx, name)
         if found is None:
             found = dict(control.create_workload_identity(name=name, allowedResourceOauth2ReturnUrls=[return_url]))
@@ -94,7 +98,9 @@ yourself, and it is what the quickstart's cleanup expects to find.
         data = agentcore_yaml.load(ctx.project)
         agent = agent_name(ctx)
         if not data or agent not in data["agents"]:
-            raise WizardError(f"{agentcore_yaml.YAML_NAME} has no agent {agent}.", fix="Run stage 4 (Configure) first.")
+            raise WizardError(
+                f"{agentcore_yaml.YAML_NAME} has no agent {agent}.", fix=f"Run {stage_ref('configure')} first."
+            )
         updated = agentcore_yaml.with_workload(
             data, agent, name, found["workloadIdentityArn"], list(found.get("allowedResourceOauth2ReturnUrls") or [])
         )
@@ -102,7 +108,7 @@ yourself, and it is what the quickstart's cleanup expects to find.
             agentcore_yaml.save(ctx.project, updated)
             ctx.log(f"Recorded the workload identity in {agentcore_yaml.YAML_NAME} (identity.workload).")
 
-    def verify(self, ctx: Context) -> list[Check]:
+    def verify(self, ctx: Context, deep: bool = False) -> list[Check]:
         name = workload_name(ctx)
         found = self._get(ctx, name)
         if found is None:

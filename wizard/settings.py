@@ -1,0 +1,346 @@
+"""Settings, resolved once: what the person chose (frozen options) over what this project recorded over defaults.
+
+Every project parameter follows one rule: *flag > what this project recorded > default*. A value is recorded
+when a stage that uses it succeeds (or just before AWS is told it, for the return URL and the session id), so
+a later run without the flag carries on with the same value. A later flag that differs from the recorded
+value is refused by the session, with the way to change it on purpose (`--reconfigure`, or a cleanup first
+when the wizard made something under the old name).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from wizard import names
+from wizard.errors import RegionMissing, WizardError
+
+if TYPE_CHECKING:
+    from wizard.state import StateFile
+
+SANDBOX_DEFAULT_REGION = "us-east-1"
+REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+DEFAULT_RETURN_URL = "http://localhost:8081/oauth2/callback"  # the toolkit's own, for familiarity
+DEFAULT_PROVIDER = "ExternalServiceProvider"
+DEFAULT_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+DEFAULT_SCOPES = ("openid",)
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the person chose on the command line, frozen for the whole session. Project parameters are None
+    when not given: the project's recorded value (else the default) applies."""
+
+    project: Path
+    # Where the work happens.
+    sandbox: bool = False
+    sandbox_endpoint: str | None = None
+    region: str | None = None
+    profile: str | None = None
+    # Project parameters (see PARAMETERS).
+    agent_name: str | None = None
+    provider_name: str | None = None
+    workload_name: str | None = None
+    scopes: tuple[str, ...] | None = None
+    model_id: str | None = None
+    return_url: str | None = None
+    execution_role: str | None = None  # a role the user brings: used as is, never changed or deleted
+    session_id: str | None = None  # the runtime session to use instead of one the wizard makes
+    reconfigure: bool = False  # a flag that differs from what the project recorded replaces it
+    # Choices for this run only.
+    assume_yes: bool = False
+    wheelhouse: Path | None = None  # install the agent's dependencies only from here (offline)
+    no_browser: bool = False
+    auto_consent: bool = False  # sandbox only: sign in on the sandbox's consent page as the test user
+    consent_timeout: float | None = None  # seconds to wait for the browser; None: as long as the link lasts
+
+    @property
+    def sandbox_asked(self) -> bool:
+        return self.sandbox or bool(self.sandbox_endpoint)
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A project parameter: its flag, its default, and whether the wizard made something under its value (then
+    changing it would leave that behind, so it changes only after a cleanup)."""
+
+    name: str
+    flag: str
+    default: Any
+    shown: Callable[[Any], str] = str
+    # Whether a flag and a recorded value mean the same (a role's name and its ARN do).
+    same: Callable[[Any, Any], bool] = lambda a, b: _same(a, b)
+    # Given the state, why the recorded value cannot be replaced in place; "" when it can.
+    held_by: Callable[[StateFile], str] = lambda state: ""
+
+
+def _created(state: StateFile, stage: str, what: str) -> str:
+    recorded = state.resources(stage)
+    if recorded.get("origin") == "created" and recorded.get("name"):
+        return f"the wizard created {what} {recorded['name']} under it"
+    return ""
+
+
+def _runtime_held(state: StateFile) -> str:
+    runtime = state.resources("deploy").get("runtime_id")
+    return f"the runtime {runtime} was deployed under it" if runtime else ""
+
+
+def _role_held(state: StateFile) -> str:
+    deploy = state.resources("deploy")
+    if deploy.get("role_origin") == "created":
+        return f"the wizard created the execution role {deploy.get('role_name')} for it"
+    return ""
+
+
+def _shown_scopes(value: Any) -> str:
+    return ",".join(value) if value else ""
+
+
+def _role_name(value: Any) -> str:
+    return str(value or "").rsplit("/", 1)[-1]
+
+
+def _same_role(a: Any, b: Any) -> bool:
+    return _role_name(a) == _role_name(b)
+
+
+def _shown_role(value: Any) -> str:
+    return str(value) if value else "(the wizard's own role)"
+
+
+def _shown_session(value: Any) -> str:
+    return str(value) if value else "(one the wizard makes)"
+
+
+PARAMETERS: tuple[Parameter, ...] = (
+    Parameter("agent_name", "--agent-name", names.DEFAULT_AGENT, held_by=_runtime_held),
+    Parameter(
+        "provider_name",
+        "--provider-name",
+        DEFAULT_PROVIDER,
+        held_by=lambda state: _created(state, "provider", "credential provider"),
+    ),
+    Parameter(
+        "workload_name",
+        "--workload-name",
+        names.DEFAULT_WORKLOAD,
+        held_by=lambda state: _created(state, "workload", "workload identity"),
+    ),
+    Parameter("scopes", "--scopes", DEFAULT_SCOPES, shown=_shown_scopes),
+    Parameter("model_id", "--model-id", DEFAULT_MODEL),
+    Parameter("return_url", "--return-url", DEFAULT_RETURN_URL),
+    Parameter("execution_role", "--execution-role", None, shown=_shown_role, same=_same_role, held_by=_role_held),
+    Parameter("session_id", "--session-id", None, shown=_shown_session),
+)
+PARAMETER_NAMES = tuple(parameter.name for parameter in PARAMETERS)
+_BY_NAME = {parameter.name: parameter for parameter in PARAMETERS}
+
+
+def parameter(name: str) -> Parameter:
+    return _BY_NAME[name]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    return bool(a == b)
+
+
+@dataclass(frozen=True)
+class Conflict:
+    """A flag that differs from what this project recorded."""
+
+    parameter: Parameter
+    recorded: Any
+    given: Any
+
+
+class Settings:
+    """The resolved project parameters, mode and region. A view over the frozen options, the state file and the
+    defaults: what a stage records is seen at once by the stages after it. Answers the person gives during the
+    session (a region chosen in a dialog, the sandbox accepted) live here, never in the options."""
+
+    def __init__(self, options: Options, state: StateFile) -> None:
+        self.options = options
+        self.state = state
+        self.chosen_region: str | None = None  # answered in the region dialog
+        # The person accepted the sandbox (no credentials), or the session found this folder's work lives there.
+        self.sandbox_chosen = False
+        self.profile_region: Callable[[], str | None] = lambda: None
+
+    # --- project parameters ------------------------------------------------------------------------
+
+    def recorded(self) -> dict[str, Any]:
+        return dict(self.state.data.get("settings") or {})
+
+    def value(self, name: str) -> Any:
+        given = getattr(self.options, name)
+        if given is not None:
+            return given
+        recorded = self.recorded()
+        if name in recorded:
+            return recorded[name]
+        return _BY_NAME[name].default
+
+    def source(self, name: str) -> str:
+        if getattr(self.options, name) is not None:
+            return _BY_NAME[name].flag
+        return "this project" if name in self.recorded() else "default"
+
+    def record(self, *names_: str) -> None:
+        """Remember the values in use now, so later runs without the flags carry on with them."""
+        recorded = self.recorded()
+        changed = False
+        for name in names_:
+            value = self.value(name)
+            if isinstance(value, tuple):
+                value = list(value)
+            if name not in recorded or not _BY_NAME[name].same(recorded[name], value):
+                recorded[name] = value
+                changed = True
+        if changed:
+            self.state.update(settings=recorded)
+
+    def adopt(self, name: str, value: Any) -> None:
+        """Record a value found in the folder (a name the toolkit's file chose) for a parameter never set."""
+        recorded = self.recorded()
+        if getattr(self.options, name) is None and name not in recorded:
+            recorded[name] = list(value) if isinstance(value, tuple) else value
+            self.state.update(settings=recorded)
+
+    def forget(self, *names_: str) -> None:
+        recorded = self.recorded()
+        if any(name in recorded for name in names_):
+            for name in names_:
+                recorded.pop(name, None)
+            self.state.update(settings=recorded)
+
+    def conflicts(self) -> list[Conflict]:
+        """Flags that differ from what this project recorded."""
+        recorded = self.recorded()
+        found = []
+        for item in PARAMETERS:
+            given = getattr(self.options, item.name)
+            if given is not None and item.name in recorded and not item.same(given, recorded[item.name]):
+                found.append(Conflict(item, recorded[item.name], given))
+        return found
+
+    @property
+    def agent_name(self) -> str:
+        return str(self.value("agent_name"))
+
+    @property
+    def provider_name(self) -> str:
+        return str(self.value("provider_name"))
+
+    @property
+    def workload_name(self) -> str:
+        return str(self.value("workload_name"))
+
+    @property
+    def scopes(self) -> list[str]:
+        return list(self.value("scopes"))
+
+    @property
+    def model_id(self) -> str:
+        return str(self.value("model_id"))
+
+    @property
+    def return_url(self) -> str:
+        """Where the browser comes back after consent, and where the wizard listens."""
+        return str(self.value("return_url"))
+
+    @property
+    def execution_role(self) -> str | None:
+        value = self.value("execution_role")
+        return str(value) if value else None
+
+    @property
+    def session_id(self) -> str | None:
+        value = self.value("session_id")
+        return str(value) if value else None
+
+    # --- mode ---------------------------------------------------------------------------------------
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.options.sandbox_asked or self.sandbox_chosen or self.state.data.get("mode") == "sandbox"
+
+    @property
+    def mode(self) -> str:
+        return "sandbox" if self.is_sandbox else "aws"
+
+    # --- region -------------------------------------------------------------------------------------
+
+    def resolve_region(self) -> tuple[str, str]:
+        """The region and where it came from: flag > state file > profile/env (> sandbox default)."""
+        flag = self.options.region or self.chosen_region
+        pinned = self.state.data.get("region")
+        if flag:
+            check_region(flag)
+            if pinned and pinned != flag and self.has_resources():
+                raise WizardError(
+                    f"This project is pinned to region {pinned}, but {flag} was asked for.",
+                    fix=f"Drop --region (or pass --region {pinned}); resources already exist in {pinned}. "
+                    "To start over in another region, use another folder.",
+                )
+            return flag, "--region" if self.options.region else "your choice"
+        if pinned:
+            return str(pinned), "the state file"
+        if self.is_sandbox:
+            env_region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+            if env_region:
+                check_region(env_region)
+                return env_region, "AWS_REGION"
+            return SANDBOX_DEFAULT_REGION, "the sandbox default"
+        # botocore reads AWS_DEFAULT_REGION and the profile, but not AWS_REGION, which the SDK and most
+        # tools honour; people set either.
+        region = os.environ.get("AWS_REGION") or self.profile_region()
+        if region:
+            check_region(region)
+            if os.environ.get("AWS_REGION"):
+                return region, "AWS_REGION"
+            return region, f"profile {self.options.profile}" if self.options.profile else "AWS config/env"
+        raise RegionMissing(
+            "No AWS region is set, and the wizard never guesses one.",
+            fix="Pass --region (for example --region us-east-1), set AWS_REGION, or set a region in "
+            "your profile with `aws configure`.",
+            code="region_missing",
+        )
+
+    @property
+    def region(self) -> str:
+        return self.resolve_region()[0]
+
+    def record_region(self, region: str, source: str) -> None:
+        self.state.update(region=region, region_source=source, mode=self.mode)
+
+    def has_resources(self) -> bool:
+        return any(
+            record.get("resources") and key != "preflight" for key, record in self.state.data.get("stages", {}).items()
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        """Every parameter with its value and where it came from (status --json shows this)."""
+        out: dict[str, Any] = {}
+        for item in PARAMETERS:
+            value = self.value(item.name)
+            out[item.name] = {
+                "value": list(value) if isinstance(value, tuple) else value,
+                "from": self.source(item.name),
+            }
+        return out
+
+
+def check_region(region: str) -> None:
+    if not REGION_PATTERN.match(region):
+        raise WizardError(
+            f"{region!r} is not an AWS region name.",
+            fix="Use a name like us-east-1 or eu-west-1.",
+            code="bad_region",
+        )

@@ -1,0 +1,106 @@
+"""The stages in the quickstart's order, and everything derived from what each stage declares about itself:
+numbers, the run order, the gate, the teardown order and the stages that may be adopted."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from wizard.errors import UsageError
+from wizard.steps.base import Stage
+
+
+class Registry:
+    """Fresh stage objects in order (a stage may keep per-session state, such as a bearer token)."""
+
+    def __init__(self, classes: Sequence[type[Stage]]) -> None:
+        self.stages: list[Stage] = [cls() for cls in classes]
+        self._by_key = {stage.key: stage for stage in self.stages}
+        if len(self._by_key) != len(self.stages):
+            raise ValueError("two stages share a key")
+        number = 0
+        for index, stage in enumerate(self.stages):
+            for required in stage.requires:
+                position = next((i for i, s in enumerate(self.stages) if s.key == required), None)
+                if position is None or position >= index:
+                    # The order of the registry must be an order the stages can run in.
+                    raise ValueError(f"stage {stage.key} requires {required!r}, which does not come before it")
+            if stage.in_run:
+                stage.number = number
+                number += 1
+            else:
+                stage.number = None
+        self.keys = tuple(self._by_key)
+
+    def __iter__(self) -> Iterator[Stage]:
+        return iter(self.stages)
+
+    def __len__(self) -> int:
+        return len(self.stages)
+
+    def get(self, ref: str) -> Stage:
+        """A stage by key ("cognito") or number ("1")."""
+        for stage in self.stages:
+            if stage.key == ref or (stage.number is not None and str(stage.number) == ref):
+                return stage
+        known = ", ".join(f"{s.key} ({s.number})" if s.number is not None else s.key for s in self.stages)
+        raise KeyError(f"no stage {ref!r}; known: {known}")
+
+    def run_target(self, ref: str | None) -> Stage:
+        """The last stage `run --through REF` performs (None: the last of all); a bad REF is a usage error."""
+        if ref is None:
+            return self.run_order[-1]
+        try:
+            stage = self.get(ref)
+        except KeyError as exc:
+            raise UsageError(
+                str(exc.args[0]), fix="Use a stage key or number from `agentcore-wizard status`."
+            ) from None
+        if not stage.in_run:
+            raise UsageError(
+                f"{stage.title} is not part of `run`.",
+                fix="Use its own command: agentcore-wizard cleanup [--dry-run] [--yes].",
+            )
+        return stage
+
+    @property
+    def run_order(self) -> list[Stage]:
+        """What `run` goes through, in order."""
+        return [stage for stage in self.stages if stage.in_run]
+
+    @property
+    def teardown_order(self) -> list[Stage]:
+        """What cleanup undoes, dependents before what they depend on: the registry's order reversed."""
+        return [stage for stage in reversed(self.stages) if stage.in_run and stage.has_teardown]
+
+    @property
+    def adoptable(self) -> list[Stage]:
+        return [stage for stage in self.stages if stage.adoptable]
+
+    def requirements(self, key: str) -> list[Stage]:
+        """Every stage that must be done before this one, directly or through another, in order."""
+        needed: set[str] = set()
+        pending = list(self._by_key[key].requires)
+        while pending:
+            current = pending.pop()
+            if current not in needed:
+                needed.add(current)
+                pending.extend(self._by_key[current].requires)
+        return [stage for stage in self.stages if stage.key in needed]
+
+    def dependents(self, key: str) -> list[Stage]:
+        """Every stage that needs this one, directly or through another, in order."""
+        return [stage for stage in self.stages if key in {s.key for s in self.requirements(stage.key)}]
+
+    def users_of(self, setting: str) -> list[Stage]:
+        return [stage for stage in self.stages if setting in stage.uses]
+
+    def name(self, key: str, capital: bool = False) -> str:
+        """How a message names a stage: "stage 5 (Create credential provider)", or "cleanup"."""
+        stage = self._by_key[key]
+        text = stage.title.lower() if stage.number is None else f"stage {stage.number} ({stage.title})"
+        return text[0].upper() + text[1:] if capital else text
+
+    def names(self, keys: Sequence[str]) -> str:
+        """ "stage 3 (…), stage 5 (…) and stage 7 (…)"."""
+        parts = [self.name(key) for key in keys]
+        return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
