@@ -144,13 +144,23 @@ class WizardApp(App[int]):
         try:
             return operation()
         except Busy as error:
-            self.call_from_thread(self.notify, error.message, severity="warning")
+            self.from_worker(self.notify, error.message, severity="warning")
             return None
         except WizardError as error:
-            self.call_from_thread(self.notify, f"{error.message}\n→ {error.fix}", severity="error", timeout=12)
+            self.from_worker(self.notify, f"{error.message}\n→ {error.fix}", severity="error", timeout=12)
             return None
         finally:
-            self.call_from_thread(self._started_or_done)
+            self.from_worker(self._started_or_done)
+
+    def from_worker(self, callback: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """call_from_thread for the session's workers, unless the app has already stopped: a worker that
+        finishes after the person quit has nobody left to tell."""
+        if not self.is_running:
+            return None
+        try:
+            return self.call_from_thread(callback, *args, **kwargs)
+        except RuntimeError:
+            return None
 
     def _started_or_done(self) -> None:
         self._starting = None
@@ -183,7 +193,7 @@ class WizardApp(App[int]):
                 screen.show_answer()
         elif isinstance(event, ConsentRequested):
             self.consent[event.stage] = event
-            if event.open_browser:
+            if not (event.approving_itself or self.session.options.no_browser):
                 self.open_in_browser(event.url, quiet=True)
             if screen is not None:
                 screen.show_consent()
@@ -195,8 +205,11 @@ class WizardApp(App[int]):
             self._refresh_active()
         elif isinstance(event, OperationChanged):
             self._refresh_active()
-            if event.what is None and self._quit_when_idle:
-                self.exit(0)
+            if self._quit_when_idle:
+                if event.what is None:
+                    self.exit(0)
+                else:
+                    self.session.cancel()  # asked to stop before this operation had begun
 
     def on_session_question(self, message: SessionQuestion) -> None:
         question, answer = message.question, message.answer
@@ -261,7 +274,7 @@ class WizardApp(App[int]):
     def _run_stage(self, key: str) -> None:
         outcome = self.call_session(partial(self.session.run_stage, key))
         if outcome is not None:
-            self.call_from_thread(self._stage_finished, key, outcome)
+            self.from_worker(self._stage_finished, key, outcome)
 
     def _stage_finished(self, key: str, outcome: Outcome) -> None:
         if outcome.checks:
@@ -271,6 +284,7 @@ class WizardApp(App[int]):
             screen.hide_progress()
         stage = self.session.stage(key)
         self.sub_title = SANDBOX_TITLE if self.session.is_sandbox else "AWS"
+        self._refresh_active()  # the checks just stored, shown
         if outcome.ok:
             self.notify(f"{stage.name}: done and verified.", title=stage.title)
         elif outcome.error is not None:
@@ -289,12 +303,13 @@ class WizardApp(App[int]):
         # The stage's own Verify is the deep check: on stage 8 it asks the agent again.
         outcome = self.call_session(partial(self.session.verify_stage, key, deep=True))
         if outcome is not None:
-            self.call_from_thread(self._verify_finished, key, outcome)
+            self.from_worker(self._verify_finished, key, outcome)
 
     def _verify_finished(self, key: str, outcome: Outcome) -> None:
         if outcome.checks:
             self.checks[key] = outcome.checks
         stage = self.session.stage(key)
+        self._refresh_active()
         if outcome.ok:
             self.notify(f"All {len(outcome.checks)} checks pass.", title=stage.name)
         elif outcome.error is not None:

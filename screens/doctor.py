@@ -62,7 +62,7 @@ class DoctorModal(ModalScreen[None]):
             findings = app.call_session(app.session.doctor)
         except Exception as exc:  # the doctor itself must never take the app down
             findings = [Finding("error", "doctor", f"could not finish: {exc}")]
-        self.app.call_from_thread(self._show, findings or [Finding("warning", "doctor", "did not run: busy")])
+        self.wizard_app.from_worker(self._show, findings or [Finding("warning", "doctor", "did not run: busy")])
 
     def _title(self, text: str) -> None:
         self.query_one("#doctor-title", Static).update(Text(text, style="bold"))

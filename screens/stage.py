@@ -207,7 +207,9 @@ class StageScreen(Screen[None]):
         if exports:
             widget.update(Text(exports.rstrip("\n"), no_wrap=True, overflow="ignore"))
         else:
-            widget.update(Text("Available after stage 1 wrote the env file.", style="dim"))
+            widget.update(
+                Text(f"Available after {self.session.stages.name('cognito')} wrote the env file.", style="dim")
+            )
         self.query_one("#copy-exports", Button).disabled = not exports
 
     def _exports(self, reveal: bool) -> str:

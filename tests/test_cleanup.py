@@ -523,7 +523,7 @@ def test_declining_at_engine_level_deletes_nothing(pools_only: Any, sandbox_endp
     assert wizard.error_of("cleanup") == {"message": error.message, "fix": error.fix}
     (question,) = wizard.port.questions[asked:]
     assert isinstance(question, Confirm) and question.needs_yes and question.default is False
-    assert question.text == "Delete the resources listed above?"
+    assert question.text == "Delete what the plan lists?"
     assert runtime_pool in question.detail and identity_pool in question.detail  # the plan, in full
     assert runtime_pool not in question.text
     assert deletes(wizard, mark) == []

@@ -11,6 +11,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from wizard_helpers import BEFORE_DEPLOY, client, make_unique, reopen
 
@@ -137,3 +138,44 @@ def test_a_role_you_bring_is_used_as_it_is(wizard: Any, wheelhouse: Path, sandbo
     assert recorded["role_arn"] == role["Arn"] and recorded["role_origin"] == "yours"
     assert iam.get_role(RoleName=role["RoleName"])["Role"]["AssumeRolePolicyDocument"] == trust
     assert iam.list_role_policies(RoleName=role["RoleName"])["PolicyNames"] == []
+
+
+def test_a_reconfigured_return_url_reaches_the_runtime(deployed: Any, sandbox_endpoint: str) -> None:
+    """--reconfigure --return-url: the workload identity, the runtime's environment and its own workload identity
+    all take the new URL (an unchanged zip is no reason to leave the old one deployed)."""
+    from wizard_helpers import free_port
+
+    new_url = f"http://localhost:{free_port()}/oauth2/callback"
+    runtime_id = deployed.state.resources("deploy")["runtime_id"]
+    switched = reopen(deployed, return_url=new_url, reconfigure=True)
+    assert {switched.status_of(key) for key in ("workload", "deploy", "invoke")} == {"pending"}
+    outcome = switched.run_through("deploy")
+    assert outcome.ok, outcome.error and outcome.error.message
+    control = client("bedrock-agentcore-control", sandbox_endpoint)
+    runtime = control.get_agent_runtime(agentRuntimeId=runtime_id)
+    assert runtime["environmentVariables"]["AGENTCORE_OAUTH2_RETURN_URL"] == new_url
+    assert switched.state.resources("deploy")["runtime_id"] == runtime_id  # updated in place, not a second one
+    own = runtime["workloadIdentityDetails"]["workloadIdentityArn"].rsplit("/", 1)[-1]
+    assert new_url in control.get_workload_identity(name=own)["allowedResourceOauth2ReturnUrls"]
+
+
+def test_a_workload_name_is_recorded_before_it_is_created(wizard: Any, wheelhouse: Path, monkeypatch: Any) -> None:
+    """A stage 6 that fails after CreateWorkloadIdentity must not let a later run forget the name (an orphan)."""
+    from wizard.errors import UsageError
+    from wizard.files import agentcore_yaml
+
+    wizard = make_unique(wizard, wheelhouse)
+    for key in ("preflight", "cognito", "agent", "configure"):
+        assert wizard.run_stage(key).ok
+    name = wizard.settings.workload_name
+
+    def broken_save(*args: Any, **kwargs: Any) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(agentcore_yaml, "save", broken_save)
+    assert not wizard.run_stage("workload").ok
+    monkeypatch.undo()
+    assert wizard.state.data["settings"]["workload_name"] == name
+    with pytest.raises(UsageError) as refused:
+        reopen(wizard, workload_name="another-workload", reconfigure=True)
+    assert f"workload identity {name}" in refused.value.fix

@@ -324,7 +324,7 @@ def test_consent_events_carry_what_the_screen_needs(deployed: Any) -> None:
     assert requested.listening is True and requested.not_listening_because == ""
     assert requested.username == identity_user(deployed).username
     assert requested.return_url == deployed.ctx.return_url
-    assert requested.open_browser is False  # --auto-consent signs in itself; the front end opens nothing
+    assert requested.approving_itself is True  # --auto-consent signs in itself; the front end opens nothing
     assert closed.outcome == "approved"
     # The event names who signs in, never the password.
     for event in consent_events:

@@ -203,6 +203,9 @@ async def test_run_preflight_and_cognito_then_reveal_and_hide_secrets(make_app, 
         await wait_idle(pilot, app, "cognito")
         assert status(app, "cognito") == "done", app.session.error_of(app.session.stage("cognito"))
         assert status(app, "preflight") == "done"
+        # The checks the run ended with are on screen at once, not only after pressing Verify.
+        checks = plain(screen.query_one("#checks", Static))
+        assert "Not checked yet" not in checks and "✓ runtime pool exists" in checks, checks
 
         # Every AWS call is named in the log, both in the app's record and on the screen.
         recorded = [line.plain for line in app.logs["cognito"]]

@@ -406,3 +406,78 @@ def test_a_role_given_by_name_is_the_role_recorded_by_arn(project: Path) -> None
     session.close()
     with pytest.raises(UsageError, match="OtherRole"):
         open_session(Options(project=project, execution_role="OtherRole"))
+
+
+# --- what the review of the session found ---------------------------------------------------------
+
+
+def test_reconfigure_reports_the_stages_it_sends_back(wizard: Any) -> None:
+    assert wizard.run_stage("agent").ok
+    switched = reopen(wizard, model_id=EU_MODEL, reconfigure=True)
+    changed = [event for event in switched.events if isinstance(event, StatusChanged) and event.stage == "agent"]
+    assert changed[-1].status == "pending" and changed[-1].error["code"] == "reconfigured"
+    on_disk = json.loads(switched.state.path.read_text())
+    assert on_disk["settings"]["model_id"] == EU_MODEL and on_disk["stages"]["agent"]["status"] == "pending"
+
+
+def test_a_stop_while_the_account_question_waits_is_an_outcome(project: Path) -> None:
+    port = HoldingPort()
+    session = open_session(Options(project=project), port)
+    session.state.update(mode="aws", region="eu-west-1", account="123456789012")
+    session.state.set_status("preflight", "done")
+    outcome: list[Any] = []
+    worker = threading.Thread(target=lambda: outcome.append(session.run_stage("cognito")))
+    worker.start()
+    assert port.asked.wait(30)
+    assert isinstance(port.questions[-1], Confirm) and "AWS account 123456789012" in port.questions[-1].text
+    session.cancel()
+    worker.join(30)
+    assert outcome and not outcome[0].ok and "nothing was created" in outcome[0].error.message
+    assert session.status_of("cognito") == "pending" and session.busy is None
+
+
+def test_a_stop_asked_while_idle_does_not_stop_the_next_operation(project: Path) -> None:
+    session = open_session(Options(project=project))
+    session.cancel()
+    assert session.run_stage("agent").ok
+
+
+def test_a_confirmation_at_a_terminal_is_asked_on_stderr_so_stdout_stays_json(monkeypatch: Any) -> None:
+    import io
+
+    from wizard.headless import HeadlessPort
+
+    out, err = io.StringIO(), io.StringIO()
+    port = HeadlessPort(json_lines=True, interactive=True, out=out, err=err)
+    monkeypatch.setattr("builtins.input", lambda *args: "y")
+    answers: list[Any] = []
+    port.ask(Confirm("cognito", text="Create quickstart resources?", needs_yes=True), answers.append)
+    assert answers == [True]
+    assert [json.loads(line)["kind"] for line in out.getvalue().splitlines()] == ["question"]
+    assert "Create quickstart resources? [y/N]" in err.getvalue()
+
+
+def test_a_400_that_is_not_about_the_session_id_gets_the_general_fix() -> None:
+    other = explain(errors.RuntimeRefused(400, '{"message": "Request body is not valid JSON"}'))
+    assert "session id" not in other.fix
+    short = explain(errors.RuntimeRefused(400, '{"message": "runtimeSessionId is too short"}'))
+    assert "33 to 256" in short.fix
+
+
+@pytest.mark.cli
+def test_cleanup_that_cannot_work_exits_1_with_its_fix(tmp_path: Path, wheelhouse: Path) -> None:
+    """No state, identity files naming pools, no region anywhere: not a "no" from the person, a failure."""
+    folder = tmp_path / "noregion"
+    folder.mkdir()
+    (folder / ".agentcore_identity_cognito_user.json").write_text(
+        json.dumps(
+            {
+                "runtime": {"pool_id": "us-east-1_x", "client_id": "c", "username": "u", "password": "p"},
+                "identity": {"pool_id": "us-east-1_y", "client_id": "d", "username": "v", "password": "q"},
+            }
+        )
+    )
+    result = run_cli(folder, "cleanup", "--yes")
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert "region" in result.stderr.lower() and "fix:" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from wizard import __version__, names
-from wizard.errors import ConfirmationRequired, NeedsAction, UsageError, WaitingOnUser, WizardError
+from wizard.errors import Declined, UsageError, WaitingOnUser, WizardError
 from wizard.settings import Options
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_WAITING = 0, 1, 2, 3
@@ -386,7 +386,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
             return EXIT_OK
         outcome = session.run_stage("cleanup")
         error = outcome.error
-        if isinstance(error, NeedsAction) and not isinstance(error, ConfirmationRequired):
+        if isinstance(error, Declined):
             port.say(error.message)  # the person said no at the terminal: nothing to report but that
             return EXIT_OK
         if error is not None:

@@ -18,7 +18,7 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from wizard.errors import UsageError, WizardError
+from wizard.errors import UsageError, WizardError, render_stage_refs
 
 if TYPE_CHECKING:
     from http.server import ThreadingHTTPServer
@@ -227,7 +227,7 @@ def sandbox_consent(authorization_url: str, username: str, password: str, approv
     if login.status != 200:
         raise WizardError(
             f"The sandbox's sign-in page refused the identity pool's test user ({login.status} {title}).",
-            fix="Run stage 1 again to reset the test user, then this stage.",
+            fix=render_stage_refs("Run {cognito} again to reset the test user, then this stage."),
         )
     decision, title = _post_form(
         host,

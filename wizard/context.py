@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from wizard.errors import Cancelled, WizardError
-from wizard.events import AnswerChunk, AwsCall, Confirm, Event, LogLine, Progress, Question
+from wizard.events import AnswerChunk, AwsCall, Confirm, Event, LogLine, Progress, Question, StatusChanged
 from wizard.settings import Options, Settings
 from wizard.state import StateFile
 
@@ -92,6 +92,11 @@ class Context:
         if fraction is not None:
             fraction = max(0.0, min(1.0, fraction))
         self._emit(Progress(self.current_stage, fraction, message))
+
+    def set_status(self, key: str, status: str, error: dict[str, str] | None = None) -> None:
+        """A stage's status, recorded and reported (cleanup sends every stage back to pending)."""
+        self.state.set_status(key, status, error)
+        self._emit(StatusChanged(key, status, error))
 
     def answer_chunk(self, call: str, text: str = "", starts: bool = False) -> None:
         self._emit(AnswerChunk(self.current_stage, call, text, starts))

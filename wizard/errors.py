@@ -43,6 +43,10 @@ class ConfirmationRequired(NeedsAction, UsageError):
     """Headless, off a terminal, without --yes: the wizard may not assume a yes to creating or deleting."""
 
 
+class Declined(NeedsAction):
+    """The person said no to a change (keep the file, do not delete): nothing happened, on purpose."""
+
+
 class WaitingOnUser(NeedsAction):
     """Stage 8 stopped waiting for the person's approval in the browser: resumable later (exit code 3)."""
 
@@ -169,7 +173,6 @@ KNOWN: tuple[Known, ...] = (
     Known(
         "Use a session id of 33 to 256 characters (leave --session-id out and the wizard makes one).",
         phrases=("runtimeSessionId",),
-        codes=("http_400",),
     ),
     # AWS error codes.
     Known(

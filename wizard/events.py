@@ -92,7 +92,7 @@ class ConsentRequested(Event):
     return_url: str
     not_listening_because: str = ""
     expires_at: float = 0.0  # seconds since the epoch
-    open_browser: bool = True  # False when the person asked for no browser (--no-browser)
+    approving_itself: bool = False  # sandbox --auto-consent: the wizard signs in and approves, no browser needed
 
 
 @dataclass(frozen=True)

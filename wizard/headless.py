@@ -115,18 +115,16 @@ class HeadlessPort:
     def _consent(self, event: ConsentRequested) -> None:
         from wizard.consent import can_open_browser, open_browser
 
-        if event.open_browser:
+        if event.approving_itself:
+            return
+        if self.session is not None and not self.session.options.no_browser:
             if not can_open_browser():
                 self.say("  · No browser here (SSH or no display): open the link where you have one.")
             elif open_browser(event.url):
                 self.say("  · Opened the link in your browser.")
             else:
                 self.say("  ! Could not open a browser: open the link yourself.")
-        if not self._auto_consent():
-            self._read_pastes()
-
-    def _auto_consent(self) -> bool:
-        return bool(self.session and self.session.options.auto_consent)
+        self._read_pastes()
 
     def _read_pastes(self) -> None:
         """At a terminal, the URL the browser ended on may be pasted on stdin instead."""
@@ -173,13 +171,16 @@ class HeadlessPort:
     def _answer_at_terminal(self, question: Confirm, answer: Answer) -> None:
         with self._write_lock:
             self._end_line()
-            reply = _input(f"{question.text} [y/N] ")
+            # On stderr: stdout may be a stream of JSON lines a program reads.
+            self.err.write(f"{question.text} [y/N] ")
+            self.err.flush()
+            reply = _input()
         answer(reply.strip().lower() in ("y", "yes"))
 
 
-def _input(prompt: str) -> str:
+def _input() -> str:
     try:
-        return input(prompt)
+        return input()
     except EOFError:
         return ""
 

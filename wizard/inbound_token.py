@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from wizard.errors import WizardError
+from wizard.errors import WizardError, render_stage_refs
 
 RENEW_BEFORE_SECONDS = 60.0
 
@@ -54,14 +54,14 @@ def fetch(cognito: Any, client_id: str, username: str, password: str, client_sec
         challenge = answer.get("ChallengeName", "an unknown challenge")
         raise WizardError(
             f"Cognito asked for {challenge} instead of returning tokens.",
-            fix="Run stage 1 again: it sets a permanent password for the test user.",
+            fix=render_stage_refs("Run {cognito} again: it sets a permanent password for the test user."),
         )
     token = str(result["AccessToken"])
     claims = claims_of(token)
     if claims.get("token_use") != "access" or claims.get("client_id") != client_id:
         raise WizardError(
             "The token Cognito returned is not an access token of the runtime client.",
-            fix="Check RUNTIME_CLIENT_ID in the identity files, then run stage 1 again.",
+            fix=render_stage_refs("Check RUNTIME_CLIENT_ID in the identity files, then run {cognito} again."),
         )
     expires_at = float(claims.get("exp") or time.time() + float(result.get("ExpiresIn", 3600)))
     return BearerToken(token, client_id, expires_at)

@@ -192,16 +192,18 @@ class Session:
                 f"{said}.",
                 fix=f"Leave {flags} out to carry on as before. To change it on purpose, add --reconfigure{again}.",
             )
-        for conflict in conflicts:
-            self.settings.record(conflict.parameter.name)
         finished = [stage for stage in affected if self.status_of(stage) != "pending"]
+        note = {
+            "message": f"{flags} changed (--reconfigure): this stage runs again with the new value.",
+            "fix": "Run it (or `agentcore-wizard run`).",
+            "code": RECONFIGURED,
+        }
+        # The stages go back and the new values are recorded in one write: a kill in between loses neither.
         for stage in finished:
-            note = {
-                "message": f"{flags} changed (--reconfigure): this stage runs again with the new value.",
-                "fix": "Run it (or `agentcore-wizard run`).",
-                "code": RECONFIGURED,
-            }
-            self.state.set_status(stage.key, "pending", note)
+            self.state.set_status(stage.key, "pending", note, save=False)
+        self.settings.record(*(conflict.parameter.name for conflict in conflicts))
+        for stage in finished:
+            self._emit(StatusChanged(stage.key, "pending", note))
         again = f"{len(finished)} finished {'stage runs' if len(finished) == 1 else 'stages run'} again"
         self._emit(LogLine("", f"Switched {flags} (--reconfigure); {again}.", "warning"))
 
@@ -228,8 +230,9 @@ class Session:
             waiter.done.set()
 
     def cancel(self) -> None:
-        """Stop the running operation at its next safe point between AWS calls."""
-        self.ctx.cancel_event.set()
+        """Stop the running operation at its next safe point between AWS calls (nothing, when none runs)."""
+        if self._busy is not None:
+            self.ctx.cancel_event.set()
 
     def deliver_redirect(self, url: str) -> None:
         """The address the browser ended on after consent, pasted by the person."""
@@ -460,6 +463,9 @@ class Session:
             return Outcome(False, self.status_of(stage), error)
         try:
             self._confirm_account(stage)
+        except Cancelled:
+            stopped = WizardError("Stopped at your request; nothing was created.", fix="Run the stage again.")
+            return Outcome(False, self.status_of(stage), stopped)
         except WizardError as refused:
             self._emit(LogLine(stage.key, refused.message, "error"))
             return Outcome(False, self.status_of(stage), refused)
@@ -468,7 +474,7 @@ class Session:
         self._set(stage, "running")
         if stage.in_run and self.status_of("cleanup") != "pending":
             # Building again after a cleanup: the old cleanup no longer describes the project.
-            self.state.set_status("cleanup", "pending")
+            self.ctx.set_status("cleanup", "pending")
         checks: list[Check] = []
         for _attempt in range(3):  # again after the person chose a region or the sandbox
             try:
@@ -497,6 +503,10 @@ class Session:
                 self._set(stage, status, error)
                 self._emit(LogLine(stage.key, error.message, "error"))
                 return Outcome(False, status, error)
+        else:  # every attempt was answered by the person and none ran: not done
+            error = WizardError("The stage did not get to run.", fix="Run it again.")
+            self._set(stage, "failed", error)
+            return Outcome(False, "failed", error)
         failed = [check for check in checks if not check.ok]
         if failed:
             error = WizardError(

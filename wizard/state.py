@@ -302,6 +302,13 @@ class StateFile:
             self.stage(key).setdefault("resources", {})[name] = value
             self.save()
 
+    def record_many(self, key: str, values: dict[str, Any]) -> None:
+        """Several facts of one resource (its id, ARN and origin) in one write: a kill never splits them."""
+        _check_no_secrets(values)
+        with self._lock:
+            self.stage(key).setdefault("resources", {}).update(values)
+            self.save()
+
     def forget(self, key: str, name: str) -> None:
         with self._lock:
             self.stage(key).setdefault("resources", {}).pop(name, None)

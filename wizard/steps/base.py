@@ -124,6 +124,9 @@ class Stage:
     def record(self, ctx: Context, name: str, value: Any) -> None:
         ctx.state.record(self.key, name, value)
 
+    def record_many(self, ctx: Context, **values: Any) -> None:
+        ctx.state.record_many(self.key, values)
+
     def resources(self, ctx: Context) -> dict[str, Any]:
         return ctx.state.resources(self.key)
 
@@ -136,6 +139,13 @@ class Stage:
         """Whether the wizard made the resource or found it: set once, so cleanup knows what is ours."""
         if self.resources(ctx).get("origin") is None:
             self.record(ctx, "origin", origin)
+
+
+def shown_region(ctx: Context) -> str | None:
+    """The region a command on screen names: the pinned one, else what the settings resolve to (never a guess;
+    None while there is none). Looking must not ask AWS for a profile, so only the flag, the choice or the pin."""
+    pinned = ctx.state.data.get("region")
+    return str(pinned) if pinned else ctx.options.region or ctx.settings.chosen_region
 
 
 def stage_ref(key: str, capital: bool = False) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from wizard.errors import NeedsAction, WizardError
+from wizard.errors import Declined, WizardError
 from wizard.files import agentcore_yaml
 from wizard.settings import PARAMETER_NAMES
 from wizard.steps.base import Check, Detection, Stage, Teardown, stage_ref
@@ -70,7 +70,7 @@ confirmed gone.
         for line in render_plan(plan).splitlines():
             ctx.log(line)
         if deletions and not ctx.confirm(
-            "Delete the resources listed above?",
+            "Delete what the plan lists?",
             False,
             "Delete them",
             "Keep everything",
@@ -79,7 +79,7 @@ confirmed gone.
             refused="Cleanup deletes the resources listed above, and nobody was asked.",
             refused_fix="Pass --yes to confirm, or run it at a terminal to be asked.",
         ):
-            raise NeedsAction("Nothing was deleted.", fix="Run cleanup again when you are ready.")
+            raise Declined("Nothing was deleted.", fix="Run cleanup again when you are ready.")
         order = ctx.stages.teardown_order
         for index, stage in enumerate(order):
             ctx.checkpoint()
@@ -110,7 +110,7 @@ def reset_stages(ctx: Context) -> None:
             continue
         for name in list(record.get("resources") or {}):
             ctx.state.forget(key, name)
-        ctx.state.set_status(key, "pending")
+        ctx.set_status(key, "pending")
 
 
 def _line(item: Teardown) -> str:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from wizard.errors import WizardError, absent_as_none, error_code
 from wizard.files import identity as idfiles
-from wizard.steps.base import Check, Detection, Stage, Teardown
+from wizard.steps.base import Check, Detection, Stage, Teardown, shown_region
 
 if TYPE_CHECKING:
     from wizard.context import Context
@@ -76,7 +76,7 @@ Why the wizard does it differently from the toolkit:
 """
 
     def command(self, ctx: Context) -> str:
-        region = ctx.options.region or ctx.state.data.get("region") or "<region>"
+        region = shown_region(ctx) or "<region>"
         return f"agentcore identity setup-cognito --region {region}"
 
     def values(self, ctx: Context) -> list[tuple[str, str, bool]]:

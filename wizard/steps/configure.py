@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from wizard import names
-from wizard.errors import NeedsAction, WizardError
+from wizard.errors import Declined, WizardError
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idfiles
 from wizard.steps.base import Check, Detection, Stage, Teardown, stage_ref
@@ -117,7 +117,7 @@ entrypoint `agent.py`, **direct code deploy** (a zip, no container), PUBLIC netw
                 ctx.log(line)
             question = f"Write these changes to {agentcore_yaml.YAML_NAME}?"
             if not ctx.confirm(question, True, "Write them", "Not now", detail=change):
-                raise NeedsAction(
+                raise Declined(
                     f"{agentcore_yaml.YAML_NAME} was left as it was.",
                     fix="Run the stage again and accept the change when you are ready.",
                 )

@@ -8,7 +8,7 @@ import time
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from wizard.errors import NeedsAction, WizardError, absent_as_none, error_code
+from wizard.errors import Declined, WizardError, absent_as_none, error_code
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idfiles
 from wizard.files.execution_role import POLICY_NAME, RoleInputs, inline_policy, trust_policy
@@ -146,6 +146,8 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         role_arn = self._execution_role(ctx, name, account, region, provider)
         ctx.checkpoint()
         ctx.progress(0.5, "runtime")
+        # Before AWS holds them: later runs carry on with the same values, and cannot switch them silently.
+        ctx.settings.record(*self.uses)
         runtime = self._create_or_update(ctx, name, entry, role_arn, s3_key)
         ctx.checkpoint()
         self._wait_ready(ctx, runtime["agentRuntimeId"])
@@ -229,7 +231,7 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         else:
             question = f"Create the execution role {role_name} with this policy?"
             if not ctx.confirm(question, True, "Create the role", "Not now", detail=policy):
-                raise NeedsAction(
+                raise Declined(
                     "No execution role was created.",
                     fix="Run the stage again, or pass --reconfigure --execution-role ROLE to use one of yours.",
                 )
@@ -239,7 +241,7 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
                 AssumeRolePolicyDocument=json.dumps(trust_policy(inputs)),
                 Description="Execution role of an AgentCore runtime deployed by agentcore-wizard",
             )["Role"]["Arn"]
-            self.record(ctx, "role_origin", "created")
+            self.record_many(ctx, role_origin="created", role_arn=arn)
             ctx.log(f"Created the execution role {role_name}.", "success")
         self.record(ctx, "role_name", role_name)
         self.record(ctx, "role_arn", arn)
@@ -281,9 +283,10 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
                 for stale in ("runtime_id", "runtime_arn", "runtime_workload", "deployed_key"):
                     ctx.state.forget(self.key, stale)
             if current is not None:
-                unchanged = (
-                    recorded.get("deployed_key") == key
-                    and current.get("authorizerConfiguration") == request["authorizerConfiguration"]
+                # The code, the authorizer, the role and the environment (the return URL) all decide what runs.
+                unchanged = recorded.get("deployed_key") == key and all(
+                    current.get(field) == request[field]
+                    for field in ("authorizerConfiguration", "roleArn", "environmentVariables")
                 )
                 if unchanged:
                     ctx.log("The agent is unchanged since the last deploy; nothing to update.")
@@ -295,9 +298,9 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
                 ctx.log(f"Updated runtime {runtime_id} to the new code.", "success")
                 return {**dict(current), **dict(answer)}
         answer = self._with_role_retry(ctx, lambda: control.create_agent_runtime(agentRuntimeName=name, **request))
-        self.record(ctx, "runtime_id", answer["agentRuntimeId"])
-        self.record(ctx, "runtime_arn", answer["agentRuntimeArn"])
-        self.record(ctx, "deployed_key", key)
+        self.record_many(
+            ctx, runtime_id=answer["agentRuntimeId"], runtime_arn=answer["agentRuntimeArn"], deployed_key=key
+        )
         ctx.log(f"Created runtime {answer['agentRuntimeId']}.", "success")
         return dict(answer)
 

@@ -284,7 +284,7 @@ asks again in the same session, and the agent answers with the user's token (its
                     return_url=ctx.return_url,
                     not_listening_because=not_listening,
                     expires_at=time.time() + (deadline - started),
-                    open_browser=not (options.no_browser or options.auto_consent),
+                    approving_itself=options.auto_consent,
                 )
             )
             if options.auto_consent:

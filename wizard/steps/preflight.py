@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from wizard.errors import GENERIC_AWS_FIX, GENERIC_FIX, CheckFailed, explain
-from wizard.steps.base import Check, Detection, Stage
+from wizard.steps.base import Check, Detection, Stage, shown_region
 
 if TYPE_CHECKING:
     from wizard.context import Context
@@ -33,7 +33,7 @@ Checks what every later stage relies on, **before** anything is created:
 
     def command(self, ctx: Context) -> str:
         profile = f" --profile {ctx.options.profile}" if ctx.options.profile else ""
-        region = ctx.options.region or ctx.state.data.get("region")
+        region = shown_region(ctx)
         region_arg = f" --region {region}" if region else ""
         return f"aws sts get-caller-identity{profile}{region_arg}\npython3 --version"
 

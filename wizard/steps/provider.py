@@ -120,11 +120,15 @@ Done better than the quickstart:
         control = ctx.client("bedrock-agentcore-control")
         return absent_as_none(lambda: dict(control.get_oauth2_credential_provider(name=name)))
 
-    def _remember(self, ctx: Context, answer: dict[str, Any]) -> None:
-        self.record(ctx, "name", answer["name"])
-        self.record(ctx, "arn", answer["credentialProviderArn"])
-        self.record(ctx, "callback_url", answer.get("callbackUrl"))
-        self.record(ctx, "client_secret_arn", (answer.get("clientSecretArn") or {}).get("secretArn"))
+    def _remember(self, ctx: Context, answer: dict[str, Any], **more: Any) -> None:
+        self.record_many(
+            ctx,
+            name=answer["name"],
+            arn=answer["credentialProviderArn"],
+            callback_url=answer.get("callbackUrl"),
+            client_secret_arn=(answer.get("clientSecretArn") or {}).get("secretArn"),
+            **more,
+        )
 
     def run(self, ctx: Context) -> None:
         name = names.check_provider_name(ctx.settings.provider_name)
@@ -135,8 +139,7 @@ Done better than the quickstart:
             answer = control.create_oauth2_credential_provider(
                 name=name, credentialProviderVendor="CustomOauth2", oauth2ProviderConfigInput=provider_input(files)
             )
-            self._remember(ctx, answer)
-            self.record(ctx, "origin", "created")  # made just now: ours, whatever was here before
+            self._remember(ctx, answer, origin="created")  # made just now: ours, whatever was here before
             ctx.log(f"Created credential provider {name}.", "success")
         else:
             differ = settings_differ(answer, files)

@@ -72,13 +72,13 @@ yourself, and it is what the quickstart's cleanup expects to find.
         name = names.check_workload_name(workload_name(ctx))
         control = ctx.client("bedrock-agentcore-control")
         return_url = ctx.return_url
-        ctx.settings.record("return_url")  # before AWS holds it: later runs listen where the browser returns
+        # Before AWS holds them: later runs listen where the browser returns, and cannot forget the name.
+        ctx.settings.record("workload_name", "return_url")
         found = self._get(ctx, name)
         if found is None:
             found = dict(control.create_workload_identity(name=name, allowedResourceOauth2ReturnUrls=[return_url]))
-            self.record(ctx, "name", name)
-            self.record(ctx, "arn", found["workloadIdentityArn"])
-            self.record(ctx, "origin", "created")  # made just now: ours, whatever was here before
+            # Made just now: ours, whatever was here before (one write, so a kill never leaves it unowned).
+            self.record_many(ctx, name=name, arn=found["workloadIdentityArn"], origin="created")
             ctx.log(f"Created workload identity {name}.", "success")
         else:
             self.record(ctx, "name", name)
