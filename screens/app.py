@@ -14,13 +14,14 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
-from screens.modals import ConfirmModal, RegionModal
+from screens.modals import ChoiceModal, ConfirmModal, RegionModal
 from screens.stage import LOG_STYLES, StageScreen
 from screens.welcome import WelcomeScreen
 from wizard.errors import Busy, WizardError
 from wizard.events import (
     AnswerChunk,
     AwsCall,
+    Choose,
     ChooseRegion,
     Confirm,
     ConsentClosed,
@@ -220,6 +221,9 @@ class WizardApp(App[int]):
                 ConfirmModal(f"{question.text}\n\n{question.detail}", yes="Use the sandbox", no="Not now"),
                 partial(self._sandbox_answered, answer),
             )
+        elif isinstance(question, Choose):
+            text = f"{question.text}\n\n{question.detail}" if question.detail else question.text
+            self.push_screen(ChoiceModal(text, question.choices, question.default), answer)
         elif isinstance(question, Confirm):
             text = f"{question.text}\n\n{question.detail}" if question.detail else question.text
             self.push_screen(ConfirmModal(text, yes=question.yes, no=question.no), lambda value: answer(bool(value)))

@@ -47,6 +47,35 @@ class ConfirmModal(ModalScreen[bool]):
         self.dismiss(value)
 
 
+class ChoiceModal(ModalScreen[str | None]):
+    """One of several ways forward, each a button; Escape takes the safe default."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="choice.cancel")]
+
+    def __init__(self, question: str, choices: tuple[tuple[str, str], ...], default: str) -> None:
+        super().__init__()
+        self.question = question
+        self.choices = choices
+        self.default = default
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="dialog"):
+            with VerticalScroll(classes="dialog-body"):
+                yield Static(Text(self.question), classes="dialog-question")
+            with Vertical(classes="dialog-choices"):
+                for key, label in self.choices:
+                    yield Button(label, id=f"choice-{key}", variant="primary" if key == self.default else "default")
+
+    def on_mount(self) -> None:
+        self.query_one(f"#choice-{self.default}", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        self.dismiss((event.button.id or "").removeprefix("choice-") or self.default)
+
+    def action_cancel(self) -> None:
+        self.dismiss(self.default)
+
+
 class RegionModal(ModalScreen[str | None]):
     """Asked when no region comes from a flag, the state file or the profile: never guessed."""
 

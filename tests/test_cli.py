@@ -356,11 +356,17 @@ def test_corrupt_state_is_reported_and_kept(folder: Path) -> None:
     summary = json.loads(result.stdout)
     problem = summary["state_problem"]
     assert problem and "state.json" in problem
+    # status only reads: it reports the damage and leaves the file where it is.
+    assert (state_dir / "state.json").read_bytes() == garbage
+    assert not list(state_dir.glob("state.json.damaged-*"))
+    assert all(row["status"] == "pending" for row in summary["stages"])
+    # The next command that may change things moves it aside (never overwriting it) and rebuilds.
+    again = cli(folder, "run", "--through", "agent", "--sandbox-endpoint", "http://127.0.0.1:9")
+    assert "could not be read" in again.stderr, again.stderr
     damaged = list(state_dir.glob("state.json.damaged-*"))
     assert len(damaged) == 1
     assert damaged[0].read_bytes() == garbage
-    assert str(damaged[0]) in problem
-    assert all(row["status"] == "pending" for row in summary["stages"])
+    assert str(damaged[0]) in again.stderr
 
 
 # --- (f) no AWS setup at all ----------------------------------------------------------------------
@@ -398,8 +404,9 @@ def test_run_with_region_but_no_credentials_fails_offline(folder: Path) -> None:
 
 def test_bad_region_name_is_refused(folder: Path) -> None:
     result = cli(folder, "run", "--sandbox", "--yes", "--region", "Mars-1", "--through", "preflight")
-    assert result.returncode == 1
+    assert result.returncode == 2  # a usage error, refused before the folder is touched
     assert "not an AWS region" in result.stderr
+    assert not (folder / ".agentcore-wizard").exists()
     assert not (folder / ".agentcore-wizard" / "sandbox.json").exists()
 
 

@@ -105,7 +105,16 @@ def test_changed_agent_updates_the_runtime(deployed: Any, sandbox_endpoint: str)
         agentRuntimeId=recorded["runtime_id"]
     )
     assert runtime["agentRuntimeVersion"] == "2" and runtime["status"] == "READY"
-    assert len(deployed.state.resources("deploy")["s3_keys"]) == 2
+    # One object, where the toolkit's own deploy keeps it, now holding the changed code.
+    after = deployed.state.resources("deploy")
+    assert after["s3_keys"] == recorded["s3_keys"] and after["s3_keys"][0].endswith(
+        f"/{deployed.settings.agent_name}/deployment.zip"
+    )
+    assert after["package_sha256"] != recorded["package_sha256"] == recorded["deployed_sha256"]
+    assert after["deployed_sha256"] == after["package_sha256"]
+    s3 = client("s3", sandbox_endpoint)
+    head = s3.head_object(Bucket=after["bucket"], Key=after["s3_keys"][0])
+    assert head["Metadata"]["sha256"] == after["package_sha256"]
 
 
 def test_a_runtime_deleted_out_of_band_is_drift_then_deployed_again(deployed: Any, sandbox_endpoint: str) -> None:

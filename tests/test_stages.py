@@ -289,16 +289,17 @@ def crash_recovered(tmp_path_factory: pytest.TempPathFactory, sandbox_endpoint: 
     with Session(options) as first:
         assert first.run_stage("preflight").ok
         suffix = _set_project_id(first)
-        original = StateFile.record
+        original = StateFile.record_many
 
-        def record(self: StateFile, key: str, name: str, value: Any) -> None:
-            if name == "runtime_pool_id" and not crashed:
-                crashed.append(str(value))
+        def record_many(self: StateFile, key: str, values: dict[str, Any]) -> None:
+            # The pool's id and origin are recorded in one write, right after CreateUserPool answered.
+            if "runtime_pool_id" in values and not crashed:
+                crashed.append(str(values["runtime_pool_id"]))
                 raise _Crash("killed right after CreateUserPool")
-            original(self, key, name, value)
+            original(self, key, values)
 
         with pytest.MonkeyPatch.context() as patch:
-            patch.setattr(StateFile, "record", record)
+            patch.setattr(StateFile, "record_many", record_many)
             failed = first.run_stage("cognito")
         assert crashed, "the crash point was never reached"
         assert not failed.ok and failed.status == "failed"

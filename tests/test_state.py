@@ -117,8 +117,9 @@ def test_atomic_write_failure_while_writing_keeps_old_file_and_leaves_no_temp(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(state_mod.os, "fsync", fail)
-    with pytest.raises(OSError):
+    with pytest.raises(WizardError) as caught:  # said with its fix, never a bare OSError
         atomic_write(target, "new content")
+    assert caught.value.code == "disk_full" and "free some space" in caught.value.fix
     monkeypatch.undo()
     assert target.read_text() == "old content"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]

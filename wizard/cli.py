@@ -6,15 +6,21 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
+import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from wizard import __version__, names
-from wizard.errors import Declined, UsageError, WaitingOnUser, WizardError
+from wizard.errors import Declined, UsageError, WaitingOnUser, WizardError, explain, scrub
 from wizard.settings import Options
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_WAITING = 0, 1, 2, 3
+MAX_CONSENT_TIMEOUT = 86400.0  # a day: any longer is a typo (the link lasts 600 s)
+DEBUG_ENV = "AGENTCORE_WIZARD_DEBUG"  # set: an unexpected failure shows its traceback (for reporting bugs)
 FRONT_ENDS = "agentcore_wizard.front_ends"  # entry-point group: the terminal UI registers itself as "tui"
 
 _DEFAULTS: dict[str, Any] = {
@@ -87,6 +93,18 @@ def _agent_options(parser: argparse.ArgumentParser) -> None:
         "(default http://localhost:8081/oauth2/callback)",
     )
     _switch(parser, "--no-browser", "show the consent link but do not open a browser")
+    _switch(
+        parser,
+        "--repair",
+        "found identity files that no longer match AWS: mend them in place where possible (a missing app client, "
+        "domain or user made again in the same pool, a password set back to the one in the files)",
+    )
+    _switch(
+        parser,
+        "--start-fresh",
+        "found identity files that no longer match AWS: make new pools and files (the old files are kept as "
+        "backups; what they name is left in AWS)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -148,6 +166,11 @@ def build_parser() -> argparse.ArgumentParser:
     env = commands.add_parser("env", help="print the identity variables as correctly quoted exports")
     _common(env, aws=False)
     env.add_argument("--shell", default=argparse.SUPPRESS, choices=["bash", "zsh", "fish", "powershell"])
+    _switch(
+        env,
+        "--for-toolkit",
+        "print what points the quickstart's agentcore CLI at this folder's sandbox (or pinned region) instead",
+    )
 
     sandbox = commands.add_parser("sandbox", help="the offline sandbox")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
@@ -171,67 +194,93 @@ def _get(args: argparse.Namespace, name: str) -> Any:
 
 
 def options_from(args: argparse.Namespace) -> Options:
-    """The command line, checked, as frozen options: a bad value costs no AWS call and changes nothing."""
-    project = Path(_get(args, "dir")).expanduser().resolve()
-    provider_name = _get(args, "provider_name")
-    agent_name = _get(args, "agent_name")
-    workload_name = _get(args, "workload_name")
-    scopes_given = _get(args, "scopes")
-    scopes = None
-    if scopes_given is not None:
-        scopes = tuple(scope.strip() for scope in str(scopes_given).replace(" ", ",").split(",") if scope.strip())
-        if not scopes or any(len(scope) > 128 for scope in scopes):
-            raise UsageError(
-                "--scopes needs one or more scopes of 1-128 characters.", fix="For example --scopes openid"
-            )
-    session_id = _get(args, "session_id")
-    if session_id is not None:
-        from wizard.invocation import check_session_id
+    """The command line, checked, as frozen options: a bad value costs no AWS call and changes nothing.
 
-        try:
-            check_session_id(session_id)
-        except WizardError as error:
-            raise UsageError(error.message, fix=error.fix) from None
-    timeout = _get(args, "consent_timeout")
-    if timeout is not None and timeout <= 0:
-        raise UsageError("--consent-timeout must be a positive number of seconds.", fix="For example 300.")
-    return_url = _get(args, "return_url")
-    if return_url is not None:
-        from wizard.consent import check_return_url
+    Every value is checked whole (an empty one, or one ending in a newline, is refused, never ignored), and the
+    message names the option and its rule."""
+    from wizard.consent import check_return_url
+    from wizard.invocation import check_session_id
+    from wizard.settings import check_endpoint, check_region
 
-        check_return_url(return_url)
-    model_id = _get(args, "model_id")
-    if model_id is not None and not str(model_id).strip():
-        raise UsageError("--model-id is empty.", fix="Pass a Bedrock model id, or leave the option out.")
+    def given(name: str, flag: str, check: Callable[[Any], Any]) -> Any:
+        value = _get(args, name)
+        return None if value is None else _checked(flag, value, check)
+
+    timeout = given("consent_timeout", "--consent-timeout", _check_timeout)
     return Options(
-        project=project,
-        region=_get(args, "region"),
-        profile=_get(args, "profile"),
+        project=_project(args),
+        region=given("region", "--region", check_region),
+        profile=given("profile", "--profile", _check_profile),
         sandbox=bool(_get(args, "sandbox")),
-        sandbox_endpoint=_get(args, "sandbox_endpoint"),
+        sandbox_endpoint=given("sandbox_endpoint", "--sandbox-endpoint", check_endpoint),
         assume_yes=bool(_get(args, "yes")),
-        provider_name=names.check_provider_name(provider_name) if provider_name is not None else None,
-        agent_name=names.check_agent_name(agent_name) if agent_name is not None else None,
-        execution_role=_get(args, "execution_role"),
-        wheelhouse=_wheelhouse(_get(args, "wheelhouse")),
-        workload_name=names.check_workload_name(workload_name) if workload_name is not None else None,
-        scopes=scopes,
-        model_id=str(model_id).strip() if model_id is not None else None,
-        session_id=session_id,
-        return_url=return_url,
+        provider_name=given("provider_name", "--provider-name", names.check_provider_name),
+        agent_name=given("agent_name", "--agent-name", names.check_agent_name),
+        execution_role=given("execution_role", "--execution-role", names.check_execution_role),
+        wheelhouse=given("wheelhouse", "--wheelhouse", _wheelhouse),
+        workload_name=given("workload_name", "--workload-name", names.check_workload_name),
+        scopes=given("scopes", "--scopes", names.check_scopes),
+        model_id=given("model_id", "--model-id", names.check_model_id),
+        session_id=given("session_id", "--session-id", check_session_id),
+        return_url=given("return_url", "--return-url", check_return_url),
         reconfigure=bool(_get(args, "reconfigure")),
+        repair=bool(_get(args, "repair")),
+        start_fresh=bool(_get(args, "start_fresh")),
         no_browser=bool(_get(args, "no_browser")),
         auto_consent=bool(_get(args, "auto_consent")),
         consent_timeout=timeout,
     )
 
 
-def _wheelhouse(value: str | None) -> Path | None:
-    if not value:
-        return None
+def _checked(flag: str, value: Any, check: Callable[[Any], Any]) -> Any:
+    """The value as its check returns it, or a usage error that names the option (exit 2, before anything)."""
+    try:
+        return check(value)
+    except WizardError as error:
+        raise UsageError(f"{flag}: {error.message}", fix=error.fix) from None
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _project(args: argparse.Namespace) -> Path:
+    return Path(_checked("--dir", _get(args, "dir"), _check_folder)).expanduser().resolve()
+
+
+def _check_folder(value: str) -> str:
+    if not value or _CONTROL.search(value):
+        raise UsageError(
+            f"Folder {value!r} is empty or has a control character (a newline?) in it.",
+            fix="Pass the project folder, e.g. --dir ~/agentcore-identity-demo (or leave --dir out for this folder).",
+        )
+    return value
+
+
+def _check_profile(value: str) -> str:
+    if not value or _CONTROL.search(value) or value != value.strip():
+        raise UsageError(
+            f"Profile {value!r} is empty, has spaces around it or a control character in it.",
+            fix="Pass a profile from `aws configure list-profiles`, or leave --profile out.",
+        )
+    return value
+
+
+def _check_timeout(value: float) -> float:
+    if not (math.isfinite(value) and 0 < value <= MAX_CONSENT_TIMEOUT):
+        raise UsageError(
+            f"{value} is not a number of seconds the wizard can wait.",
+            fix=f"Pass a positive number up to {MAX_CONSENT_TIMEOUT:.0f} (the link itself lasts 600 s), e.g. 300.",
+        )
+    return value
+
+
+def _wheelhouse(value: str) -> Path:
+    _check_folder(value)
     path = Path(value).expanduser().resolve()
     if not path.is_dir():
-        raise UsageError(f"--wheelhouse {value} is not a folder.", fix="Point it at a folder of .whl files.")
+        raise UsageError(f"{value!r} is not a folder.", fix="Point it at a folder of .whl files.")
+    if not any(path.glob("*.whl")):
+        raise UsageError(f"{value!r} holds no .whl file.", fix="Point it at a folder of .whl files (pip download -d).")
     return path
 
 
@@ -260,12 +309,17 @@ def dispatch(argv: list[str] | None = None) -> int:
     except WizardError as error:
         _print_error(error)
         return EXIT_ERROR
+    except Exception as exc:  # a failure nothing explained yet: its message and fix, never a traceback
+        if os.environ.get(DEBUG_ENV):
+            raise
+        _print_error(explain(exc))
+        return EXIT_ERROR
 
 
 def _print_error(error: WizardError) -> None:
-    print(f"error: {error.message}", file=sys.stderr)
+    print(f"error: {scrub(error.message)}", file=sys.stderr)
     if error.fix:
-        print(f"  fix: {error.fix}", file=sys.stderr)
+        print(f"  fix: {scrub(error.fix)}", file=sys.stderr)
 
 
 def exit_code(error: WizardError | None) -> int:
@@ -347,7 +401,7 @@ def _finish(args: argparse.Namespace, session: Any, code: int) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from wizard.headless import print_table
+    from wizard.headless import print_table, scrubbed
 
     options = options_from(args)
     verify = bool(_get(args, "verify"))
@@ -355,15 +409,18 @@ def cmd_status(args: argparse.Namespace) -> int:
         raise UsageError(f"{options.project} is not a folder.", fix="Pass the project folder with --dir.")
     # Events only while verifying, and then on stderr: stdout carries the status.
     session, _port = _headless(argparse.Namespace(), options, events=verify)
-    # Reading needs no lock (writes are atomic); checking and recording drift does.
+    # Without --verify nothing is written: it only looks (read-only detection, records kept in memory); checking
+    # and recording drift takes the lock.
     session.open(lock=verify)
     try:
         code = EXIT_OK
         if verify and not all(outcome.ok for outcome in session.verify_all(deep=bool(_get(args, "deep")))):
             code = EXIT_ERROR
+        if not verify:
+            session.look()
         summary = session.summary()
         if _get(args, "json"):
-            print(json.dumps(summary, indent=2))
+            print(json.dumps(scrubbed(summary), indent=2))
         else:
             print_table(summary, sys.stdout)
         return code
@@ -378,10 +435,11 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
     if not options.project.is_dir():
         raise UsageError(f"{options.project} is not a folder.", fix="Pass the project folder with --dir.")
     session, port = _headless(args, options)
-    session.open()
+    dry_run = bool(_get(args, "dry_run"))
+    session.open(lock=not dry_run)  # a dry run changes nothing: no lock, no state, no file
     try:
         _banner(session)
-        if _get(args, "dry_run"):
+        if dry_run:
             print(render_plan(session.cleanup_plan()), file=sys.stderr)
             return EXIT_OK
         outcome = session.run_stage("cleanup")
@@ -421,7 +479,16 @@ def cmd_env(args: argparse.Namespace) -> int:
     from wizard.files.shell import exports
     from wizard.steps.base import stage_ref
 
-    project = Path(_get(args, "dir")).expanduser().resolve()
+    project = _project(args)
+    if _get(args, "for_toolkit"):
+        from wizard.files.shell import unsets
+        from wizard.toolkit import environment
+
+        found = environment(project)
+        shell = _get(args, "shell")
+        print(f"# {found.note}", file=sys.stderr)
+        sys.stdout.write(unsets(found.cleared, shell) + exports(found.values, shell))
+        return EXIT_OK
     if not (project / ENV_NAME).exists():
         raise WizardError(
             f"{project / ENV_NAME} does not exist.",
@@ -446,13 +513,16 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
             print(f"warning: serving the sandbox on {host}, reachable beyond this machine.", file=sys.stderr)
         ready = _get(args, "ready_file")
         delay = float(_get(args, "ready_delay"))
-        if delay < 0:
-            raise UsageError("--ready-delay cannot be negative.", fix="For example --ready-delay 2")
-        serve(host, int(_get(args, "port")), Path(ready) if ready else None, ready_delay=delay)
+        if not (math.isfinite(delay) and delay >= 0):
+            raise UsageError("--ready-delay must be a number of seconds, 0 or more.", fix="For example --ready-delay 2")
+        port = int(_get(args, "port"))
+        if not 0 <= port <= 65535:
+            raise UsageError(f"--port {port} is not a TCP port.", fix="Pass 0-65535 (0: any free port).")
+        serve(host, port, Path(ready) if ready else None, ready_delay=delay)
         return EXIT_OK
     from wizard.sandbox.manager import stop_folder_sandbox
 
-    project = Path(_get(args, "dir")).expanduser().resolve()
+    project = _project(args)
     if stop_folder_sandbox(project):
         print(f"Stopped the sandbox of {project}; its contents are gone.")
     else:

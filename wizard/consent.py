@@ -12,6 +12,7 @@ import html
 import http.client
 import os
 import queue
+import re
 import sys
 import threading
 import urllib.parse
@@ -48,13 +49,22 @@ def _split(url: str) -> tuple[urllib.parse.SplitResult, int | None]:
         return urllib.parse.urlsplit(""), None
 
 
+# http://localhost|127.0.0.1:PORT/path, matched whole: no user, query or fragment (the service appends its own
+# query, and the wizard's listener answers on the path alone).
+RETURN_URL = re.compile(
+    r"http://(?:localhost|127\.0\.0\.1):(?P<port>[1-9][0-9]{0,4})"
+    r"(?:/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})*)+"
+)
+
+
 def check_return_url(url: str) -> str:
     """A return URL the wizard can listen on itself: http on this machine, with a port and a path."""
-    parts, port = _split(url)
-    if parts.scheme != "http" or parts.hostname not in LOOPBACK or not port or not parts.path.startswith("/"):
+    match = RETURN_URL.fullmatch(url) if isinstance(url, str) else None
+    if match is None or int(match.group("port")) > 65535:
         raise UsageError(
-            f"--return-url {url} is not a local URL the wizard can listen on.",
-            fix="Use http://localhost:<port>/<path>, for example http://localhost:8081/oauth2/callback.",
+            f"Return URL {url!r} is not a local URL the wizard can listen on.",
+            fix="Use http://localhost:<port>/<path> or http://127.0.0.1:<port>/<path> with a port of 1-65535 and "
+            "no query, fragment or user name, for example http://localhost:8081/oauth2/callback.",
         )
     return url
 

@@ -175,6 +175,12 @@ class Context:
                 from wizard.sandbox.manager import ensure_folder_sandbox, running_endpoint
 
                 self._endpoint = running_endpoint(self.project)
+                if self._endpoint is None and self.state.read_only:
+                    raise WizardError(
+                        "This folder's sandbox is not running, so only the records can be shown.",
+                        fix="Any command that changes things starts it again (a new sandbox is empty).",
+                        code="sandbox_not_running",
+                    )
                 if self._endpoint is None:
                     self.log("Starting this folder's sandbox on 127.0.0.1 …")
                     self._endpoint = ensure_folder_sandbox(self.project)
@@ -209,12 +215,27 @@ class Context:
         return self._session
 
     def client(self, service: str) -> Any:
+        """A client that retries by itself (throttling, timeouts): for everything but creates."""
+        return self._client(service, creator=False)
+
+    def creator(self, service: str) -> Any:
+        """A client that never retries by itself, for creates: a retried create whose first answer was lost can
+        make a second resource. ownership.create_once retries them, looking for what a lost attempt made first."""
+        return self._client(service, creator=True)
+
+    def _client(self, service: str, creator: bool) -> Any:
+        key = f"{service}{'#creator' if creator else ''}"
         with self._clients_lock:
-            if service not in self._clients:
+            if key not in self._clients:
                 from botocore.config import Config
 
+                retries = (
+                    {"mode": "standard", "total_max_attempts": 1}
+                    if creator
+                    else {"mode": "adaptive", "max_attempts": 8}
+                )
                 config = Config(
-                    retries={"mode": "adaptive", "max_attempts": 8},
+                    retries=retries,
                     connect_timeout=10,
                     read_timeout=60,
                     user_agent_extra="agentcore-wizard",
@@ -223,8 +244,8 @@ class Context:
                     service, region_name=self.region, endpoint_url=self.endpoint, config=config
                 )
                 client.meta.events.register("before-call.*.*", self._announce_call)
-                self._clients[service] = client
-            return self._clients[service]
+                self._clients[key] = client
+            return self._clients[key]
 
     def _announce_call(self, model: Any = None, **_: Any) -> None:
         service = getattr(getattr(model, "service_model", None), "endpoint_prefix", "aws")

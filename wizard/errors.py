@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
+import errno
 import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -174,6 +177,13 @@ KNOWN: tuple[Known, ...] = (
         "Use a session id of 33 to 256 characters (leave --session-id out and the wizard makes one).",
         phrases=("runtimeSessionId",),
     ),
+    Known(
+        "A value that went into a request header is not allowed there (a newline or another control character "
+        "in a region, profile setting or name?). Check --region, AWS_REGION, the region in your profile and the one "
+        "this project pinned (`agentcore-wizard status` shows it), then run the stage again.",
+        phrases=("Invalid header value", "Invalid header name"),
+        message="A request could not be sent: {failure}",
+    ),
     # AWS error codes.
     Known(
         "Your AWS session has expired. Sign in again (for SSO: `aws sso login --profile <profile>`), "
@@ -193,6 +203,19 @@ KNOWN: tuple[Known, ...] = (
         "AWS is throttling requests. The wizard already retried with back-off; wait a minute and run "
         "the stage again. Nothing already created is lost.",
         codes=("Throttling", "ThrottlingException", "TooManyRequestsException", "LimitExceededException"),
+    ),
+    Known(
+        "AWS had an internal error (or the service was unavailable); the wizard already retried. Wait a minute "
+        "and run the stage again. Nothing already created is lost.",
+        codes=(
+            "InternalServerException",
+            "InternalFailure",
+            "InternalServerError",
+            "InternalError",
+            "InternalErrorException",
+            "ServiceUnavailable",
+            "ServiceUnavailableException",
+        ),
     ),
     Known(
         "Cognito rejected the username or password. If you edited the identity files by hand, run "
@@ -335,10 +358,80 @@ def _runtime_message(body: str) -> str:
     return body.strip()[:500]
 
 
+# --- files the wizard could not write ----------------------------------------------------------
+
+_DISK_FULL = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
+_NOT_ALLOWED = (errno.EACCES, errno.EPERM, errno.EROFS)
+_IN_THE_WAY = (errno.ENOTDIR, errno.EISDIR, errno.EEXIST)
+
+
+def file_error(exc: OSError, path: Path | str | None = None) -> WizardError:
+    """An OSError on one of the project's files as a message with its fix: a full disk, a folder that is not
+    writable, a file where a folder should be (or the reverse)."""
+    where = str(path or exc.filename or "a file of the project")
+    said = exc.strerror or str(exc)
+    if exc.errno in _DISK_FULL:
+        return WizardError(
+            f"Cannot write {where}: {said}.",
+            fix="The disk is full: free some space (or choose a folder on another disk with --dir), then run again; "
+            "what was already made is recorded and kept.",
+            code="disk_full",
+        )
+    if exc.errno in _NOT_ALLOWED:
+        return WizardError(
+            f"Cannot write {where}: {said}.",
+            fix="Check that the folder is writable by you (`ls -ld` it), or choose another with --dir, then run again.",
+            code="folder_not_writable",
+        )
+    if exc.errno in _IN_THE_WAY:
+        return WizardError(
+            f"Cannot use {where}: {said}.",
+            fix=f"Something is in the way: a file where the wizard keeps a folder, or the reverse. Move {where} "
+            "aside (do not delete what you may need), then run again.",
+            code="path_in_the_way",
+        )
+    return WizardError(f"Cannot use {where}: {said}.", fix=GENERIC_FIX, code="file_error")
+
+
+# --- what must never be shown --------------------------------------------------------------------
+
+# A request's Authorization header: botocore's errors can quote it (an invalid header value, a debug dump).
+_SIGV4 = re.compile(r"AWS4-(?:HMAC|ECDSA-P256)-SHA256\b.*?Signature=[0-9a-fA-F]*", re.DOTALL)
+_BEARER = re.compile(r"\bBearer\s+[A-Za-z0-9._~+/=-]{16,}", re.IGNORECASE)  # a token, not "bearer token"
+_AUTH_HEADER = re.compile(r"""(['"]?\bAuthorization['"]?\s*[:=]\s*)(['"]?)[^'"\r\n,}]+""", re.IGNORECASE)
+_SIGV4_PARTS = re.compile(r"\b(Credential|Signature)=[^\s,'\"]+")
+REDACTED = "[redacted]"
+
+
+def scrub(text: str) -> str:
+    """The text without any credential a request carried (SigV4 signatures, bearer tokens)."""
+    if not text:
+        return text
+    text = _SIGV4.sub(f"AWS4-HMAC-SHA256 {REDACTED}", text)
+    text = _SIGV4_PARTS.sub(lambda m: f"{m.group(1)}={REDACTED}", text)
+    text = _BEARER.sub(f"Bearer {REDACTED}", text)
+    return _AUTH_HEADER.sub(lambda m: f"{m.group(1)}{m.group(2)}{REDACTED}", text)
+
+
+def _scrubbed(error: WizardError) -> WizardError:
+    message, fix = scrub(error.message), scrub(error.fix)
+    if (message, fix) == (error.message, error.fix):
+        return error
+    clean = copy.copy(error)  # the same kind of error (NeedsAction, UsageError …), with the credential gone
+    clean.message, clean.fix = message, fix
+    clean.args = (message,)
+    return clean
+
+
 def explain(failure: BaseException | str) -> WizardError:
     """The only way a failure gets its fix: any exception from a stage, or a message seen elsewhere (a check's
     detail, an error recorded earlier), turned into a WizardError with the best known fix. A message that
-    matches nothing known gets an empty fix; an exception gets a generic one."""
+    matches nothing known gets an empty fix; an exception gets a generic one. No request's Authorization
+    header survives in what it says."""
+    return _scrubbed(_explain(failure))
+
+
+def _explain(failure: BaseException | str) -> WizardError:
     if isinstance(failure, str):
         known = _lookup(failure, "")
         return WizardError(failure, fix=render_stage_refs(known.fix) if known else "")
@@ -377,6 +470,8 @@ def explain(failure: BaseException | str) -> WizardError:
     if known is not None:
         message = known.message.format(failure=failure) if known.message else str(failure)
         return WizardError(message, fix=render_stage_refs(known.fix), code=name)
+    if isinstance(failure, OSError) and failure.filename and failure.errno:
+        return file_error(failure)  # a file of the project (network errors name no file)
     return WizardError(f"{name}: {failure}", fix=GENERIC_FIX)
 
 

@@ -146,6 +146,14 @@ class Confirm(Question):
 
 
 @dataclass(frozen=True)
+class Choose(Question):
+    """One of several ways forward: answered with a choice's key, or None (nobody to ask: `default`)."""
+
+    choices: tuple[tuple[str, str], ...] = ()  # (key, label)
+    default: str = ""
+
+
+@dataclass(frozen=True)
 class ChooseRegion(Question):
     """No region from a flag, the state file or the profile: which one? Answered with a name, or None."""
 

@@ -8,6 +8,7 @@ import sys
 import threading
 from typing import IO, TYPE_CHECKING, Any
 
+from wizard.errors import scrub
 from wizard.events import (
     AnswerChunk,
     AwsCall,
@@ -52,7 +53,8 @@ class HeadlessPort:
     def emit(self, event: Event) -> None:
         with self._write_lock:
             if self.json_lines:
-                self.out.write(json.dumps(event.to_json(), ensure_ascii=False) + "\n")
+                data = event.to_json() if isinstance(event, AnswerChunk) else scrubbed(event.to_json())
+                self.out.write(json.dumps(data, ensure_ascii=False) + "\n")
                 self.out.flush()
             self._show(event)
         if isinstance(event, ConsentRequested):
@@ -98,7 +100,7 @@ class HeadlessPort:
         self.err.flush()
 
     def _line(self, text: str) -> None:
-        print(text, file=self.err, flush=True)
+        print(scrub(text), file=self.err, flush=True)  # never a request's Authorization header
 
     def _end_line(self) -> None:
         if not self._at_line_start:
@@ -193,7 +195,21 @@ def print_table(summary: dict[str, Any], stream: IO[str]) -> None:
     for row in summary["stages"]:
         label = "-" if row["number"] is None else row["number"]
         print(f"  {label:>2}  {row['key']:<10} {row['status']:<13} {row['title']}", file=stream)
-        if row["error"]:
-            print(f"        {row['error'].get('message', '')}", file=stream)
+        evidence = (row.get("found") or {}).get("evidence", [])
+        for line in evidence:
+            print(f"        {line}", file=stream)
+        if row["error"] and row["error"].get("message") != "; ".join(evidence):
+            print(f"        {scrub(row['error'].get('message', ''))}", file=stream)
             if row["error"].get("fix"):
-                print(f"        fix: {row['error']['fix']}", file=stream)
+                print(f"        fix: {scrub(row['error']['fix'])}", file=stream)
+
+
+def scrubbed(value: Any) -> Any:
+    """A JSON value with every string scrubbed of credentials (before it is serialised, so it stays valid)."""
+    if isinstance(value, str):
+        return scrub(value)
+    if isinstance(value, dict):
+        return {key: scrubbed(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [scrubbed(item) for item in value]
+    return value

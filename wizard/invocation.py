@@ -24,6 +24,7 @@ READ_TIMEOUT = 900.0  # the runtime allows a request up to 15 minutes
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 RETRYABLE = (409, 429, 503)  # refused before the agent ran: safe to send again
 _URL = re.compile(r"https?://[^\s<>\"'`)\]]+")
+_SESSION_ID = re.compile(r"[\x21-\x7E]+")  # visible ASCII, matched whole
 
 
 def new_session_id() -> str:
@@ -36,13 +37,13 @@ def check_session_id(session_id: str) -> str:
         raise WizardError(
             f"The session id {session_id!r} has {len(session_id)} characters; AgentCore needs "
             f"{SESSION_ID_MIN} to {SESSION_ID_MAX}.",
-            fix="Leave --session-id out (the wizard makes one), or pass one of at least 33 characters.",
+            fix="Leave --session-id out (the wizard makes one), or pass one of 33 to 256 characters.",
             code="bad_session_id",
         )
-    if not session_id.isprintable() or any(c.isspace() for c in session_id):
+    if not _SESSION_ID.fullmatch(session_id):
         raise WizardError(
-            "The session id contains spaces or control characters.",
-            fix="Use letters, digits, '-' and '_' only.",
+            f"The session id {session_id!r} contains spaces, control characters or characters beyond ASCII.",
+            fix="Use visible ASCII characters only (it goes into an HTTP header), e.g. letters, digits, '-' and '_'.",
             code="bad_session_id",
         )
     return session_id

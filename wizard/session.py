@@ -27,6 +27,7 @@ from wizard.errors import (
     UsageError,
     WizardError,
     explain,
+    file_error,
 )
 from wizard.events import (
     ChooseRegion,
@@ -105,30 +106,38 @@ class Session:
         self._waiters: dict[int, _Waiter] = {}
         self._waiters_lock = threading.Lock()
         self._account_confirmed = False
+        self._looked: dict[str, Detection] = {}
 
     # --- lifecycle --------------------------------------------------------------------------------
 
     def open(self, lock: bool = True) -> Session:
-        """Take the folder (lock it; lock=False only reads), load the state, and settle mode and settings."""
+        """Take the folder (lock it), load the state, and settle mode and settings. lock=False only reads: the
+        state changes in memory and nothing in the folder is written, moved or created (status, a dry run)."""
         project = self.options.project
-        if not project.exists():
-            project.mkdir(parents=True)
+        self.state.read_only = not lock
+        try:
+            if lock and not project.exists():
+                project.mkdir(parents=True)
+        except OSError as exc:  # a parent that is not writable, a file in the way
+            raise file_error(exc, project) from None
         if not project.is_dir():
             raise UsageError(f"{project} is not a folder.", fix="Pass a folder with --dir.")
-        if lock:
-            self.lock.acquire()
-            self._locked = True
-            written = {name for stage in self.stages for name in stage.writes}
-            remove_stale_temps(project, tuple(sorted(written)))
-            remove_stale_temps(self.state.path.parent, (STATE_NAME,))
-        self.state.load()
-        if not lock:
-            return self
         try:
+            if lock:
+                self.lock.acquire()
+                self._locked = True
+                written = {name for stage in self.stages for name in stage.writes}
+                remove_stale_temps(project, tuple(sorted(written)))
+                remove_stale_temps(self.state.path.parent, (STATE_NAME,))
+            self.state.load()
+            if not lock:
+                return self
             self._settle_mode()
             self._settle_settings()
-        except BaseException:
+        except BaseException as exc:
             self.close()
+            if isinstance(exc, OSError):
+                raise file_error(exc) from None
             raise
         return self
 
@@ -324,6 +333,11 @@ class Session:
                 "status": self.status_of(stage),
                 "error": self.error_of(stage),
                 "resources": self.state.resources(stage.key),
+                **(
+                    {"found": {"status": looked.status, "evidence": looked.evidence}}
+                    if (looked := self._looked.get(stage.key))
+                    else {}
+                ),
             }
             for stage in self.stages
         ]
@@ -421,7 +435,11 @@ class Session:
                 # A stage reset by --reconfigure runs for real: what exists was made with the old value.
                 reconfigured = (self.error_of(stage) or {}).get("code") == RECONFIGURED
                 if stage.key != "preflight" and not reconfigured:
-                    detection = self._detect_stage(stage)
+                    try:
+                        detection = self._detect_stage(stage)
+                    except Exception as exc:  # looking failed (a 500, a throttle): the stage itself will say more
+                        self._emit(LogLine(stage.key, f"Could not look first: {explain(exc).message}", "warning"))
+                        detection = Detection("pending")
                     if detection.status == "done":
                         found = "; ".join(item.rstrip(".") for item in detection.evidence)
                         self._emit(LogLine(stage.key, f"Already in place: {found}.", "success"))
@@ -430,6 +448,21 @@ class Session:
                 if not last.ok:
                     return last
             return last
+
+    def look(self) -> dict[str, Detection]:
+        """What exists, stage by stage, with its evidence and whose it is, changing nothing (status). With a
+        read-only session (open(lock=False)) the records made while looking stay in memory."""
+        found: dict[str, Detection] = {}
+        with self._operation("looking at what exists"):
+            for stage in self.stages.run_order:
+                try:
+                    found[stage.key] = self._detect_stage(stage)
+                except Exception as exc:  # the rest would fail the same way (no sandbox, no region, no credentials)
+                    found[stage.key] = Detection("unknown", [explain(exc).message])
+                    if stage.needs_aws:
+                        break
+        self._looked = found
+        return found
 
     def cleanup_plan(self) -> list[Teardown]:
         """What cleanup would delete and keep, and why, changing nothing in AWS."""

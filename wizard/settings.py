@@ -23,7 +23,14 @@ if TYPE_CHECKING:
     from wizard.state import StateFile
 
 SANDBOX_DEFAULT_REGION = "us-east-1"
-REGION_PATTERN = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d+$")
+# Full matches (a `$` would let a trailing newline through): us-east-1, us-gov-west-1, eusc-de-east-1 …
+REGION_PATTERN = re.compile(r"[a-z]{2,4}(?:-[a-z]{1,12}){1,3}-\d{1,2}")
+# An http(s) endpoint: a host name, IPv4 or [IPv6] address, an optional port and path; no user, query or fragment.
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+ENDPOINT_PATTERN = re.compile(
+    rf"https?://(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]{{2,45}}\])(?::(?P<port>[0-9]{{1,5}}))?"
+    r"(?:/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})*)*"
+)
 DEFAULT_RETURN_URL = "http://localhost:8081/oauth2/callback"  # the toolkit's own, for familiarity
 DEFAULT_PROVIDER = "ExternalServiceProvider"
 DEFAULT_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
@@ -51,6 +58,8 @@ class Options:
     execution_role: str | None = None  # a role the user brings: used as is, never changed or deleted
     session_id: str | None = None  # the runtime session to use instead of one the wizard makes
     reconfigure: bool = False  # a flag that differs from what the project recorded replaces it
+    repair: bool = False  # found resources that fail verification: mend them in place where possible
+    start_fresh: bool = False  # found resources that fail verification: new ones (old files backed up)
     # Choices for this run only.
     assume_yes: bool = False
     wheelhouse: Path | None = None  # install the agent's dependencies only from here (offline)
@@ -337,10 +346,26 @@ class Settings:
         return out
 
 
-def check_region(region: str) -> None:
-    if not REGION_PATTERN.match(region):
+def check_region(region: str) -> str:
+    if not isinstance(region, str) or not REGION_PATTERN.fullmatch(region):
         raise WizardError(
             f"{region!r} is not an AWS region name.",
-            fix="Use a name like us-east-1 or eu-west-1.",
+            fix="Use a name like us-east-1 or eu-west-1: lower-case letters and '-', ending in a number, "
+            "with no spaces or newline.",
             code="bad_region",
         )
+    return region
+
+
+def check_endpoint(url: str) -> str:
+    """A sandbox endpoint: an http(s) URL with a host, and no user, query or fragment."""
+    match = ENDPOINT_PATTERN.fullmatch(url) if isinstance(url, str) else None
+    port = match.group("port") if match else None
+    if match is None or (port is not None and not 0 < int(port) < 65536):
+        raise WizardError(
+            f"Sandbox endpoint {url!r} is not an http(s) URL.",
+            fix="Pass the URL `agentcore-wizard sandbox serve` printed, e.g. http://127.0.0.1:4566 (a host, "
+            "an optional port of 1-65535 and path; no user, query or fragment).",
+            code="bad_endpoint",
+        )
+    return url

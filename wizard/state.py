@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from wizard.errors import WizardError
+from wizard.errors import WizardError, file_error
 
 SCHEMA_VERSION = 1
 WIZARD_DIR = ".agentcore-wizard"
@@ -28,7 +28,8 @@ _LEGACY_STATUSES = {"unavailable": "pending"}
 # Keys that must never reach the state file, whatever a stage tries to record.
 _SECRET_KEY = re.compile(r"(password|secret|token)", re.IGNORECASE)
 # Keys that name secrets but hold only identifiers or flags.
-_ALLOWED_SECRET_LIKE = {"client_secret_arn", "session_id", "runtime_session_id"}
+# client_token: CreateAgentRuntime's idempotency token, a random id that only makes a repeated create harmless.
+_ALLOWED_SECRET_LIKE = {"client_secret_arn", "session_id", "runtime_session_id", "client_token"}
 
 
 def wizard_dir(project: Path) -> Path:
@@ -54,8 +55,15 @@ def atomic_write(path: Path, text: str, mode: int = 0o600) -> None:
     """Write text so that readers see the old file or the new one, never a torn one.
 
     The temp file is created with its final mode, so the content is never readable by others,
-    even for an instant.
+    even for an instant. A failure (a full disk, a folder that is not writable) is a WizardError with its fix.
     """
+    try:
+        _atomic_write(path, text, mode)
+    except OSError as exc:
+        raise file_error(exc, path) from exc
+
+
+def _atomic_write(path: Path, text: str, mode: int) -> None:
     directory = path.parent
     fd, tmp_name = _create_exclusive_temp(directory, path.name, mode)
     try:
@@ -104,34 +112,123 @@ def _fsync_dir(directory: Path) -> None:
 
 
 class ProjectLock:
-    """An advisory lock so two wizards never interleave writes in one folder."""
+    """An advisory lock so two wizards never interleave writes in one folder.
+
+    Two locks, both held for the whole session: one on the lock file, which names the holder's pid, and one on
+    the project folder itself, so that deleting the lock file (a "stale lock" removed by hand) cannot let a
+    second wizard in. A lock file replaced between opening and locking it is opened again: the one locked is
+    always the one at the path."""
+
+    ATTEMPTS = 20
 
     def __init__(self, project: Path) -> None:
+        self.project = project
         self.path = wizard_dir(project) / LOCK_NAME
         self._fd: int | None = None
+        self._folder_fd: int | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        try:
-            _lock_fd(fd)
-        except OSError:
-            holder = _read_lock_holder(fd)
-            os.close(fd)
-            who = f" (pid {holder})" if holder else ""
+        folder = self.path.parent
+        if folder.exists() and not folder.is_dir():
             raise WizardError(
-                f"Another agentcore-wizard{who} is working in {self.path.parent.parent}.",
-                fix="Finish or quit the other wizard first; two wizards in one folder would "
-                "overwrite each other's progress.",
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, str(os.getpid()).encode())
-        self._fd = fd
+                f"{folder} is a file, but the wizard keeps this project's progress in a folder of that name.",
+                fix=f"Move the file aside (mv {folder} {folder}.file), then run again.",
+                code="path_in_the_way",
+            )
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise file_error(exc, folder) from None
+        try:
+            self._folder_fd = _lock_folder(self.project)
+        except BlockingIOError:
+            raise self._busy(_read_lock_holder_at(self.path)) from None
+        try:
+            self._fd = self._lock_file()
+        except BaseException:
+            self.release()
+            raise
+
+    def _lock_file(self) -> int:
+        for _ in range(self.ATTEMPTS):
+            try:
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise file_error(exc, self.path) from None
+            try:
+                _lock_fd(fd)
+            except OSError:
+                holder = _read_lock_holder(fd)
+                os.close(fd)
+                raise self._busy(holder) from None
+            if not _same_file(fd, self.path):
+                # Removed or replaced after we opened it: whoever locks the file there now holds the folder.
+                os.close(fd)
+                continue
+            try:
+                os.ftruncate(fd, 0)
+                os.write(fd, str(os.getpid()).encode())
+            except OSError as exc:
+                os.close(fd)
+                raise file_error(exc, self.path) from None
+            return fd
+        raise WizardError(
+            f"The lock file {self.path} keeps being replaced while the wizard takes it.",
+            fix="Something else is removing or rewriting it (another wizard, a sync tool or a cleanup script). "
+            "Stop that, then run again.",
+        )
+
+    def _busy(self, holder: str) -> WizardError:
+        who = f" (pid {holder})" if holder else ""
+        return WizardError(
+            f"Another agentcore-wizard{who} is working in {self.project}.",
+            fix="Finish or quit the other wizard first; two wizards in one folder would "
+            "overwrite each other's progress.",
+        )
 
     def release(self) -> None:
         if self._fd is not None:
             os.close(self._fd)
             self._fd = None
+        if self._folder_fd is not None:
+            os.close(self._folder_fd)
+            self._folder_fd = None
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    """Whether the open file is still the one at the path (not removed, not replaced by another)."""
+    try:
+        at_path = os.stat(path)
+    except FileNotFoundError:
+        return False
+    held = os.fstat(fd)
+    return (held.st_dev, held.st_ino) == (at_path.st_dev, at_path.st_ino)
+
+
+def _lock_folder(project: Path) -> int | None:
+    """An exclusive lock on the project folder itself, or None where folders cannot be locked (Windows, some
+    network file systems): then the lock file alone guards the folder. BlockingIOError: another holds it."""
+    if sys.platform == "win32":
+        return None
+    import fcntl
+
+    for _ in range(ProjectLock.ATTEMPTS):
+        try:
+            fd = os.open(project, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError as exc:
+            raise file_error(exc, project) from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise
+        except OSError:
+            os.close(fd)
+            return None
+        if _same_file(fd, project):
+            return fd
+        os.close(fd)  # the folder was replaced after we opened it: lock the one there now
+    return None
 
 
 def _lock_fd(fd: int) -> None:
@@ -143,6 +240,17 @@ def _lock_fd(fd: int) -> None:
     import fcntl
 
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _read_lock_holder_at(path: Path) -> str:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return ""
+    try:
+        return _read_lock_holder(fd)
+    finally:
+        os.close(fd)
 
 
 def _read_lock_holder(fd: int) -> str:
@@ -196,6 +304,8 @@ class StateFile:
         self.data: dict[str, Any] = _empty_state()
         self.recovered_from: Path | None = None
         self.load_problem: str | None = None
+        # Read-only (status, a dry run): records change in memory only; nothing is written, moved or created.
+        self.read_only = False
         # Stages may record from parallel worker threads.
         self._lock = threading.RLock()
 
@@ -245,13 +355,20 @@ class StateFile:
         return self
 
     def _set_aside(self, problem: str) -> None:
+        if self.read_only:  # reported, and left where it is for the next run that may change things
+            self.load_problem = f"{problem} The next run that changes anything moves it aside and rebuilds."
+            self.data = _empty_state()
+            return
         stamp = time.strftime("%Y%m%d-%H%M%S")
         aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
         counter = 1
         while aside.exists():  # never overwrite an earlier damaged copy
             counter += 1
             aside = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{counter}")
-        os.replace(self.path, aside)
+        try:
+            os.replace(self.path, aside)
+        except OSError as exc:
+            raise file_error(exc, self.path) from None
         self.recovered_from = aside
         self.load_problem = (
             f"{problem} It was moved to {aside}; the wizard rebuilds what it can from the folder and AWS."
@@ -267,9 +384,14 @@ class StateFile:
     def save(self) -> None:
         with self._lock:
             _check_no_secrets(self.data)
+            if self.read_only:
+                return
             self.data["updated_at"] = now_iso()
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            atomic_write(self.path, json.dumps(self.data, indent=2, sort_keys=True) + "\n")
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                atomic_write(self.path, json.dumps(self.data, indent=2, sort_keys=True) + "\n")
+            except OSError as exc:
+                raise file_error(exc, self.path) from None
 
     # --- per-stage records -------------------------------------------------------------------------
 

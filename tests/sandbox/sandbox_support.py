@@ -420,3 +420,46 @@ def redirect_query(answer: Response, return_url: str) -> dict[str, list[str]]:
 
 
 AUTH_URL = re.compile(r"http://127\.0\.0\.1:\d+/identities/oauth2/authorize\?request_uri=[A-Za-z0-9%._~\-]+")
+
+
+# ---------------------------------------------------------------------------------------------- Runtime
+
+AGENTCORE_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": "bedrock-agentcore.amazonaws.com"},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def make_role(iam: Any, prefix: str = "AgentCoreRole-") -> str:
+    return iam.create_role(RoleName=unique(prefix), AssumeRolePolicyDocument=json.dumps(AGENTCORE_TRUST))["Role"]["Arn"]
+
+
+def make_code_bucket(s3: Any, key: str = "agent.zip") -> str:
+    bucket = unique("agent-code-")
+    s3.create_bucket(Bucket=bucket)
+    s3.put_object(Bucket=bucket, Key=key, Body=b"PK\x05\x06" + b"\0" * 18)
+    return bucket
+
+
+def code_runtime_args(name: str, role_arn: str, bucket: str, **extra: Any) -> dict[str, Any]:
+    """A direct-code runtime with SigV4 inbound auth (no authorizer), as CreateAgentRuntime's arguments."""
+    return {
+        "agentRuntimeName": name,
+        "agentRuntimeArtifact": {
+            "codeConfiguration": {
+                "code": {"s3": {"bucket": bucket, "prefix": "agent.zip"}},
+                "runtime": "PYTHON_3_12",
+                "entryPoint": ["agent.py"],
+            }
+        },
+        "roleArn": role_arn,
+        "networkConfiguration": {"networkMode": "PUBLIC"},
+        "protocolConfiguration": {"serverProtocol": "HTTP"},
+        **extra,
+    }

@@ -275,3 +275,20 @@ def test_allowed_audience_accepts_an_id_token(
     )["AuthenticationResult"]["IdToken"]
     refused = invoke(endpoint, created["agentRuntimeArn"], other_id_token, session_id())
     assert refused.status == 403, (refused.status, refused.text[:300])
+
+
+def test_a_bearer_session_can_be_stopped(endpoint: str, data: Any, deployed: Deployed) -> None:
+    jwt = deployed.runtime_pool.token(deployed.runtime_pool.add_user())
+    session = session_id()
+    response_text(invoke(endpoint, deployed.arn, jwt, session))
+    stopped = data.stop_runtime_session(agentRuntimeArn=deployed.arn, runtimeSessionId=session)
+    assert stopped["runtimeSessionId"] == session
+    with pytest.raises(ClientError) as info:
+        data.stop_runtime_session(agentRuntimeArn=deployed.arn, runtimeSessionId=session)
+    assert error_code(info.value) == "ResourceNotFoundException", info.value
+    # A refused invocation (no token) starts no session.
+    refused = session_id()
+    assert invoke(endpoint, deployed.arn, None, refused).status == 401
+    with pytest.raises(ClientError) as info:
+        data.stop_runtime_session(agentRuntimeArn=deployed.arn, runtimeSessionId=refused)
+    assert error_code(info.value) == "ResourceNotFoundException", info.value

@@ -179,8 +179,10 @@ def with_provider(data: dict[str, Any], agent: str, name: str, arn: str, callbac
 
 
 def with_deployment(
-    data: dict[str, Any], agent: str, runtime_id: str, runtime_arn: str, role_arn: str, s3_uri: str
+    data: dict[str, Any], agent: str, runtime_id: str, runtime_arn: str, role_arn: str, s3_path: str
 ) -> dict[str, Any]:
+    """The deploy's record, as the toolkit writes it; `s3_path` is a bucket and prefix (`s3://bucket/prefix`), the
+    toolkit's deploy then puts the code at `<prefix>/<agent>/deployment.zip`."""
     data = copy.deepcopy(data)
     entry = data["agents"][agent]
     deployed = entry.get("bedrock_agentcore")
@@ -189,7 +191,7 @@ def with_deployment(
     deployed["agent_id"], deployed["agent_arn"] = runtime_id, runtime_arn
     aws = entry.setdefault("aws", {})
     aws["execution_role"], aws["execution_role_auto_create"] = role_arn, False
-    aws["s3_path"], aws["s3_auto_create"] = s3_uri.rsplit("/", 1)[0], False
+    aws["s3_path"], aws["s3_auto_create"] = s3_path, False
     return data
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import secrets
 import string
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -144,6 +145,27 @@ def write_identity_files(project: Path, files: IdentityFiles) -> None:
     atomic_write(project / JSON_NAME, render_json(files), mode=0o600)
     atomic_write(project / ENV_NAME, render_env(files), mode=0o600)
     ensure_gitignored(project, [JSON_NAME, ENV_NAME, f"{WIZARD_DIR}/"])
+
+
+def back_up_identity_files(project: Path) -> list[Path]:
+    """Copies of both identity files, 0600 from the first byte, named `<file>.backup-<time>` (never overwriting
+    an earlier copy): what the wizard writes over is never lost."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    made = []
+    for name in SECRET_FILES:
+        source = project / name
+        if not source.exists():
+            continue
+        target = project / f"{name}.backup-{stamp}"
+        counter = 1
+        while target.exists():
+            counter += 1
+            target = project / f"{name}.backup-{stamp}-{counter}"
+        atomic_write(target, source.read_text(encoding="utf-8"), mode=0o600)
+        made.append(target)
+    if made:
+        ensure_gitignored(project, [f"{name}.backup-*" for name in SECRET_FILES])
+    return made
 
 
 def read_identity_json(project: Path) -> IdentityFiles | None:

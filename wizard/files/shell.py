@@ -32,3 +32,17 @@ def exports(values: dict[str, str], shell: str) -> str:
     else:
         raise ValueError(f"unknown shell {shell!r}; choose one of {', '.join(SHELLS)}")
     return "\n".join(lines) + "\n"
+
+
+def unsets(names: list[str], shell: str) -> str:
+    """Lines that remove these variables from the named shell's environment."""
+    shell = shell.lower()
+    if not names:
+        return ""
+    if shell in ("bash", "zsh", "sh"):
+        return f"unset {' '.join(names)}\n"
+    if shell == "fish":
+        return "".join(f"set -e {name}\n" for name in names)
+    if shell in ("powershell", "pwsh"):
+        return "".join(f"Remove-Item Env:{name} -ErrorAction SilentlyContinue\n" for name in names)
+    raise ValueError(f"unknown shell {shell!r}; choose one of {', '.join(SHELLS)}")

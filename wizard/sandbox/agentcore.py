@@ -7,6 +7,7 @@ service's words. The HTTP side lives in server.py, the wire format in protocol.p
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import secrets
 import string
@@ -25,6 +26,8 @@ ACCOUNT = cognito.ACCOUNT
 SESSION_SECONDS = 600.0
 PAGE_DEFAULT = 10
 RUNTIME_NAME = r"[a-zA-Z][a-zA-Z0-9_]{0,47}"
+MAX_TAGS = 50  # per resource, as the model's TagsMap and the service's tagging guide say
+RESERVED_TAG_PREFIX = "aws:"
 PROVIDER_CONFIG_KEYS = {
     "customOauth2ProviderConfig": "CustomOauth2",
     "googleOauth2ProviderConfig": "GoogleOauth2",
@@ -58,6 +61,7 @@ class Provider:
     secret_name: str
     created: float
     updated: float
+    tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -68,6 +72,13 @@ class Workload:
     created: float
     updated: float
     owner_runtime: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class RuntimeVersion:
+    request: dict[str, Any]
+    created: float
 
 
 @dataclass
@@ -79,8 +90,12 @@ class Runtime:
     created: float
     updated: float
     ready_at: float
-    request: dict[str, Any]
+    request: dict[str, Any]  # the latest version's configuration
     workload_name: str
+    tags: dict[str, str] = field(default_factory=dict)
+    endpoint_tags: dict[str, str] = field(default_factory=dict)  # the DEFAULT endpoint's
+    versions: dict[int, RuntimeVersion] = field(default_factory=dict)
+    sessions: set[str] = field(default_factory=set)  # runtime sessions invoked and not stopped
 
 
 @dataclass
@@ -114,6 +129,10 @@ class RegionState:
     # (workload, user, provider) -> (access token, the scopes it was granted for)
     vault: dict[tuple[str, str, str], tuple[str, frozenset[str]]] = field(default_factory=dict)
     vault_modified: float = field(default_factory=_now)
+    vault_tags: dict[str, str] = field(default_factory=dict)
+    directory_tags: dict[str, str] = field(default_factory=dict)
+    # (operation, clientToken) -> (the request without its token, the answer it got)
+    idempotency: dict[tuple[str, str], tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=dict)
 
 
 class Sandbox:
@@ -143,7 +162,29 @@ class Sandbox:
     def handle(self, call: Call) -> dict[str, Any]:
         handler = HANDLERS[call.operation]
         with self.lock:
-            return handler(self, self.region(call.region), call.params, call)
+            state = self.region(call.region)
+            member = call.idempotency_member
+            token = call.params.get(member) if member else None
+            if not token:
+                return handler(self, state, call.params, call)
+            # The same token and the same request answer what the first one got; the same token with another
+            # request is refused. Only answered requests are remembered: a refused one may be sent again.
+            key = (call.operation, str(token))
+            request = copy.deepcopy({name: value for name, value in call.params.items() if name != member})
+            seen = state.idempotency.get(key)
+            if seen is not None:
+                if seen[0] != request:
+                    raise ServiceError(
+                        "ValidationException",
+                        f"The client token {token} was already used for a different {call.operation} request. "
+                        "Use a new client token for a different request.",
+                        400,
+                        reason="IdempotentParameterMismatchException",
+                    )
+                return copy.deepcopy(seen[1])
+            result = handler(self, state, call.params, call)
+            state.idempotency[key] = (request, copy.deepcopy(result))
+            return result
 
 
 HANDLERS: dict[str, Callable[[Sandbox, RegionState, dict[str, Any], Call], dict[str, Any]]] = {}
@@ -260,6 +301,7 @@ def create_provider(sandbox: Sandbox, state: RegionState, params: dict[str, Any]
     if name in state.providers:
         raise ServiceError("ConflictException", f"Credential provider with name {name} already exists", 409)
     config_key, config = _provider_config(params)
+    tags = _checked_tags(params.get("tags"))
     arn = f"arn:aws:bedrock-agentcore:{state.region}:{ACCOUNT}:token-vault/default/oauth2credentialprovider/{name}"
     secret_arn, secret_name = _store_client_secret(state.region, name, str(config.get("clientSecret", "")))
     provider = Provider(
@@ -273,6 +315,7 @@ def create_provider(sandbox: Sandbox, state: RegionState, params: dict[str, Any]
         secret_name=secret_name,
         created=_now(),
         updated=_now(),
+        tags=tags,
     )
     state.providers[name] = provider
     return _provider_out(provider, full=False)
@@ -356,17 +399,26 @@ def _workload_out(workload: Workload, full: bool = True) -> dict[str, Any]:
     return out
 
 
-def _new_workload(state: RegionState, name: str, return_urls: list[str], owner: str | None = None) -> Workload:
+def _new_workload(
+    state: RegionState,
+    name: str,
+    return_urls: list[str],
+    owner: str | None = None,
+    tags: dict[str, str] | None = None,
+) -> Workload:
     if name in state.workloads:
         raise ServiceError("ConflictException", f"Workload identity with name {name} already exists", 409)
-    workload = Workload(name, _workload_arn(state.region, name), list(return_urls), _now(), _now(), owner)
+    workload = Workload(
+        name, _workload_arn(state.region, name), list(return_urls), _now(), _now(), owner, dict(tags or {})
+    )
     state.workloads[name] = workload
     return workload
 
 
 @handler("CreateWorkloadIdentity")
 def create_workload(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
-    workload = _new_workload(state, params["name"], params.get("allowedResourceOauth2ReturnUrls") or [])
+    tags = _checked_tags(params.get("tags"))
+    workload = _new_workload(state, params["name"], params.get("allowedResourceOauth2ReturnUrls") or [], tags=tags)
     return _workload_out(workload, full=False)
 
 
@@ -454,26 +506,37 @@ def _check_runtime_name(name: str) -> None:
         )
 
 
+def _runtime_request(params: dict[str, Any], name: str) -> dict[str, Any]:
+    """A version's configuration: what was sent, less the id, the token and the tags (the runtime's)."""
+    request = {key: value for key, value in params.items() if key not in ("agentRuntimeId", "clientToken", "tags")}
+    request["agentRuntimeName"] = name
+    request.setdefault("networkConfiguration", {"networkMode": "PUBLIC"})
+    return request
+
+
 @handler("CreateAgentRuntime")
 def create_runtime(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
     name = params["agentRuntimeName"]
     _check_runtime_name(name)
+    tags = _checked_tags(params.get("tags"))
     if any(runtime.name == name for runtime in state.runtimes.values()):
         raise ServiceError("ConflictException", f"An agent runtime named {name} already exists", 409)
     runtime_id = f"{name}-{_random_alnum(10)}"
-    request = dict(params)
-    request.setdefault("networkConfiguration", {"networkMode": "PUBLIC"})
+    request = _runtime_request(params, name)
     workload = _new_workload(state, runtime_id, [], owner=runtime_id)
+    created = _now()
     runtime = Runtime(
         id=runtime_id,
         name=name,
         arn=f"arn:aws:bedrock-agentcore:{state.region}:{ACCOUNT}:runtime/{runtime_id}",
         version=1,
-        created=_now(),
-        updated=_now(),
-        ready_at=_now() + sandbox.ready_delay,
+        created=created,
+        updated=created,
+        ready_at=created + sandbox.ready_delay,
         request=request,
         workload_name=workload.name,
+        tags=tags,
+        versions={1: RuntimeVersion(copy.deepcopy(request), created)},
     )
     state.runtimes[runtime_id] = runtime
     return {
@@ -486,18 +549,36 @@ def create_runtime(sandbox: Sandbox, state: RegionState, params: dict[str, Any],
     }
 
 
-def _runtime_out(sandbox: Sandbox, state: RegionState, runtime: Runtime) -> dict[str, Any]:
-    request = runtime.request
+def _version(runtime: Runtime, version: Any) -> tuple[int, RuntimeVersion]:
+    """A runtime's version by number (the latest when not given)."""
+    if version in (None, ""):
+        return runtime.version, runtime.versions[runtime.version]
+    number = int(version)
+    found = runtime.versions.get(number)
+    if found is None:
+        raise ServiceError(
+            "ResourceNotFoundException", f"Could not find version {number} of Agent Runtime {runtime.id}", 404
+        )
+    return number, found
+
+
+def _version_status(sandbox: Sandbox, runtime: Runtime, number: int) -> str:
+    return runtime_status(sandbox, runtime) if number == runtime.version else "READY"
+
+
+def _runtime_out(sandbox: Sandbox, state: RegionState, runtime: Runtime, version: Any = None) -> dict[str, Any]:
+    number, chosen = _version(runtime, version)
+    request = chosen.request
     out: dict[str, Any] = {
         "agentRuntimeArn": runtime.arn,
         "agentRuntimeName": runtime.name,
         "agentRuntimeId": runtime.id,
-        "agentRuntimeVersion": str(runtime.version),
+        "agentRuntimeVersion": str(number),
         "createdAt": runtime.created,
-        "lastUpdatedAt": runtime.updated,
+        "lastUpdatedAt": chosen.created,
         "roleArn": request.get("roleArn"),
         "networkConfiguration": request.get("networkConfiguration"),
-        "status": runtime_status(sandbox, runtime),
+        "status": _version_status(sandbox, runtime, number),
         "lifecycleConfiguration": request.get("lifecycleConfiguration")
         or {"idleRuntimeSessionTimeout": 900, "maxLifetime": 28800},
         "workloadIdentityDetails": {"workloadIdentityArn": _workload_arn(state.region, runtime.workload_name)},
@@ -513,19 +594,20 @@ def _runtime_out(sandbox: Sandbox, state: RegionState, runtime: Runtime) -> dict
 
 @handler("GetAgentRuntime")
 def get_runtime(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
-    return _runtime_out(sandbox, state, _runtime(state, params["agentRuntimeId"]))
+    runtime = _runtime(state, params["agentRuntimeId"])
+    return _runtime_out(sandbox, state, runtime, params.get("agentRuntimeVersion"))
 
 
 @handler("UpdateAgentRuntime")
 def update_runtime(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
     runtime = _runtime(state, params["agentRuntimeId"])
-    request = {key: value for key, value in params.items() if key != "agentRuntimeId"}
-    request["agentRuntimeName"] = runtime.name
-    request.setdefault("networkConfiguration", {"networkMode": "PUBLIC"})
+    # An update replaces the whole configuration (description included) and makes a new version.
+    request = _runtime_request(params, runtime.name)
     runtime.request = request
     runtime.version += 1
     runtime.updated = _now()
-    runtime.ready_at = _now() + sandbox.ready_delay
+    runtime.ready_at = runtime.updated + sandbox.ready_delay
+    runtime.versions[runtime.version] = RuntimeVersion(copy.deepcopy(request), runtime.updated)
     return {
         "agentRuntimeArn": runtime.arn,
         "workloadIdentityDetails": {"workloadIdentityArn": _workload_arn(state.region, runtime.workload_name)},
@@ -540,26 +622,49 @@ def update_runtime(sandbox: Sandbox, state: RegionState, params: dict[str, Any],
 @handler("DeleteAgentRuntime")
 def delete_runtime(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
     runtime = _runtime(state, params["agentRuntimeId"])
-    del state.runtimes[runtime.id]
+    if params.get("agentRuntimeVersion"):
+        # Only that version goes; the one the runtime serves cannot.
+        number, _ = _version(runtime, params["agentRuntimeVersion"])
+        if number == runtime.version:
+            raise ServiceError(
+                "ValidationException",
+                f"Version {number} is the latest version of Agent Runtime {runtime.id}; "
+                "delete the runtime to delete it.",
+                400,
+            )
+        del runtime.versions[number]
+        return {"status": "DELETING", "agentRuntimeId": runtime.id, "agentRuntimeVersion": str(number)}
+    del state.runtimes[runtime.id]  # its tags, versions and sessions go with it
     state.workloads.pop(runtime.workload_name, None)
     return {"status": "DELETING", "agentRuntimeId": runtime.id, "agentRuntimeVersion": str(runtime.version)}
+
+
+def _runtime_summary(sandbox: Sandbox, runtime: Runtime, number: int, version: RuntimeVersion) -> dict[str, Any]:
+    return {
+        "agentRuntimeArn": runtime.arn,
+        "agentRuntimeId": runtime.id,
+        "agentRuntimeVersion": str(number),
+        "agentRuntimeName": runtime.name,
+        # Required in the summary shape although optional on create: "" when none was given.
+        "description": version.request.get("description") or "",
+        "lastUpdatedAt": version.created,
+        "status": _version_status(sandbox, runtime, number),
+    }
 
 
 @handler("ListAgentRuntimes")
 def list_runtimes(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
     chunk, following = _page(sorted(state.runtimes.values(), key=lambda r: r.created), params)
-    items = [
-        {
-            "agentRuntimeArn": r.arn,
-            "agentRuntimeId": r.id,
-            "agentRuntimeVersion": str(r.version),
-            "agentRuntimeName": r.name,
-            "description": r.request.get("description") or "",
-            "lastUpdatedAt": r.updated,
-            "status": runtime_status(sandbox, r),
-        }
-        for r in chunk
-    ]
+    items = [_runtime_summary(sandbox, r, r.version, r.versions[r.version]) for r in chunk]
+    return {"agentRuntimes": items, "nextToken": following}
+
+
+@handler("ListAgentRuntimeVersions")
+def list_runtime_versions(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    runtime = _runtime(state, params["agentRuntimeId"])
+    numbers = sorted(runtime.versions, reverse=True)  # the latest first
+    chunk, following = _page(numbers, params)
+    items = [_runtime_summary(sandbox, runtime, number, runtime.versions[number]) for number in chunk]
     return {"agentRuntimes": items, "nextToken": following}
 
 
@@ -611,6 +716,115 @@ def list_runtime_endpoints(sandbox: Sandbox, state: RegionState, params: dict[st
         )
     }
     return {"runtimeEndpoints": [summary]}
+
+
+# --- runtime sessions -----------------------------------------------------------------------------
+
+
+def note_session(runtime: Runtime, session_id: str) -> None:
+    """A session the runtime served: StopRuntimeSession can stop it (a later invocation starts it again)."""
+    runtime.sessions.add(session_id)
+
+
+@handler("StopRuntimeSession")
+def stop_runtime_session(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    state, runtime = runtime_by_arn(sandbox, params["agentRuntimeArn"])
+    qualifier = params.get("qualifier") or "DEFAULT"
+    if qualifier != "DEFAULT":
+        raise ServiceError(
+            "ResourceNotFoundException", f"Could not find endpoint {qualifier} for Agent Runtime {runtime.id}", 404
+        )
+    session_id = params["runtimeSessionId"]
+    if session_id not in runtime.sessions:
+        raise ServiceError("ResourceNotFoundException", f"Session {session_id} not found or already terminated", 404)
+    runtime.sessions.discard(session_id)
+    return {"runtimeSessionId": session_id, "statusCode": 200}
+
+
+# --- tags -----------------------------------------------------------------------------------------
+
+
+def _refuse_reserved(keys: Any) -> None:
+    reserved = sorted(str(key) for key in keys if str(key).lower().startswith(RESERVED_TAG_PREFIX))
+    if reserved:
+        raise ServiceError(
+            "ValidationException",
+            f"Tag keys starting with '{RESERVED_TAG_PREFIX}' are reserved for AWS use: {', '.join(reserved)}",
+            400,
+            reason="FieldValidationFailed",
+        )
+
+
+def _checked_tags(tags: Any) -> dict[str, str]:
+    """The tags of a create or TagResource (the model checked their count, lengths and patterns)."""
+    checked = {str(key): str(value) for key, value in (tags or {}).items()}
+    _refuse_reserved(checked)
+    return checked
+
+
+def _resource_tags(state: RegionState, path: list[str]) -> dict[str, str] | None:
+    """The live tag map of the resource an ARN's resource part names, None when there is none.
+
+    A provider's ARN never gets here today: the model's TaggableResourcesArn pattern (`[a-z-]+` resource types)
+    does not match `oauth2credentialprovider`, so validation refuses it first. Its create-time tags are kept.
+    """
+    if path[:1] == ["runtime"] and len(path) in (2, 4):
+        runtime = state.runtimes.get(path[1])
+        if runtime is None:
+            return None
+        if len(path) == 2:
+            return runtime.tags
+        return runtime.endpoint_tags if path[2:] == ["runtime-endpoint", "DEFAULT"] else None
+    if path[:2] == ["token-vault", "default"]:
+        if len(path) == 2:
+            return state.vault_tags
+        provider = state.providers.get(path[3]) if len(path) == 4 and path[2] == "oauth2credentialprovider" else None
+        return provider.tags if provider else None
+    if path[:2] == ["workload-identity-directory", "default"]:
+        if len(path) == 2:
+            return state.directory_tags
+        workload = state.workloads.get(path[3]) if len(path) == 4 and path[2] == "workload-identity" else None
+        return workload.tags if workload else None
+    return None
+
+
+def _tags_of(sandbox: Sandbox, arn: str) -> dict[str, str]:
+    parts = arn.split(":", 5)
+    if len(parts) == 6 and parts[:3] == ["arn", "aws", "bedrock-agentcore"] and parts[4] == ACCOUNT:
+        found = _resource_tags(sandbox.region(parts[3]), parts[5].split("/"))
+        if found is not None:
+            return found
+    raise ServiceError("ResourceNotFoundException", f"Resource not found: {arn}", 404)
+
+
+@handler("ListTagsForResource")
+def list_tags(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    return {"tags": dict(_tags_of(sandbox, params["resourceArn"]))}
+
+
+@handler("TagResource")
+def tag_resource(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    tags = _tags_of(sandbox, params["resourceArn"])
+    added = _checked_tags(params["tags"])
+    count = len({**tags, **added})
+    if count > MAX_TAGS:
+        # No status given: the model's for this error (402) is answered.
+        raise ServiceError(
+            "ServiceQuotaExceededException",
+            f"A resource can have at most {MAX_TAGS} tags; this request would give it {count}.",
+        )
+    tags.update(added)  # a key it already has takes the new value
+    return {}
+
+
+@handler("UntagResource")
+def untag_resource(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    tags = _tags_of(sandbox, params["resourceArn"])
+    keys = params.get("tagKeys") or []
+    _refuse_reserved(keys)
+    for key in keys:
+        tags.pop(key, None)  # a key it does not have is no error
+    return {}
 
 
 # --- identity data plane --------------------------------------------------------------------------
@@ -816,6 +1030,7 @@ def invoke_runtime_sigv4(sandbox: Sandbox, state: RegionState, params: dict[str,
     content_type, body = render_answer(
         stand_in_agent(sandbox, state, runtime, subject, artifact), params.get("accept") or ""
     )
+    note_session(runtime, session_id)
     return {"response": body, "contentType": content_type, "runtimeSessionId": session_id, "statusCode": 200}
 
 

@@ -12,8 +12,8 @@ import json
 import re
 import threading
 import urllib.parse
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 AGENTCORE_SERVICES = ("bedrock-agentcore-control", "bedrock-agentcore")
@@ -22,11 +22,12 @@ AGENTCORE_SERVICES = ("bedrock-agentcore-control", "bedrock-agentcore")
 class ServiceError(Exception):
     """An error answer in the service's style; the status comes from the model when not given."""
 
-    def __init__(self, code: str, message: str, status: int | None = None) -> None:
+    def __init__(self, code: str, message: str, status: int | None = None, **members: Any) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status
+        self.members = members  # further members of the error shape, e.g. a ValidationException's reason
 
 
 @dataclass
@@ -49,6 +50,8 @@ class Call:
     account: str
     headers: dict[str, str]
     raw_body: bytes
+    # The input member the model marks as the idempotency token (clientToken), if the operation has one.
+    idempotency_member: str | None = field(default=None)
 
 
 _routes: list[Route] | None = None
@@ -99,8 +102,26 @@ def match(method: str, raw_path: str, implemented: Callable[[str, str], bool]) -
     return None
 
 
+def idempotency_member(route: Route) -> str | None:
+    """The body or query member the model marks `idempotencyToken` (botocore fills it in when it is not given).
+
+    Header members so marked (InvokeAgentRuntime's runtimeSessionId) name a session, not a request: left out.
+    """
+    shape = route.operation.input_shape
+    if shape is None:
+        return None
+    for name, member in shape.members.items():
+        if member.metadata.get("idempotencyToken") and member.serialization.get("location") != "header":
+            return str(name)
+    return None
+
+
 def parse(
-    route: Route, uri_params: dict[str, str], query: dict[str, str], headers: dict[str, str], body: bytes
+    route: Route,
+    uri_params: dict[str, str],
+    query: Mapping[str, list[str]],
+    headers: dict[str, str],
+    body: bytes,
 ) -> dict[str, Any]:
     shape = route.operation.input_shape
     params: dict[str, Any] = {}
@@ -123,8 +144,12 @@ def parse(
             if wire in uri_params:
                 params[name] = uri_params[wire]
         elif location == "querystring":
-            if wire in query:
-                params[name] = _scalar(member, query[wire])
+            values = query.get(wire)
+            if values:
+                if member.type_name == "list":  # repeated keys: tagKeys=a&tagKeys=b
+                    params[name] = [_scalar(member.member, value) for value in values]
+                else:
+                    params[name] = _scalar(member, values[0])
         elif location == "header":
             value = lowered.get(wire.lower())
             if value is not None:
@@ -156,7 +181,12 @@ def validate(route: Route, params: dict[str, Any]) -> None:
     if problems:
         count = len(problems)
         noun = "error" if count == 1 else "errors"
-        raise ServiceError("ValidationException", f"{count} validation {noun} detected: " + "; ".join(problems), 400)
+        raise ServiceError(
+            "ValidationException",
+            f"{count} validation {noun} detected: " + "; ".join(problems),
+            400,
+            reason="FieldValidationFailed",
+        )
 
 
 def _validate_structure(shape: Any, value: Any, path: str, problems: list[str]) -> None:
@@ -179,19 +209,24 @@ def _validate_value(shape: Any, value: Any, path: str, problems: list[str]) -> N
         _check_length(meta, len(value), value, path, problems)
         for index, item in enumerate(value):
             _validate_value(shape.member, item, f"{path}.{index + 1}.member", problems)
-    elif kind == "string" and isinstance(value, str):
+    elif kind == "map" and isinstance(value, dict):
         _check_length(meta, len(value), value, path, problems)
-        pattern = meta.get("pattern")
-        if pattern and not re.fullmatch(pattern, value):
-            problems.append(
-                f"Value '{value}' at '{path}' failed to satisfy constraint: "
-                f"Member must satisfy regular expression pattern: {pattern}"
-            )
-        if shape.enum and value not in shape.enum:
-            problems.append(
-                f"Value '{value}' at '{path}' failed to satisfy constraint: "
-                f"Member must satisfy enum value set: [{', '.join(shape.enum)}]"
-            )
+        secret = "sensitive" in meta
+        for key, item in value.items():
+            # The service's style for maps: one problem per entry, its constraints in brackets.
+            for part, shown, constraints in (
+                ("keys", "***" if secret else key, _string_constraints(shape.key, key)),
+                ("value", "***" if secret else item, _string_constraints(shape.value, item)),
+            ):
+                if constraints:
+                    problems.append(
+                        f"Value '{shown}' at '{path}' failed to satisfy constraint: "
+                        f"Map {part} must satisfy constraint: [{', '.join(constraints)}]"
+                    )
+    elif kind == "string" and isinstance(value, str):
+        shown = "***" if "sensitive" in meta else value
+        for constraint in _string_constraints(shape, value):
+            problems.append(f"Value '{shown}' at '{path}' failed to satisfy constraint: {constraint}")
     elif kind == "integer" and isinstance(value, int):
         if "min" in meta and value < meta["min"]:
             problems.append(
@@ -203,6 +238,24 @@ def _validate_value(shape: Any, value: Any, path: str, problems: list[str]) -> N
                 f"Value '{value}' at '{path}' failed to satisfy constraint: "
                 f"Member must have value less than or equal to {meta['max']}"
             )
+
+
+def _string_constraints(shape: Any, value: Any) -> list[str]:
+    """The constraints of a string shape that a value breaks, each as `Member must ...`."""
+    if shape.type_name != "string" or not isinstance(value, str):
+        return []
+    meta = shape.metadata
+    broken = []
+    if "min" in meta and len(value) < meta["min"]:
+        broken.append(f"Member must have length greater than or equal to {meta['min']}")
+    if "max" in meta and len(value) > meta["max"]:
+        broken.append(f"Member must have length less than or equal to {meta['max']}")
+    pattern = meta.get("pattern")
+    if pattern and not re.fullmatch(pattern, value):
+        broken.append(f"Member must satisfy regular expression pattern: {pattern}")
+    if shape.enum and value not in shape.enum:
+        broken.append(f"Member must satisfy enum value set: [{', '.join(shape.enum)}]")
+    return broken
 
 
 def _check_length(meta: dict[str, Any], length: int, value: Any, path: str, problems: list[str]) -> None:
@@ -281,7 +334,7 @@ def error_answer(route: Route | None, error: ServiceError) -> tuple[int, list[tu
                 status = int(shape.metadata.get("error", {}).get("httpStatusCode", 400))
     if status is None:
         status = 500 if error.code in ("InternalServerException", "InternalFailure") else 400
-    body = json.dumps({"message": error.message, "Message": error.message}).encode()
+    body = json.dumps({**error.members, "message": error.message, "Message": error.message}).encode()
     return status, [("Content-Type", "application/json"), ("x-amzn-ErrorType", error.code)], body
 
 

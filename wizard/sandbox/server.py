@@ -13,7 +13,6 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections import deque
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -47,51 +46,12 @@ STATUS_TEXT = {
 }
 
 
-class Faults:
-    """Queued failures for named operations, for tests of retries, timeouts and error paths."""
-
-    MODES = ("throttle", "error", "hang")
-
-    def __init__(self) -> None:
-        self._queued: dict[str, deque[dict[str, Any]]] = {}
-        self._lock = threading.Lock()
-
-    def add(self, spec: dict[str, Any]) -> dict[str, Any]:
-        operation = str(spec.get("operation", ""))
-        mode = str(spec.get("mode", ""))
-        count = int(spec.get("count", 1))
-        if not operation or mode not in self.MODES or count < 1:
-            raise ValueError("give operation, mode (throttle|error|hang) and count >= 1")
-        fault = {"operation": operation, "mode": mode, "seconds": float(spec.get("seconds", 30))}
-        with self._lock:
-            queue = self._queued.setdefault(operation, deque())
-            queue.extend(dict(fault) for _ in range(count))
-        return {**fault, "count": count}
-
-    def take(self, operation: str) -> dict[str, Any] | None:
-        with self._lock:
-            queue = self._queued.get(operation)
-            if not queue:
-                return None
-            fault = queue.popleft()
-            if not queue:
-                del self._queued[operation]
-            return fault
-
-    def clear(self) -> None:
-        with self._lock:
-            self._queued.clear()
-
-    def listing(self) -> dict[str, int]:
-        with self._lock:
-            return {operation: len(queue) for operation, queue in self._queued.items()}
-
-
 def build_app(ready_delay: float = DEFAULT_READY_DELAY) -> WSGIApp:
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     from wizard.sandbox import agentcore, consent, protocol
     from wizard.sandbox import cognito as sandbox_cognito
+    from wizard.sandbox.faults import Faults, fault_answer, operation_of
 
     sandbox_cognito.share_the_signing_key()
     moto_app = DomainDispatcherApplication(create_backend_app)
@@ -122,40 +82,6 @@ def build_app(ready_delay: float = DEFAULT_READY_DELAY) -> WSGIApp:
             return json_answer(200, {"queued": faults.listing()})
         return json_answer(404, {"message": f"no admin route {path}"})
 
-    def operation_of(environ: dict[str, Any], raw_path: str, body: bytes) -> tuple[str, str]:
-        """(operation, protocol) of a request, as botocore names them."""
-        target = environ.get("HTTP_X_AMZ_TARGET", "")
-        if target:
-            return target.split(".")[-1], "json"
-        if "x-www-form-urlencoded" in environ.get("CONTENT_TYPE", ""):
-            action = urllib.parse.parse_qs(body.decode(errors="replace")).get("Action", [""])[0]
-            if action:
-                return action, "query"
-        routed = protocol.match(environ["REQUEST_METHOD"], raw_path, agentcore.implemented)
-        if routed:
-            return routed[0].operation.name, "rest-json"
-        return "", ""
-
-    def fault_answer(fault: dict[str, Any], operation: str, kind: str) -> Answer | None:
-        if fault["mode"] == "hang":
-            time.sleep(fault["seconds"])
-            return None
-        throttle = fault["mode"] == "throttle"
-        message = "Rate exceeded" if throttle else f"Injected failure of {operation}"
-        if kind == "query":
-            code = "Throttling" if throttle else "InternalFailure"
-            xml = (
-                f"<ErrorResponse><Error><Type>{'Sender' if throttle else 'Receiver'}</Type><Code>{code}</Code>"
-                f"<Message>{message}</Message></Error><RequestId>sandbox-fault</RequestId></ErrorResponse>"
-            )
-            return 400 if throttle else 500, [("Content-Type", "text/xml")], xml.encode()
-        if kind == "json":
-            code = "ThrottlingException" if throttle else "InternalErrorException"
-            return json_answer(400 if throttle else 500, {"__type": code, "message": message})
-        code = "ThrottlingException" if throttle else "InternalServerException"
-        status, headers, payload = json_answer(429 if throttle else 500, {"message": message})
-        return status, [*headers, ("x-amzn-ErrorType", code)], payload
-
     def invocation(environ: dict[str, Any], arn: str, body: bytes, authorization: str) -> Answer:
         headers = {
             key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
@@ -180,6 +106,7 @@ def build_app(ready_delay: float = DEFAULT_READY_DELAY) -> WSGIApp:
             subject = f"jwt:{claims.get('iss')}#{claims.get('sub')}"
             with sandbox.lock:
                 text = agentcore.stand_in_agent(sandbox, state, runtime, subject, ("userToken", token))
+                agentcore.note_session(runtime, session_id)
         except protocol.ServiceError as error:
             return protocol.error_answer(None, error)
         content_type, payload = agentcore.render_answer(text, headers.get("accept", ""))
@@ -192,10 +119,12 @@ def build_app(ready_delay: float = DEFAULT_READY_DELAY) -> WSGIApp:
             payload,
         )
 
-    def agentcore_call(environ: dict[str, Any], raw_path: str, query: dict[str, str], body: bytes) -> Answer | None:
-        routed = protocol.match(environ["REQUEST_METHOD"], raw_path, agentcore.implemented)
-        if routed is None:
-            return None
+    def agentcore_call(
+        environ: dict[str, Any],
+        routed: tuple[protocol.Route, dict[str, str]],
+        query: dict[str, list[str]],
+        body: bytes,
+    ) -> Answer:
         route, uri_params = routed
         headers = {key[5:].replace("_", "-"): value for key, value in environ.items() if key.startswith("HTTP_")}
         if "CONTENT_TYPE" in environ:
@@ -204,7 +133,16 @@ def build_app(ready_delay: float = DEFAULT_READY_DELAY) -> WSGIApp:
         try:
             params = protocol.parse(route, uri_params, query, headers, body)
             protocol.validate(route, params)
-            call = protocol.Call(route.service, route.operation.name, params, region, agentcore.ACCOUNT, headers, body)
+            call = protocol.Call(
+                route.service,
+                route.operation.name,
+                params,
+                region,
+                agentcore.ACCOUNT,
+                headers,
+                body,
+                idempotency_member=protocol.idempotency_member(route),
+            )
             result = sandbox.handle(call)
         except protocol.ServiceError as error:
             return protocol.error_answer(route, error)
@@ -219,6 +157,7 @@ def build_app(ready_delay: float = DEFAULT_READY_DELAY) -> WSGIApp:
         # Whatever we pass on to moto must still find its body.
         environ["wsgi.input"] = io.BytesIO(body)
         query = dict(urllib.parse.parse_qsl(environ.get("QUERY_STRING", "")))
+        query_lists = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
         sandbox.base_url = f"http://{environ.get('HTTP_HOST', '127.0.0.1')}"
 
         if path.startswith(ADMIN_PREFIX):
@@ -227,11 +166,12 @@ def build_app(ready_delay: float = DEFAULT_READY_DELAY) -> WSGIApp:
             sandbox.reset()
             faults.clear()
 
-        operation, kind = operation_of(environ, raw_path, body)
+        routed = protocol.match(method, raw_path, agentcore.implemented)
+        operation, kind = operation_of(environ, raw_path, query_lists, body, routed[0].operation.name if routed else "")
         if operation:
             fault = faults.take(operation)
             if fault is not None:
-                answer = fault_answer(fault, operation, kind)
+                answer = fault_answer(fault, operation, kind, environ)
                 if answer is not None:
                     return respond(start_response, answer)
 
@@ -271,10 +211,8 @@ def build_app(ready_delay: float = DEFAULT_READY_DELAY) -> WSGIApp:
         if found and method == "GET" and sandbox_cognito.user_pool(found["region"], found["pool"]) is None:
             return respond(start_response, json_answer(404, {"message": f"User pool {found['pool']} does not exist."}))
 
-        if kind == "rest-json":
-            answer = agentcore_call(environ, raw_path, query, body)
-            if answer is not None:
-                return respond(start_response, answer)
+        if kind == "rest-json" and routed is not None:
+            return respond(start_response, agentcore_call(environ, routed, query_lists, body))
         return moto_app(environ, start_response)
 
     return front_door

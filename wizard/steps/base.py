@@ -141,6 +141,13 @@ class Stage:
             self.record(ctx, "origin", origin)
 
 
+def owned(origin: str | None) -> str:
+    """What an origin means to a person."""
+    return {"created": "made by the wizard", "creating": "being made by the wizard"}.get(
+        str(origin), "made before the wizard: by the agentcore CLI or by hand"
+    )
+
+
 def shown_region(ctx: Context) -> str | None:
     """The region a command on screen names: the pinned one, else what the settings resolve to (never a guess;
     None while there is none). Looking must not ask AWS for a profile, so only the flag, the choice or the pin."""
@@ -162,6 +169,15 @@ class OwnedByName(Stage):
     """A stage that makes one named AgentCore resource: cleanup deletes it only if the wizard created it."""
 
     resource_label = ""
+    arn_field = ""  # where the resource's ARN is in the service's answer
+
+    def _owner(self, ctx: Context, answer: dict[str, Any]) -> str:
+        """Created by this project (its tag, or the intent recorded before the create), or found."""
+        from wizard import ownership
+
+        recorded = self.resources(ctx)
+        intent = recorded.get("origin") if recorded.get("name") == answer["name"] else None
+        return ownership.settle(ctx, intent, ownership.agentcore_tag(ctx, str(answer[self.arn_field])))
 
     def _delete(self, ctx: Context, name: str) -> Any:
         raise NotImplementedError
@@ -176,11 +192,20 @@ class OwnedByName(Stage):
         if not name:
             return []
         what = f"{self.resource_label} {name}"
+        if recorded.get("origin") == "creating":
+            # The intent of a create a kill interrupted: it is this project's if it exists with this project's tag.
+            found = self._get(ctx, name)
+            if found is None:
+                ctx.state.forget(self.key, "origin")
+                return []
+            recorded["origin"] = self._owner(ctx, found)
+            self.record(ctx, "origin", recorded["origin"])
         if recorded.get("origin") != "created":
             return [Teardown(self.key, what, False, "it existed before the wizard (made by hand or by the toolkit)")]
         return [Teardown(self.key, what, True, gone=lambda: self._get(ctx, name) is None)]
 
     def undo(self, ctx: Context) -> None:
+        self.teardown_plan(ctx)  # settles the intent of a create a kill interrupted
         recorded = self.resources(ctx)
         name = recorded.get("name")
         if name and recorded.get("origin") == "created":

@@ -9,14 +9,16 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from wizard.errors import WizardError, absent_as_none, error_code
+from wizard import ownership
+from wizard.errors import NeedsAction, WizardError, absent_as_none, error_code
+from wizard.events import Choose
 from wizard.files import identity as idfiles
-from wizard.steps.base import Check, Detection, Stage, Teardown, shown_region
+from wizard.steps.base import Check, Detection, Stage, Teardown, owned, shown_region
 
 if TYPE_CHECKING:
     from wizard.context import Context
 
-PROJECT_TAG = "agentcore-wizard:project"
+PROJECT_TAG = ownership.PROJECT_TAG
 DOMAIN_WAIT_SECONDS = 60.0
 USER_MISSING = "UserNotFoundException"
 
@@ -110,15 +112,138 @@ Why the wizard does it differently from the toolkit:
             return self._adopt(ctx, files)
         return Detection("pending")
 
+    def _names_recorded_pools(self, ctx: Context, files: idfiles.IdentityFiles) -> bool:
+        recorded = self.resources(ctx)
+        return all(
+            recorded.get(f"{spec.role}_pool_id") == record.pool_id
+            for spec, record in ((RUNTIME, files.runtime), (IDENTITY, files.identity))
+        )
+
+    def _take_over(self, ctx: Context, files: idfiles.IdentityFiles) -> bool:
+        """Found identity files: adopt them if they check out; otherwise repair in place or start fresh, as the
+        person chooses (headless: --repair or --start-fresh), or stop. True when the stage is done with them."""
+        failed = [check for check in self._verify_against(ctx, files) if not check.ok]
+        if not failed:
+            self._adopt(ctx, files)
+            return True
+        repairs = _repairs(failed)
+        wrong = "; ".join(f"{c.name}: {c.detail}" for c in failed)
+        choices: list[tuple[str, str]] = []
+        if repairs is not None:
+            choices.append(("repair", "Repair in place: " + "; ".join(repairs)))
+        choices.append(("fresh", "Start fresh: new pools and files (the old files are kept as backups)"))
+        choices.append(("stop", "Stop here and look first"))
+        options = ctx.options
+        if options.start_fresh:
+            choice = "fresh"
+        elif options.repair and repairs is not None:
+            choice = "repair"
+        else:
+            answer = ctx.ask(
+                Choose(
+                    self.key,
+                    text=f"{idfiles.JSON_NAME} names pools that do not check out against AWS. What now?",
+                    detail=wrong,
+                    choices=tuple(choices),
+                    default="stop",
+                )
+            )
+            choice = str(answer or "stop")
+        if choice == "repair" and repairs is not None:
+            self._repair(ctx, files, failed)
+            return True
+        if choice == "fresh":
+            self._start_fresh(ctx, files)
+            return False
+        flags = "--repair (" + "; ".join(repairs) + ") or --start-fresh" if repairs is not None else "--start-fresh"
+        raise NeedsAction(
+            f"{idfiles.JSON_NAME} names pools that do not check out against AWS: {wrong}.",
+            fix=f"Choose in the terminal UI, or run again with {flags}. Nothing was changed.",
+        )
+
+    def _repair(self, ctx: Context, files: idfiles.IdentityFiles, failed: list[Check]) -> None:
+        """Mend in place what can be mended: a missing domain, app client or test user is made again in the same
+        pool, a password that no longer signs in is set to the one in the files; the files are backed up first."""
+        cognito = ctx.client("cognito-idp")
+        creator = ctx.creator("cognito-idp")
+        backups = idfiles.back_up_identity_files(ctx.project)
+        ctx.log("Backed up " + ", ".join(path.name for path in backups) + ".")
+        broken = {check.name for check in failed}
+        for spec, record in ((RUNTIME, files.runtime), (IDENTITY, files.identity)):
+            role = spec.role
+            if f"{role} domain" in broken:
+                prefix = record.domain_prefix or f"{spec.domain_prefix}-{uuid.uuid4().hex[:8]}"
+                taken = (cognito.describe_user_pool_domain(Domain=prefix).get("DomainDescription") or {}).get(
+                    "UserPoolId"
+                )
+                if taken:
+                    prefix = f"{spec.domain_prefix}-{uuid.uuid4().hex[:8]}"
+                creator.create_user_pool_domain(Domain=prefix, UserPoolId=record.pool_id)
+                record.domain_prefix = prefix
+                ctx.log(f"{role}: made the missing domain {prefix} again.", "success")
+            if f"{role} app client" in broken:
+                name = f"{spec.client_prefix}-{uuid.uuid4().hex[:8]}"
+                record.client_id = self._create_client(ctx, creator, spec, record.pool_id, name)
+                ctx.log(f"{role}: made a new app client {record.client_id} in the same pool.", "success")
+            if f"{role} test user" in broken or (role == "runtime" and "runtime test user can sign in" in broken):
+                get_user = partial(cognito.admin_get_user, UserPoolId=record.pool_id, Username=record.username)
+                exists = absent_as_none(get_user, USER_MISSING)
+                if exists is None:
+                    creator.admin_create_user(
+                        UserPoolId=record.pool_id, Username=record.username, MessageAction="SUPPRESS"
+                    )
+                cognito.admin_set_user_password(
+                    UserPoolId=record.pool_id, Username=record.username, Password=record.password, Permanent=True
+                )
+                ctx.log(f"{role}: set {record.username}'s password to the one in the files.", "success")
+        identity = cognito.describe_user_pool_client(
+            UserPoolId=files.identity.pool_id, ClientId=files.identity.client_id
+        )["UserPoolClient"]
+        files.identity.client_secret = identity.get("ClientSecret") or files.identity.client_secret
+        idfiles.write_identity_files(ctx.project, files)
+        ctx.log(f"Rewrote {idfiles.JSON_NAME} and {idfiles.ENV_NAME} with what AWS holds (0600).", "success")
+        self._adopt(ctx, files)
+
+    def _start_fresh(self, ctx: Context, files: idfiles.IdentityFiles) -> None:
+        """New pools and files; the old files are kept as backups, and whatever they name that still exists is
+        listed as left behind (it is not the wizard's to delete)."""
+        backups = idfiles.back_up_identity_files(ctx.project)
+        cognito = ctx.client("cognito-idp")
+        left = [
+            f"{spec.role} pool {record.pool_id}"
+            for spec, record in ((RUNTIME, files.runtime), (IDENTITY, files.identity))
+            if not _pool_gone(cognito, record.pool_id)
+        ]
+        ctx.log("Starting fresh. Kept the old files as " + ", ".join(path.name for path in backups) + ".", "warning")
+        if left:
+            ctx.log(
+                "Left in AWS, as they were (not the wizard's to delete): " + ", ".join(left) + ". Delete them yourself "
+                "when nobody needs them: `aws cognito-idp delete-user-pool --user-pool-id ID`.",
+                "warning",
+            )
+        for suffix in ("pool_id", "client_id", "domain", "username", "origin", "pool_name"):
+            for spec in SPECS:
+                ctx.state.forget(self.key, f"{spec.role}_{suffix}")
+        for name in idfiles.SECRET_FILES:
+            (ctx.project / name).unlink(missing_ok=True)
+
     def _adopt(self, ctx: Context, files: idfiles.IdentityFiles) -> Detection:
         """Identity files made by the toolkit or by hand: check them against AWS, then take them over."""
         evidence = []
-        # The toolkit writes the JSON world-readable; rewrite both whole, 0600 from the first byte.
-        if any((idfiles.file_mode(ctx.project / name) or 0) & 0o077 for name in idfiles.SECRET_FILES):
+        # The toolkit writes the JSON world-readable; rewrite both whole, 0600 from the first byte (not while only
+        # looking: status and a dry run change nothing).
+        readable = any((idfiles.file_mode(ctx.project / name) or 0) & 0o077 for name in idfiles.SECRET_FILES)
+        if readable and not ctx.state.read_only:
             idfiles.write_identity_files(ctx.project, files)
             evidence.append("rewrote the identity files 0600 (they were readable by others)")
         checks = self._verify_against(ctx, files)
         failed = [c for c in checks if not c.ok]
+        if ctx.state.read_only:
+            # Only looking: how the files are kept (mode, .gitignore) is the next run's to mend, not AWS's mismatch.
+            local = [c for c in failed if c.name.endswith(" private") or c.name == "secret files git-ignored"]
+            if local:
+                evidence.append("the next run makes the identity files 0600 and git-ignores them")
+            failed = [c for c in failed if c not in local]
         if failed:
             return Detection(
                 "needs_action",
@@ -132,24 +257,37 @@ Why the wizard does it differently from the toolkit:
             ours = bool(project_id) and ctx.state.data.get("project_id") in (None, project_id)
             if ours and not ctx.state.data.get("project_id"):
                 ctx.state.update(project_id=project_id)
-            self.record(ctx, f"{spec.role}_pool_id", record.pool_id)
-            self.record(ctx, f"{spec.role}_client_id", record.client_id)
-            self.record(ctx, f"{spec.role}_domain", record.domain_prefix)
-            self.record(ctx, f"{spec.role}_username", record.username)
-            self.record(ctx, f"{spec.role}_origin", "created" if ours else "adopted")
-        evidence.insert(0, f"Adopted the pools named in {idfiles.JSON_NAME}; they check out against AWS.")
+            role = spec.role
+            self.record_many(
+                ctx,
+                **{
+                    f"{role}_pool_id": record.pool_id,
+                    f"{role}_client_id": record.client_id,
+                    f"{role}_domain": record.domain_prefix,
+                    f"{role}_username": record.username,
+                    f"{role}_origin": ownership.CREATED if ours else ownership.ADOPTED,
+                },
+            )
+        origins = {self.resources(ctx).get(f"{spec.role}_origin") for spec in SPECS}
+        whose = owned(ownership.CREATED if origins == {ownership.CREATED} else ownership.ADOPTED)
+        verb = "Found" if ctx.state.read_only else "Adopted"
+        evidence.insert(0, f"{verb} the pools named in {idfiles.JSON_NAME}; they check out against AWS ({whose}).")
         return Detection("done", evidence)
 
     # --- run --------------------------------------------------------------------------------------
 
     def run(self, ctx: Context) -> None:  # verified independently by the engine
-        suffix, new_project = self._suffix(ctx)
+        files = idfiles.read_identity_json(ctx.project)
+        # Identity files this project did not write (the agentcore CLI's, by hand, or its state was lost) are
+        # never replaced silently.
+        if files is not None and not self._names_recorded_pools(ctx, files) and self._take_over(ctx, files):
+            return
+        suffix = ownership.project_id(ctx)[:8]
         ctx.log(f"Creating (or finding) both pools in {ctx.region} with suffix {suffix}.")
         ctx.progress(0.05, "pools")
-        # The two pools do not depend on each other: build them side by side. A project id made just now cannot
-        # be on any pool yet, so only a project that existed before looks for pools an interrupted run left.
+        # The two pools do not depend on each other: build them side by side.
         with ThreadPoolExecutor(max_workers=2) as pool:
-            futures = {spec.role: pool.submit(self._ensure_pool, ctx, spec, suffix, not new_project) for spec in SPECS}
+            futures = {spec.role: pool.submit(self._ensure_pool, ctx, spec, suffix) for spec in SPECS}
             built = {role: future.result() for role, future in futures.items()}
         ctx.checkpoint()
         ctx.progress(0.8, "passwords")
@@ -159,31 +297,32 @@ Why the wizard does it differently from the toolkit:
         ctx.log(f"Wrote {idfiles.JSON_NAME} and {idfiles.ENV_NAME} (0600, git-ignored).", "success")
         ctx.progress(1.0, "done")
 
-    def _suffix(self, ctx: Context) -> tuple[str, bool]:
-        """This project's id (recorded before any pool carries it), and whether it was made just now."""
-        project_id = ctx.state.data.get("project_id")
-        if project_id:
-            return str(project_id)[:8], False
-        project_id = uuid.uuid4().hex
-        ctx.state.update(project_id=project_id)
-        return project_id[:8], True
-
-    def _ensure_pool(self, ctx: Context, spec: PoolSpec, suffix: str, search: bool) -> idfiles.PoolRecord:
+    def _ensure_pool(self, ctx: Context, spec: PoolSpec, suffix: str) -> idfiles.PoolRecord:
         cognito = ctx.client("cognito-idp")
         names = spec.names(suffix)
         role = spec.role
-        pool_id = self._ensure_user_pool(ctx, spec, names["pool"], search)
+        pool_id = self._ensure_user_pool(ctx, spec, names["pool"])
         ctx.checkpoint()
         domain = self._ensure_domain(ctx, spec, pool_id, names["domain"])
         ctx.checkpoint()
         client_id = self._ensure_client(ctx, spec, pool_id, names["client"])
         ctx.checkpoint()
         username = names["user"]
-        if absent_as_none(lambda: cognito.admin_get_user(UserPoolId=pool_id, Username=username), USER_MISSING):
+
+        def existing_user() -> Any:
+            return absent_as_none(lambda: cognito.admin_get_user(UserPoolId=pool_id, Username=username), USER_MISSING)
+
+        if existing_user():
             ctx.log(f"{role}: test user {username} already exists.")
         else:
             # SUPPRESS: the user has no e-mail, and an invitation would only confuse.
-            cognito.admin_create_user(UserPoolId=pool_id, Username=username, MessageAction="SUPPRESS")
+            creator = ctx.creator("cognito-idp")
+            ownership.create_once(
+                ctx,
+                f"the {role} test user {username}",
+                lambda: creator.admin_create_user(UserPoolId=pool_id, Username=username, MessageAction="SUPPRESS"),
+                existing_user,
+            )
             ctx.log(f"{role}: created test user {username}.")
         self.record(ctx, f"{role}_username", username)
         return idfiles.PoolRecord(
@@ -195,7 +334,7 @@ Why the wizard does it differently from the toolkit:
             password="",
         )
 
-    def _ensure_user_pool(self, ctx: Context, spec: PoolSpec, name: str, search: bool) -> str:
+    def _ensure_user_pool(self, ctx: Context, spec: PoolSpec, name: str) -> str:
         cognito = ctx.client("cognito-idp")
         key = f"{spec.role}_pool_id"
         recorded = self.resources(ctx).get(key)
@@ -206,21 +345,29 @@ Why the wizard does it differently from the toolkit:
             ctx.log(f"{spec.role}: recorded pool {recorded} is gone; making a new one.", "warning")
             for suffix in ("pool_id", "client_id", "domain", "username"):
                 ctx.state.forget(self.key, f"{spec.role}_{suffix}")
-        # Listing every pool of the account is slow where there are many (a shared workshop account).
-        found = self._find_pool_by_name(ctx, name) if search else None
-        if found:
-            ctx.log(f"{spec.role}: adopting pool {found} ({name}) left by an interrupted run.")
-            self.record(ctx, key, found)
-            self.record(ctx, f"{spec.role}_origin", "created")
-            return found
-        answer = cognito.create_user_pool(
-            PoolName=name,
-            AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
-            UserPoolTags={PROJECT_TAG: str(ctx.state.data["project_id"])},
+        # Only a run that recorded its intent to create this pool can have left it behind; looking otherwise
+        # would list every pool of the account (slow where there are many, as in a shared workshop account).
+        if self.resources(ctx).get(f"{spec.role}_pool_name") == name:
+            found = self._find_pool_by_name(ctx, name)
+            if found:
+                ctx.log(f"{spec.role}: adopting pool {found} ({name}) left by an interrupted run.")
+                self.record_many(ctx, **{key: found, f"{spec.role}_origin": ownership.CREATED})
+                return found
+        self.record(ctx, f"{spec.role}_pool_name", name)  # the intent, before the pool exists
+        creator = ctx.creator("cognito-idp")
+        pool_id = ownership.create_once(
+            ctx,
+            f"the {spec.role} user pool {name}",
+            lambda: str(
+                creator.create_user_pool(
+                    PoolName=name,
+                    AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
+                    UserPoolTags={PROJECT_TAG: ownership.project_id(ctx)},
+                )["UserPool"]["Id"]
+            ),
+            lambda: self._find_pool_by_name(ctx, name),
         )
-        pool_id = str(answer["UserPool"]["Id"])
-        self.record(ctx, key, pool_id)
-        self.record(ctx, f"{spec.role}_origin", "created")
+        self.record_many(ctx, **{key: pool_id, f"{spec.role}_origin": ownership.CREATED})
         ctx.log(f"{spec.role}: created pool {pool_id} ({name}).", "success")
         return pool_id
 
@@ -236,7 +383,7 @@ Why the wizard does it differently from the toolkit:
         ]
         for pool_id in candidates:
             tags = cognito.describe_user_pool(UserPoolId=pool_id)["UserPool"].get("UserPoolTags") or {}
-            if tags.get(PROJECT_TAG) == ctx.state.data["project_id"]:
+            if tags.get(PROJECT_TAG) == ownership.project_id(ctx):
                 return str(pool_id)
         return None
 
@@ -255,7 +402,18 @@ Why the wizard does it differently from the toolkit:
             ctx.log(f"{spec.role}: domain {wanted} is taken elsewhere; using {domain}.", "warning")
         # Record the name first: if we die during the call, the next run checks this name.
         self.record(ctx, key, domain)
-        cognito.create_user_pool_domain(Domain=domain, UserPoolId=pool_id)
+        creator = ctx.creator("cognito-idp")
+
+        def domain_is_ours() -> bool | None:
+            found = cognito.describe_user_pool_domain(Domain=domain).get("DomainDescription") or {}
+            return True if found.get("UserPoolId") == pool_id else None
+
+        ownership.create_once(
+            ctx,
+            f"the {spec.role} domain {domain}",
+            lambda: bool(creator.create_user_pool_domain(Domain=domain, UserPoolId=pool_id) or True),
+            domain_is_ours,
+        )
         ctx.log(f"{spec.role}: created domain {domain}.", "success")
         self._wait_for_domain(ctx, spec, domain)
         return domain
@@ -286,20 +444,39 @@ Why the wizard does it differently from the toolkit:
             lambda: cognito.describe_user_pool_client(UserPoolId=pool_id, ClientId=recorded)
         ):
             return str(recorded)
-        for page in cognito.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool_id, MaxResults=60):
-            for client in page["UserPoolClients"]:
-                if client["ClientName"] == name:
-                    self.record(ctx, key, client["ClientId"])
-                    return str(client["ClientId"])
+
+        def by_name() -> str | None:
+            for page in cognito.get_paginator("list_user_pool_clients").paginate(UserPoolId=pool_id, MaxResults=60):
+                for client in page["UserPoolClients"]:
+                    if client["ClientName"] == name:
+                        return str(client["ClientId"])
+            return None
+
+        found = by_name()
+        if found:
+            self.record(ctx, key, found)
+            return found
+        creator = ctx.creator("cognito-idp")
+        client_id = ownership.create_once(
+            ctx,
+            f"the {spec.role} app client {name}",
+            lambda: self._create_client(ctx, creator, spec, pool_id, name),
+            by_name,
+        )
+        self.record(ctx, key, client_id)
+        ctx.log(f"{spec.role}: created app client {client_id}.", "success")
+        return client_id
+
+    def _create_client(self, ctx: Context, creator: Any, spec: PoolSpec, pool_id: str, name: str) -> str:
         if spec is RUNTIME:
-            answer = cognito.create_user_pool_client(
+            answer = creator.create_user_pool_client(
                 UserPoolId=pool_id,
                 ClientName=name,
                 GenerateSecret=False,
                 ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
             )
         else:
-            answer = cognito.create_user_pool_client(
+            answer = creator.create_user_pool_client(
                 UserPoolId=pool_id,
                 ClientName=name,
                 GenerateSecret=True,
@@ -309,10 +486,7 @@ Why the wizard does it differently from the toolkit:
                 AllowedOAuthFlowsUserPoolClient=True,
                 SupportedIdentityProviders=["COGNITO"],
             )
-        client_id = str(answer["UserPoolClient"]["ClientId"])
-        self.record(ctx, key, client_id)
-        ctx.log(f"{spec.role}: created app client {client_id}.", "success")
-        return client_id
+        return str(answer["UserPoolClient"]["ClientId"])
 
     def _with_passwords(
         self, ctx: Context, runtime: idfiles.PoolRecord, identity: idfiles.PoolRecord
@@ -481,9 +655,23 @@ Why the wizard does it differently from the toolkit:
 
     # --- undo -------------------------------------------------------------------------------------
 
+    def _claim_left_behind(self, ctx: Context) -> None:
+        """A pool whose create answered but whose id was never recorded (a kill in between): find it by the
+        intended name and this project's tag, so that cleanup deletes it too."""
+        recorded = self.resources(ctx)
+        for spec in SPECS:
+            name = recorded.get(f"{spec.role}_pool_name")
+            if name and not recorded.get(f"{spec.role}_pool_id"):
+                found = self._find_pool_by_name(ctx, str(name))
+                if found:
+                    self.record_many(ctx, **{f"{spec.role}_pool_id": found, f"{spec.role}_origin": ownership.CREATED})
+                else:
+                    ctx.state.forget(self.key, f"{spec.role}_pool_name")
+
     def undo(self, ctx: Context) -> None:
         """Delete the domains and pools this wizard created (never adopted ones), then the files."""
         cognito = ctx.client("cognito-idp")
+        self._claim_left_behind(ctx)
         recorded = self.resources(ctx)
         for spec in SPECS:
             role = spec.role
@@ -509,7 +697,7 @@ Why the wizard does it differently from the toolkit:
                     fix="Run cleanup again in a minute; the identity files stay until the pools are gone.",
                 )
             ctx.log(f"{role}: deleted pool {pool_id}.", "success")
-            for suffix in ("pool_id", "client_id", "username", "origin"):
+            for suffix in ("pool_id", "client_id", "username", "origin", "pool_name"):
                 ctx.state.forget(self.key, f"{role}_{suffix}")
         # The files are the only record of the pools: they go last, and only once no pool they name remains
         # that the wizard made, and none they name is someone else's.
@@ -527,6 +715,7 @@ Why the wizard does it differently from the toolkit:
 
     def teardown_plan(self, ctx: Context) -> list[Teardown]:
         cognito = ctx.client("cognito-idp")
+        self._claim_left_behind(ctx)
         recorded = self.resources(ctx)
         plan: list[Teardown] = []
         theirs = False
@@ -563,6 +752,27 @@ Why the wizard does it differently from the toolkit:
                     )
                 )
         return plan
+
+
+def _repairs(failed: list[Check]) -> list[str] | None:
+    """What repairing in place would do for these failed checks, or None when something cannot be mended in place
+    (a pool is gone, a client has the wrong settings)."""
+    done: list[str] = []
+    for check in failed:
+        name = check.name
+        if name.endswith(" pool exists") or name.endswith(" pool in files"):
+            return None
+        if name.endswith(" domain"):
+            done.append(f"make the {name} again")
+        elif name.endswith(" app client"):
+            if "does not exist" not in check.detail:
+                return None
+            done.append(f"make a new {name} in the same pool")
+        elif name.endswith(" test user") or name == "runtime test user can sign in":
+            done.append(f"set the {name.split(' test user')[0]} test user's password to the one in the files")
+        else:
+            done.append("rewrite the files from what AWS holds")
+    return list(dict.fromkeys(done))
 
 
 def _pool_gone(cognito: Any, pool_id: str) -> bool:

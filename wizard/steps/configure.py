@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from wizard import names
+from wizard import names, ownership
 from wizard.errors import Declined, WizardError
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idfiles
-from wizard.steps.base import Check, Detection, Stage, Teardown, stage_ref
+from wizard.steps.base import Check, Detection, Stage, Teardown, owned, stage_ref
 
 if TYPE_CHECKING:
     from wizard.context import Context
@@ -97,8 +97,13 @@ entrypoint `agent.py`, **direct code deploy** (a zip, no container), PUBLIC netw
             return self.not_done(ctx, failed)
         if not chosen:
             ctx.settings.adopt("agent_name", name)
-        self.record(ctx, "agent_name", name)
-        return Detection("done", [f"{agentcore_yaml.YAML_NAME} configures {name} with the runtime pool's authorizer"])
+        # Found in the file, not written by the wizard: cleanup leaves the entry (unless the wizard wrote it).
+        origin = self.resources(ctx).get("entry_origin") or ownership.ADOPTED
+        self.record_many(ctx, agent_name=name, entry_origin=origin)
+        return Detection(
+            "done",
+            [f"{agentcore_yaml.YAML_NAME} configures {name} with the runtime pool's authorizer ({owned(origin)})"],
+        )
 
     def run(self, ctx: Context) -> list[Check]:
         name = names.check_agent_name(agent_name(ctx))
@@ -108,6 +113,11 @@ entrypoint `agent.py`, **direct code deploy** (a zip, no container), PUBLIC netw
         account = str(ctx.state.data.get("account") or "")
         region = str(ctx.state.data.get("region") or ctx.region)
         existing = _without_renamed_entry(ctx, agentcore_yaml.load(ctx.project), name)
+        # Whose the entry is: the wizard's if it wrote it first, else whoever did (cleanup keeps it then).
+        had_entry = bool(existing) and name in (existing or {"agents": {}})["agents"]
+        recorded = self.resources(ctx)
+        legacy = recorded.get("agent_name") == name  # recorded by an earlier version, which wrote the entry
+        origin = recorded.get("entry_origin") or (ownership.ADOPTED if had_entry and not legacy else ownership.CREATED)
         data = agentcore_yaml.merged_configure(existing, name, ctx.project, account, region, expected_authorizer(files))
         text = agentcore_yaml.dump(data)
         change = agentcore_yaml.diff(ctx.project, text)
@@ -125,7 +135,7 @@ entrypoint `agent.py`, **direct code deploy** (a zip, no container), PUBLIC netw
             ctx.log(f"Wrote {agentcore_yaml.YAML_NAME}.", "success")
         else:
             ctx.log(f"{agentcore_yaml.YAML_NAME} already says this; nothing to change.")
-        self.record(ctx, "agent_name", name)
+        self.record_many(ctx, agent_name=name, entry_origin=origin)
         return self._checks(ctx, name)
 
     def verify(self, ctx: Context, deep: bool = False) -> list[Check]:
@@ -164,6 +174,15 @@ entrypoint `agent.py`, **direct code deploy** (a zip, no container), PUBLIC netw
         data = _load_quietly(ctx)
         if not name or not data or name not in data["agents"]:
             return []
+        if self.resources(ctx).get("entry_origin") == ownership.ADOPTED:
+            return [
+                Teardown(
+                    self.key,
+                    f"agent {name} in {agentcore_yaml.YAML_NAME}",
+                    False,
+                    "it was there before the wizard (the agentcore CLI or you wrote it)",
+                )
+            ]
         named = _runtime_named(data["agents"][name])
         if named and named != ctx.state.resources("deploy").get("runtime_arn"):
             return [
@@ -185,7 +204,9 @@ entrypoint `agent.py`, **direct code deploy** (a zip, no container), PUBLIC netw
         """The agent's entry names deleted resources; the toolkit's destroy removes it too."""
         name = self.resources(ctx).get("agent_name")
         data = _load_quietly(ctx)
-        if name and data and name in data["agents"] and _runtime_named(data["agents"][name]):
+        if name and self.resources(ctx).get("entry_origin") == ownership.ADOPTED:
+            ctx.log(f"Kept {name} in {agentcore_yaml.YAML_NAME}: it was there before the wizard.")
+        elif name and data and name in data["agents"] and _runtime_named(data["agents"][name]):
             ctx.log(f"Kept {name} in {agentcore_yaml.YAML_NAME}: it names a runtime the wizard did not delete.")
         elif name and data and name in data["agents"]:
             del data["agents"][name]
@@ -198,6 +219,7 @@ entrypoint `agent.py`, **direct code deploy** (a zip, no container), PUBLIC netw
                 agentcore_yaml.save(ctx.project, data)
                 ctx.log(f"Removed {name} from {agentcore_yaml.YAML_NAME}; the other agents stay.", "success")
         ctx.state.forget(self.key, "agent_name")
+        ctx.state.forget(self.key, "entry_origin")
 
 
 def _without_renamed_entry(ctx: Context, data: dict[str, Any] | None, name: str) -> dict[str, Any] | None:

@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import shutil
 import time
+import uuid
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from wizard.errors import Declined, WizardError, absent_as_none, error_code
+from wizard import ownership
+from wizard.errors import Declined, NeedsAction, WizardError, absent_as_none, error_code
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idfiles
 from wizard.files.execution_role import POLICY_NAME, RoleInputs, inline_policy, trust_policy
 from wizard.files.package import Target, build_dependencies, build_zip, user_cache
 from wizard.state import wizard_dir
-from wizard.steps.base import Check, Detection, Stage, Teardown, deleted_or_gone, stage_ref
+from wizard.steps.base import Check, Detection, Stage, Teardown, deleted_or_gone, owned, stage_ref
 from wizard.steps.configure import agent_name, identity_files
 
 if TYPE_CHECKING:
@@ -78,11 +80,42 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
 
     def detect(self, ctx: Context) -> Detection:
         if not self.resources(ctx).get("runtime_id"):
+            self._rebuild_from_yaml(ctx)
+        recorded = self.resources(ctx)
+        if not recorded.get("runtime_id"):
             return Detection("pending")
         failed = [check for check in self.verify(ctx) if not check.ok]
         if failed:
             return self.not_done(ctx, failed)
-        return Detection("done", ["the runtime is READY with this project's authorizer"])
+        origin = owned(recorded.get("runtime_origin") or ownership.CREATED)
+        return Detection("done", [f"the runtime is READY with this project's authorizer ({origin})"])
+
+    def _rebuild_from_yaml(self, ctx: Context) -> None:
+        """No record of a deploy (the agentcore CLI deployed, or the state file was lost): what the YAML names,
+        checked against AWS, with whose each part is: the runtime, its role, the bucket and the code's key."""
+        try:
+            data = agentcore_yaml.load(ctx.project)
+        except WizardError:
+            return
+        entry = (data or {"agents": {}})["agents"].get(agent_name(ctx))
+        if not isinstance(entry, dict) or self._existing_runtime(ctx, agent_name(ctx), entry, announce=False) is None:
+            return
+        aws = entry.get("aws") or {}
+        role_arn = str(aws.get("execution_role") or "")
+        if role_arn and not self.resources(ctx).get("role_arn"):
+            iam = ctx.client("iam")
+            role_name = role_arn.rsplit("/", 1)[-1]
+            role = absent_as_none(lambda: iam.get_role(RoleName=role_name), *IAM_MISSING)
+            if role is not None:
+                mine = ownership.iam_tag(role["Role"]) == ownership.project_id(ctx)
+                origin = ownership.CREATED if mine else ownership.ADOPTED
+                self.record_many(ctx, role_name=role_name, role_arn=role["Role"]["Arn"], role_origin=origin)
+        s3_path = str(aws.get("s3_path") or "")
+        # Only the wizard's bucket: the toolkit's (bedrock-agentcore-codebuild-sources-…) is its own to clean.
+        if s3_path.startswith("s3://agentcore-wizard-") and not self.resources(ctx).get("bucket"):
+            bucket, _, prefix = s3_path.removeprefix("s3://").partition("/")
+            key = f"{prefix.strip('/')}/{agent_name(ctx)}/deployment.zip".lstrip("/")
+            self.record_many(ctx, bucket=bucket, s3_keys=[key], s3_uri=f"s3://{bucket}/{key}")
 
     def verify(self, ctx: Context, deep: bool = False) -> list[Check]:
         recorded = self.resources(ctx)
@@ -176,30 +209,52 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             f"Packed {', '.join(package.source_files)} with the dependencies ({package.path.stat().st_size} bytes)."
         )
         bucket = self._bucket(ctx, account, region)
-        # The project id keeps two folders with the same agent and code from sharing (and deleting) one object.
-        project = str(ctx.state.data.get("project_id") or "")[:8]
-        key = f"agentcore-wizard/{project}/{name}/{package.sha256[:20]}.zip"
+        # Under this project's prefix (two folders with the same agent never share, and delete, one object), at
+        # the key the toolkit's own deploy would use for that prefix: `<prefix>/<agent>/deployment.zip`.
+        key = f"{s3_prefix(ctx)}/{name}/deployment.zip"
         s3 = ctx.client("s3")
-        if absent_as_none(lambda: s3.head_object(Bucket=bucket, Key=key), *S3_MISSING) is not None:
+        head = absent_as_none(lambda: s3.head_object(Bucket=bucket, Key=key), *S3_MISSING)
+        if head is not None and (head.get("Metadata") or {}).get("sha256") == package.sha256:
             ctx.log(f"s3://{bucket}/{key} is already there (same content).")
         else:
-            s3.put_object(Bucket=bucket, Key=key, Body=package.path.read_bytes())
+            keys = list(self.resources(ctx).get("s3_keys") or [])
+            if key not in keys:
+                self.record(ctx, "s3_keys", [*keys, key])  # before it exists: cleanup looks for it either way
+            s3.put_object(Bucket=bucket, Key=key, Body=package.path.read_bytes(), Metadata={"sha256": package.sha256})
             ctx.log(f"Uploaded s3://{bucket}/{key}.", "success")
-        keys = list(self.resources(ctx).get("s3_keys") or [])
-        if key not in keys:
-            self.record(ctx, "s3_keys", [*keys, key])
-        self.record(ctx, "s3_uri", f"s3://{bucket}/{key}")
+        self.record_many(ctx, s3_uri=f"s3://{bucket}/{key}", package_sha256=package.sha256)
         return f"s3://{bucket}/{key}", key
 
     def _bucket(self, ctx: Context, account: str, region: str) -> str:
         bucket = f"agentcore-wizard-{account}-{region}"
         s3 = ctx.client("s3")
-        if absent_as_none(lambda: s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account), *S3_MISSING) is None:
+
+        def exists() -> bool | None:
+            head = absent_as_none(lambda: s3.head_bucket(Bucket=bucket, ExpectedBucketOwner=account), *S3_MISSING)
+            return True if head is not None else None
+
+        if exists() is None:
             configuration = (
                 {} if region == "us-east-1" else {"CreateBucketConfiguration": {"LocationConstraint": region}}
             )
-            s3.create_bucket(Bucket=bucket, **configuration)
-            self.record(ctx, "bucket_origin", "created")
+            self.record_many(ctx, bucket=bucket, bucket_origin=ownership.CREATING)  # the intent
+            creator = ctx.creator("s3")
+
+            def create() -> bool:
+                try:
+                    creator.create_bucket(Bucket=bucket, **configuration)
+                except Exception as exc:
+                    # "Already yours" means another of your projects made it a moment ago: it exists, not ours.
+                    if error_code(exc) != "BucketAlreadyOwnedByYou":
+                        raise
+                    ctx.state.forget(self.key, "bucket_origin")
+                    return True
+                self.record(ctx, "bucket_origin", ownership.CREATED)
+                return True
+
+            ownership.create_once(ctx, f"the bucket {bucket}", create, exists)
+            if self.resources(ctx).get("bucket_origin") == ownership.CREATING:
+                self.record(ctx, "bucket_origin", ownership.CREATED)  # found after a lost answer: ours
             ctx.log(f"Created the wizard's bucket {bucket}.", "success")
         self.record(ctx, "bucket", bucket)
         return bucket
@@ -212,6 +267,12 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             self.record(ctx, "role_origin", "yours")
             ctx.log("Using your execution role as it is (its trust policy is not changed; cleanup keeps it).")
             return arn
+        recorded = self.resources(ctx)
+        if recorded.get("role_origin") == ownership.ADOPTED and recorded.get("role_arn"):
+            # The role the runtime was deployed with before the wizard (the agentcore CLI's): used as it is,
+            # like one you bring, and never changed or deleted.
+            ctx.log(f"Using the runtime's execution role {recorded.get('role_name')} as it is (cleanup keeps it).")
+            return str(recorded["role_arn"])
         inputs = RoleInputs(
             account=account,
             region=region,
@@ -222,12 +283,21 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         )
         policy = json.dumps(inline_policy(inputs), indent=2)
         iam = ctx.client("iam")
-        role_name = str(
-            self.resources(ctx).get("role_name") or f"AgentCoreWizard-{name}-{ctx.state.data.get('project_id', '')[:8]}"
-        )[:64]
-        existing = absent_as_none(lambda: iam.get_role(RoleName=role_name), "NoSuchEntity", "NoSuchEntityException")
+        own_name = f"AgentCoreWizard-{name}-{ownership.project_id(ctx)[:8]}"[:64]
+        role_name = str(recorded.get("role_name") or own_name)
+
+        def existing_role() -> dict[str, Any] | None:
+            found = absent_as_none(lambda: iam.get_role(RoleName=role_name), *IAM_MISSING)
+            return dict(found["Role"]) if found else None
+
+        existing = existing_role()
         if existing is not None:
-            arn = str(existing["Role"]["Arn"])
+            arn = str(existing["Arn"])
+            if self.resources(ctx).get("role_origin") != ownership.CREATED:
+                # Named after this project (and tagged so): an earlier run made it before it could record that.
+                tag = ownership.iam_tag(existing)
+                mine = tag == ownership.project_id(ctx) or (tag == "" and role_name == own_name)
+                self.record(ctx, "role_origin", ownership.CREATED if mine else ownership.ADOPTED)
         else:
             question = f"Create the execution role {role_name} with this policy?"
             if not ctx.confirm(question, True, "Create the role", "Not now", detail=policy):
@@ -235,13 +305,23 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
                     "No execution role was created.",
                     fix="Run the stage again, or pass --reconfigure --execution-role ROLE to use one of yours.",
                 )
-            self.record(ctx, "role_name", role_name)
-            arn = iam.create_role(
-                RoleName=role_name,
-                AssumeRolePolicyDocument=json.dumps(trust_policy(inputs)),
-                Description="Execution role of an AgentCore runtime deployed by agentcore-wizard",
-            )["Role"]["Arn"]
-            self.record_many(ctx, role_origin="created", role_arn=arn)
+            self.record_many(ctx, role_name=role_name, role_origin=ownership.CREATING)  # the intent
+            creator = ctx.creator("iam")
+            made = ownership.create_once(
+                ctx,
+                f"the execution role {role_name}",
+                lambda: dict(
+                    creator.create_role(
+                        RoleName=role_name,
+                        AssumeRolePolicyDocument=json.dumps(trust_policy(inputs)),
+                        Description="Execution role of an AgentCore runtime deployed by agentcore-wizard",
+                        Tags=ownership.iam_tags(ctx),
+                    )["Role"]
+                ),
+                existing_role,
+            )
+            arn = str(made["Arn"])
+            self.record_many(ctx, role_origin=ownership.CREATED, role_arn=arn)
             ctx.log(f"Created the execution role {role_name}.", "success")
         self.record(ctx, "role_name", role_name)
         self.record(ctx, "role_arn", arn)
@@ -274,35 +354,134 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
     ) -> dict[str, Any]:
         control = ctx.client("bedrock-agentcore-control")
         request = self._runtime_request(ctx, entry, role_arn, key)
+        current = self._existing_runtime(ctx, name, entry)
+        if current is not None:
+            runtime_id = str(current["agentRuntimeId"])
+            recorded = self.resources(ctx)
+            # The code, the authorizer, the role and the environment (the return URL) all decide what runs.
+            unchanged = recorded.get("deployed_sha256") == recorded.get("package_sha256") and all(
+                current.get(field) == request[field]
+                for field in ("authorizerConfiguration", "roleArn", "environmentVariables")
+            )
+            if unchanged and recorded.get("deployed_sha256"):
+                ctx.log("The agent is unchanged since the last deploy; nothing to update.")
+                return dict(current)
+            answer = self._with_role_retry(
+                ctx, lambda: control.update_agent_runtime(agentRuntimeId=runtime_id, **request)
+            )
+            self.record(ctx, "deployed_sha256", recorded.get("package_sha256"))
+            ctx.log(f"Updated runtime {runtime_id} to this project's agent.", "success")
+            return {**dict(current), **dict(answer)}
+        # The intent first, with the client token that makes sending the create again harmless.
+        token = str(self.resources(ctx).get("client_token") or uuid.uuid4())
+        self.record_many(ctx, runtime_name=name, client_token=token, runtime_origin=ownership.CREATING)
+        creator = ctx.creator("bedrock-agentcore-control")
+
+        def create() -> dict[str, Any]:
+            try:
+                return dict(
+                    creator.create_agent_runtime(
+                        agentRuntimeName=name, clientToken=token, tags=ownership.project_tags(ctx), **request
+                    )
+                )
+            except Exception as exc:
+                if error_code(exc) != "ConflictException":
+                    raise
+                raise self._not_ours(ctx, name) from exc
+
+        answer = self._with_role_retry(
+            ctx,
+            lambda: ownership.create_once(ctx, f"the runtime {name}", create, lambda: self._runtime_named(ctx, name)),
+        )
+        self.record_many(
+            ctx,
+            runtime_id=answer["agentRuntimeId"],
+            runtime_arn=answer["agentRuntimeArn"],
+            runtime_origin=ownership.CREATED,
+            deployed_sha256=self.resources(ctx).get("package_sha256"),
+        )
+        ctx.log(f"Created runtime {answer['agentRuntimeId']}.", "success")
+        return dict(answer)
+
+    def _existing_runtime(
+        self, ctx: Context, name: str, entry: dict[str, Any], announce: bool = True
+    ) -> dict[str, Any] | None:
+        """The runtime this project deploys to, if there is one: the recorded one; else the one the YAML names
+        (the agentcore CLI deployed it from this folder); else the one an interrupted create made. Whatever is
+        found is recorded with its origin; a recorded runtime deleted out of band is forgotten."""
+        control = ctx.client("bedrock-agentcore-control")
         recorded = self.resources(ctx)
         runtime_id = recorded.get("runtime_id")
         if runtime_id:
             current = absent_as_none(lambda: control.get_agent_runtime(agentRuntimeId=runtime_id))
-            if current is None:
-                ctx.log(f"The recorded runtime {runtime_id} was deleted; deploying it again.", "warning")
-                for stale in ("runtime_id", "runtime_arn", "runtime_workload", "deployed_key"):
-                    ctx.state.forget(self.key, stale)
             if current is not None:
-                # The code, the authorizer, the role and the environment (the return URL) all decide what runs.
-                unchanged = recorded.get("deployed_key") == key and all(
-                    current.get(field) == request[field]
-                    for field in ("authorizerConfiguration", "roleArn", "environmentVariables")
+                return dict(current)
+            ctx.log(f"The recorded runtime {runtime_id} was deleted; deploying it again.", "warning")
+            # Its client token goes too: sent again, it would answer with the deleted runtime.
+            for stale in (
+                "runtime_id", "runtime_arn", "runtime_workload", "deployed_sha256", "runtime_origin", "client_token",
+            ):  # fmt: skip
+                ctx.state.forget(self.key, stale)
+        named = (entry.get("bedrock_agentcore") or {}).get("agent_id")
+        if named and named != runtime_id:
+            current = absent_as_none(lambda: control.get_agent_runtime(agentRuntimeId=named))
+            if current is not None:
+                origin = ownership.settle(ctx, None, ownership.agentcore_tag(ctx, str(current["agentRuntimeArn"])))
+                if announce:
+                    ctx.log(
+                        f"{agentcore_yaml.YAML_NAME} names runtime {named} ({owned(origin)}): deploying to it.",
+                        "warning" if origin != ownership.CREATED else "info",
+                    )
+                self.record_many(ctx, runtime_id=named, runtime_arn=current["agentRuntimeArn"], runtime_origin=origin)
+                return dict(current)
+        if recorded.get("runtime_origin") == ownership.CREATING and recorded.get("runtime_name") == name:
+            found = self._runtime_named(ctx, name)
+            if found is not None:
+                ctx.log(f"Found runtime {found['agentRuntimeId']}, made by an interrupted run.", "warning")
+                self.record_many(
+                    ctx,
+                    runtime_id=found["agentRuntimeId"],
+                    runtime_arn=found["agentRuntimeArn"],
+                    runtime_origin=ownership.CREATED,
                 )
-                if unchanged:
-                    ctx.log("The agent is unchanged since the last deploy; nothing to update.")
-                    return dict(current)
-                answer = self._with_role_retry(
-                    ctx, lambda: control.update_agent_runtime(agentRuntimeId=runtime_id, **request)
-                )
-                self.record(ctx, "deployed_key", key)
-                ctx.log(f"Updated runtime {runtime_id} to the new code.", "success")
-                return {**dict(current), **dict(answer)}
-        answer = self._with_role_retry(ctx, lambda: control.create_agent_runtime(agentRuntimeName=name, **request))
-        self.record_many(
-            ctx, runtime_id=answer["agentRuntimeId"], runtime_arn=answer["agentRuntimeArn"], deployed_key=key
+                return dict(control.get_agent_runtime(agentRuntimeId=found["agentRuntimeId"]))
+        return None
+
+    def _runtime_named(self, ctx: Context, name: str) -> dict[str, Any] | None:
+        """This project's runtime of that name (its tag, or the intent recorded before creating it), else None."""
+        control = ctx.client("bedrock-agentcore-control")
+        token = None
+        while True:
+            page = control.list_agent_runtimes(**({"nextToken": token} if token else {}), maxResults=100)
+            for runtime in page.get("agentRuntimes") or []:
+                if runtime.get("agentRuntimeName") == name:
+                    tag = ownership.agentcore_tag(ctx, str(runtime["agentRuntimeArn"]))
+                    intent = self.resources(ctx).get("runtime_origin")
+                    return dict(runtime) if ownership.settle(ctx, intent, tag) == ownership.CREATED else None
+            token = page.get("nextToken")
+            if not token:
+                return None
+
+    def _not_ours(self, ctx: Context, name: str) -> WizardError:
+        """A runtime of this name exists and is not this project's: say whose it may be and what to do."""
+        control = ctx.client("bedrock-agentcore-control")
+        found = None
+        token = None
+        while found is None:
+            page = control.list_agent_runtimes(**({"nextToken": token} if token else {}), maxResults=100)
+            found = next((r for r in page.get("agentRuntimes") or [] if r.get("agentRuntimeName") == name), None)
+            token = page.get("nextToken")
+            if not token:
+                break
+        ctx.state.forget(self.key, "runtime_origin")  # the create was refused: nothing of ours is in the making
+        which = f" ({found['agentRuntimeId']})" if found else ""
+        return NeedsAction(
+            f"A runtime named {name}{which} already exists in this account and region, and it is not this project's: "
+            f"neither the wizard's tag nor {agentcore_yaml.YAML_NAME} says it is.",
+            fix="Give this agent its own name: run again with --reconfigure --agent-name NAME (in a workshop, "
+            "everyone starts with identity_demo). If it is yours after all (deployed from this folder with the "
+            f"agentcore CLI), put its id in {agentcore_yaml.YAML_NAME} under bedrock_agentcore.agent_id and run again.",
         )
-        ctx.log(f"Created runtime {answer['agentRuntimeId']}.", "success")
-        return dict(answer)
 
     def _with_role_retry(self, ctx: Context, call: Any) -> Any:
         """A new role takes a while to reach AgentCore: 'Role validation failed' is retried, visibly."""
@@ -367,8 +546,14 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
     def _write_yaml(self, ctx: Context, name: str, runtime: dict[str, Any], role_arn: str, s3_uri: str) -> None:
         data = agentcore_yaml.load(ctx.project)
         assert data is not None
+        bucket = s3_uri.removeprefix("s3://").split("/", 1)[0]
         updated = agentcore_yaml.with_deployment(
-            data, name, str(runtime["agentRuntimeId"]), str(runtime["agentRuntimeArn"]), role_arn, s3_uri
+            data,
+            name,
+            str(runtime["agentRuntimeId"]),
+            str(runtime["agentRuntimeArn"]),
+            role_arn,
+            f"s3://{bucket}/{s3_prefix(ctx)}",
         )
         if updated != data:
             agentcore_yaml.save(ctx.project, updated)
@@ -376,11 +561,54 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
 
     # --- cleanup ----------------------------------------------------------------------------------
 
+    @staticmethod
+    def _code_kept(recorded: dict[str, Any]) -> bool:
+        return bool(recorded.get("runtime_id")) and recorded.get("runtime_origin") == ownership.ADOPTED
+
+    def _settle_intents(self, ctx: Context) -> None:
+        """Creates a kill interrupted (the intent recorded, the answer lost): what they made is this project's,
+        so cleanup deletes it too; what they never made is forgotten."""
+        recorded = self.resources(ctx)
+        if recorded.get("runtime_origin") == ownership.CREATING and not recorded.get("runtime_id"):
+            found = self._runtime_named(ctx, str(recorded.get("runtime_name") or ""))
+            if found is not None:
+                self.record_many(
+                    ctx,
+                    runtime_id=found["agentRuntimeId"],
+                    runtime_arn=found["agentRuntimeArn"],
+                    runtime_origin=ownership.CREATED,
+                )
+            else:
+                for stale in ("runtime_origin", "runtime_name", "client_token"):
+                    ctx.state.forget(self.key, stale)
+        if recorded.get("role_origin") == ownership.CREATING and recorded.get("role_name"):
+            iam = ctx.client("iam")
+            role = absent_as_none(lambda: iam.get_role(RoleName=recorded["role_name"]), *IAM_MISSING)
+            if role is not None:
+                self.record_many(ctx, role_origin=ownership.CREATED, role_arn=role["Role"]["Arn"])
+            else:
+                for stale in ("role_name", "role_origin"):
+                    ctx.state.forget(self.key, stale)
+        if recorded.get("bucket_origin") == ownership.CREATING and recorded.get("bucket"):
+            s3 = ctx.client("s3")
+            exists = absent_as_none(lambda: s3.head_bucket(Bucket=recorded["bucket"]), *S3_MISSING) is not None
+            self.record(ctx, "bucket_origin", ownership.CREATED if exists else "")
+
     def teardown_plan(self, ctx: Context) -> list[Teardown]:
+        self._settle_intents(ctx)
         recorded = self.resources(ctx)
         plan: list[Teardown] = []
         runtime_id = recorded.get("runtime_id")
-        if runtime_id:
+        if runtime_id and recorded.get("runtime_origin") == ownership.ADOPTED:
+            plan.append(
+                Teardown(
+                    self.key,
+                    f"AgentCore runtime {runtime_id}",
+                    False,
+                    "it was deployed before the wizard (the agentcore CLI's `agentcore destroy` deletes it)",
+                )
+            )
+        elif runtime_id:
             control = ctx.client("bedrock-agentcore-control")
             plan.append(
                 Teardown(
@@ -414,7 +642,9 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         elif role_name:
             plan.append(Teardown(self.key, f"execution role {role_name}", False, "you brought it (--execution-role)"))
         bucket = recorded.get("bucket")
-        if bucket:
+        if bucket and self._code_kept(recorded):
+            plan.append(Teardown(self.key, f"the code in s3://{bucket}", False, "the runtime it keeps runs it"))
+        elif bucket:
             s3 = ctx.client("s3")
             for key in recorded.get("s3_keys") or []:
                 plan.append(
@@ -425,10 +655,11 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
                         gone=partial(_s3_gone, s3, bucket, key),
                     )
                 )
-            if recorded.get("bucket_origin") == "created":
-                plan.append(Teardown(self.key, f"bucket {bucket}, if nothing else is in it", True))
+            if bucket.startswith("agentcore-wizard-"):
+                # Shared by the account's wizard projects, whichever made it: it goes once nothing is in it.
+                plan.append(Teardown(self.key, f"the wizard's bucket {bucket}, if nothing else is in it", True))
             else:
-                plan.append(Teardown(self.key, f"bucket {bucket}", False, "it existed before the wizard used it"))
+                plan.append(Teardown(self.key, f"bucket {bucket}", False, "it is not the wizard's"))
         build = wizard_dir(ctx.project) / "build"
         if build.exists():
             plan.append(
@@ -437,9 +668,14 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         return plan
 
     def undo(self, ctx: Context) -> None:
+        self._settle_intents(ctx)
         recorded = self.resources(ctx)
         runtime_id = recorded.get("runtime_id")
-        if runtime_id:
+        if runtime_id and recorded.get("runtime_origin") == ownership.ADOPTED:
+            ctx.log(f"Kept runtime {runtime_id}: it was deployed before the wizard (`agentcore destroy` deletes it).")
+            for stale in ("runtime_id", "runtime_arn", "runtime_workload", "deployed_sha256", "runtime_origin"):
+                ctx.state.forget(self.key, stale)
+        elif runtime_id:
             control = ctx.client("bedrock-agentcore-control")
             found = absent_as_none(lambda: control.delete_agent_runtime(agentRuntimeId=runtime_id)) is not None
             self._wait_gone(ctx, str(runtime_id))
@@ -449,7 +685,10 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             if absent_as_none(lambda: logs.delete_log_group(logGroupName=group)) is not None:
                 ctx.log(f"Deleted log group {group}.", "success")
             self._forget_in_yaml(ctx, str(recorded.get("runtime_arn") or ""))
-            for stale in ("runtime_id", "runtime_arn", "runtime_workload", "deployed_key"):
+            for stale in (
+                "runtime_id", "runtime_arn", "runtime_workload", "deployed_key", "deployed_sha256", "runtime_origin",
+                "runtime_name", "client_token",
+            ):  # fmt: skip
                 ctx.state.forget(self.key, stale)
         ctx.checkpoint()
         role_name = recorded.get("role_name")
@@ -472,21 +711,25 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             ctx.state.forget(self.key, stale)
         ctx.checkpoint()
         bucket = recorded.get("bucket")
-        if bucket:
+        if bucket and self._code_kept(recorded):
+            ctx.log(f"Kept the code in s3://{bucket}: the runtime cleanup keeps runs it.")
+            for stale in ("bucket", "bucket_origin", "s3_keys", "s3_uri", "package_sha256"):
+                ctx.state.forget(self.key, stale)
+        elif bucket:
             s3 = ctx.client("s3")
             for key in list(recorded.get("s3_keys") or []):
                 found = absent_as_none(partial(s3.delete_object, Bucket=bucket, Key=key), *S3_MISSING) is not None
                 ctx.log(*deleted_or_gone(f"s3://{bucket}/{key}", found))
                 remaining = [k for k in self.resources(ctx).get("s3_keys") or [] if k != key]
                 self.record(ctx, "s3_keys", remaining)
-            if recorded.get("bucket_origin") == "created":
+            if str(bucket).startswith("agentcore-wizard-"):
                 listing = absent_as_none(lambda: s3.list_objects_v2(Bucket=bucket, MaxKeys=1), *S3_MISSING)
                 if listing is not None and listing.get("KeyCount", 0):
                     ctx.log(f"Kept bucket {bucket}: it holds objects the wizard did not put there.", "warning")
                 elif listing is not None:
                     absent_as_none(lambda: s3.delete_bucket(Bucket=bucket), *S3_MISSING)
                     ctx.log(f"Deleted bucket {bucket}.", "success")
-            for stale in ("bucket", "bucket_origin", "s3_keys", "s3_uri"):
+            for stale in ("bucket", "bucket_origin", "s3_keys", "s3_uri", "package_sha256"):
                 ctx.state.forget(self.key, stale)
         build = wizard_dir(ctx.project) / "build"
         if build.exists():
@@ -527,6 +770,11 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
 
 def _s3_gone(s3: Any, bucket: str, key: str) -> bool:
     return absent_as_none(lambda: s3.head_object(Bucket=bucket, Key=key), *S3_MISSING) is None
+
+
+def s3_prefix(ctx: Context) -> str:
+    """This project's prefix in the wizard's bucket; `aws.s3_path` names it, as the toolkit expects a prefix."""
+    return f"agentcore-wizard/{ownership.project_id(ctx)[:8]}"
 
 
 def log_group(runtime_id: str) -> str:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from wizard import names
+from wizard import names, ownership
 from wizard.errors import NeedsAction, WizardError, absent_as_none
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idfiles
-from wizard.steps.base import Check, Detection, OwnedByName, stage_ref
+from wizard.steps.base import Check, Detection, OwnedByName, owned, stage_ref
 from wizard.steps.configure import agent_name, identity_files
 
 if TYPE_CHECKING:
@@ -49,6 +49,7 @@ def full_client_update(client: dict[str, Any], allowed: set[str], callback_urls:
 
 class ProviderStage(OwnedByName):
     resource_label = "credential provider"
+    arn_field = "credentialProviderArn"
     key = "provider"
     title = "Create credential provider"
     quickstart_step = "Step 5"
@@ -109,12 +110,12 @@ Done better than the quickstart:
         differ = settings_differ(answer, files)
         if differ:
             return Detection("needs_action", [f"A provider named {name} exists, but " + "; ".join(differ)])
-        self._remember(ctx, answer)
+        origin = self._owner(ctx, answer)
+        self._remember(ctx, answer, origin=origin)
         failed = [check for check in self._checks(ctx, files, answer) if not check.ok]
         if failed:
             return Detection("pending", [f"{c.name}: {c.detail}" for c in failed])
-        self.record_origin(ctx, "adopted")
-        return Detection("done", [f"provider {name} exists with this project's settings"])
+        return Detection("done", [f"provider {name} exists with this project's settings ({owned(origin)})"])
 
     def _get(self, ctx: Context, name: str) -> dict[str, Any] | None:
         control = ctx.client("bedrock-agentcore-control")
@@ -136,11 +137,27 @@ Done better than the quickstart:
         control = ctx.client("bedrock-agentcore-control")
         answer = self._get(ctx, name)
         if answer is None:
-            answer = control.create_oauth2_credential_provider(
-                name=name, credentialProviderVendor="CustomOauth2", oauth2ProviderConfigInput=provider_input(files)
+            self.record_many(ctx, name=name, origin=ownership.CREATING)  # the intent, before it exists
+            creator = ctx.creator("bedrock-agentcore-control")
+            answer = ownership.create_once(
+                ctx,
+                f"credential provider {name}",
+                lambda: dict(
+                    creator.create_oauth2_credential_provider(
+                        name=name,
+                        credentialProviderVendor="CustomOauth2",
+                        oauth2ProviderConfigInput=provider_input(files),
+                        tags=ownership.project_tags(ctx),
+                    )
+                ),
+                lambda: self._get(ctx, name),
             )
-            self._remember(ctx, answer, origin="created")  # made just now: ours, whatever was here before
+            self._remember(ctx, answer, origin=ownership.CREATED)  # made just now: ours, whatever was here before
             ctx.log(f"Created credential provider {name}.", "success")
+        elif self._owner(ctx, answer) == ownership.CREATED:
+            # This project made it (an earlier run was stopped before it could record so): carry on with it.
+            self._remember(ctx, answer, origin=ownership.CREATED)
+            ctx.log(f"Credential provider {name} is this project's own, from an earlier run.")
         else:
             differ = settings_differ(answer, files)
             if differ:
@@ -161,8 +178,7 @@ Done better than the quickstart:
                 ctx.log(f"Updated credential provider {name}.", "success")
             else:
                 ctx.log(f"Credential provider {name} already exists with these settings; adopting it.")
-            self._remember(ctx, answer)
-            self.record_origin(ctx, "adopted")
+            self._remember(ctx, answer, origin=ownership.ADOPTED)
         ctx.checkpoint()
         self._register_callback(ctx, files, str(answer.get("callbackUrl") or ""))
         ctx.checkpoint()

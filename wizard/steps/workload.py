@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from wizard import names
+from wizard import names, ownership
 from wizard.errors import WizardError, absent_as_none
 from wizard.files import agentcore_yaml
-from wizard.steps.base import Check, Detection, OwnedByName, stage_ref
+from wizard.steps.base import Check, Detection, OwnedByName, owned, stage_ref
 from wizard.steps.configure import agent_name
 
 if TYPE_CHECKING:
@@ -20,6 +20,7 @@ def workload_name(ctx: Context) -> str:
 
 class WorkloadStage(OwnedByName):
     resource_label = "workload identity"
+    arn_field = "workloadIdentityArn"
     key = "workload"
     title = "Create workload identity"
     quickstart_step = "Step 6"
@@ -55,18 +56,17 @@ yourself, and it is what the quickstart's cleanup expects to find.
         return absent_as_none(lambda: dict(control.get_workload_identity(name=name)))
 
     def detect(self, ctx: Context) -> Detection:
-        if ctx.state.stage("preflight").get("status") != "done":
-            return Detection("pending")
         found = self._get(ctx, workload_name(ctx))
         if found is None:
             return Detection("pending")
-        self.record(ctx, "name", found["name"])
-        self.record(ctx, "arn", found["workloadIdentityArn"])
+        origin = self._owner(ctx, found)
+        self.record_many(ctx, name=found["name"], arn=found["workloadIdentityArn"], origin=origin)
         failed = [check for check in self._checks(ctx, found) if not check.ok]
         if failed:
             return Detection("pending", [f"{c.name}: {c.detail}" for c in failed])
-        self.record_origin(ctx, "adopted")
-        return Detection("done", [f"workload identity {found['name']} exists and allows the return URL"])
+        return Detection(
+            "done", [f"workload identity {found['name']} exists and allows the return URL ({owned(origin)})"]
+        )
 
     def run(self, ctx: Context) -> None:
         name = names.check_workload_name(workload_name(ctx))
@@ -76,14 +76,24 @@ yourself, and it is what the quickstart's cleanup expects to find.
         ctx.settings.record("workload_name", "return_url")
         found = self._get(ctx, name)
         if found is None:
-            found = dict(control.create_workload_identity(name=name, allowedResourceOauth2ReturnUrls=[return_url]))
+            self.record_many(ctx, name=name, origin=ownership.CREATING)  # the intent, before it exists
+            creator = ctx.creator("bedrock-agentcore-control")
+            found = ownership.create_once(
+                ctx,
+                f"workload identity {name}",
+                lambda: dict(
+                    creator.create_workload_identity(
+                        name=name, allowedResourceOauth2ReturnUrls=[return_url], tags=ownership.project_tags(ctx)
+                    )
+                ),
+                lambda: self._get(ctx, name),
+            )
             # Made just now: ours, whatever was here before (one write, so a kill never leaves it unowned).
-            self.record_many(ctx, name=name, arn=found["workloadIdentityArn"], origin="created")
+            self.record_many(ctx, name=name, arn=found["workloadIdentityArn"], origin=ownership.CREATED)
             ctx.log(f"Created workload identity {name}.", "success")
         else:
-            self.record(ctx, "name", name)
-            self.record(ctx, "arn", found["workloadIdentityArn"])
-            self.record_origin(ctx, "adopted")
+            origin = self._owner(ctx, found)
+            self.record_many(ctx, name=name, arn=found["workloadIdentityArn"], origin=origin)
             urls = list(found.get("allowedResourceOauth2ReturnUrls") or [])
             if return_url not in urls:
                 found = dict(
