@@ -70,6 +70,8 @@ class Context:
         self._ask: Ask = ask or (lambda question: getattr(question, "default", None))
         self.cancel_event = threading.Event()
         self.current_stage = ""
+        # True while cleanup looks at what a folder names: files the wizard did not write are kept byte for byte.
+        self.cleaning_up = False
         self._endpoint: str | None = None
         self._endpoint_lock = threading.Lock()
         self._session: Any = None

@@ -634,12 +634,16 @@ class Session:
         """No state to go by: find what the files name (only pools tagged with this project count as ours)."""
         if any(record.get("resources") for record in self.state.data.get("stages", {}).values()):
             return
-        for stage in self.stages.adoptable:
-            try:
-                self._detect_stage(stage)
-            except Exception as exc:  # best effort: what cannot be proved ours is kept
-                self._emit(LogLine(stage.key, f"Could not check {stage.key}: {explain(exc).message}", "warning"))
-        self.ctx.current_stage = "cleanup"
+        self.ctx.cleaning_up = True
+        try:
+            for stage in self.stages.adoptable:
+                try:
+                    self._detect_stage(stage)
+                except Exception as exc:  # best effort: what cannot be proved ours is kept
+                    self._emit(LogLine(stage.key, f"Could not check {stage.key}: {explain(exc).message}", "warning"))
+        finally:
+            self.ctx.cleaning_up = False
+            self.ctx.current_stage = "cleanup"
 
     def _cleanup_stage(self) -> Any:
         return self.stages.get("cleanup")

@@ -122,9 +122,9 @@ Why the wizard does it differently from the toolkit:
     def _take_over(self, ctx: Context, files: idfiles.IdentityFiles) -> bool:
         """Found identity files: adopt them if they check out; otherwise repair in place or start fresh, as the
         person chooses (headless: --repair or --start-fresh), or stop. True when the stage is done with them."""
-        failed = [check for check in self._verify_against(ctx, files) if not check.ok]
+        failed = [check for check in self._verify_against(ctx, files) if not check.ok and not _kept_locally(check)]
         if not failed:
-            self._adopt(ctx, files)
+            self._adopt(ctx, files, checked=True)
             return True
         repairs = _repairs(failed)
         wrong = "; ".join(f"{c.name}: {c.detail}" for c in failed)
@@ -227,28 +227,28 @@ Why the wizard does it differently from the toolkit:
         for name in idfiles.SECRET_FILES:
             (ctx.project / name).unlink(missing_ok=True)
 
-    def _adopt(self, ctx: Context, files: idfiles.IdentityFiles) -> Detection:
-        """Identity files made by the toolkit or by hand: check them against AWS, then take them over."""
+    def _adopt(self, ctx: Context, files: idfiles.IdentityFiles, checked: bool = False) -> Detection:
+        """Identity files made by the toolkit or by hand: check them against AWS (unless just checked), then take
+        them over."""
         evidence = []
-        # The toolkit writes the JSON world-readable; rewrite both whole, 0600 from the first byte (not while only
-        # looking: status and a dry run change nothing).
-        readable = any((idfiles.file_mode(ctx.project / name) or 0) & 0o077 for name in idfiles.SECRET_FILES)
-        if readable and not ctx.state.read_only:
+        if checked:  # only how the files are kept is left to look at; AWS matched a moment ago
+            failed = [c for c in self._check_files(ctx, files) if not c.ok]
+        else:
+            failed = [c for c in self._verify_against(ctx, files) if not c.ok]
+        # How the files are kept (mode, .gitignore) is mended here; what AWS holds is not, and the files stay
+        # untouched until the person chooses.
+        local = [c for c in failed if _kept_locally(c)]
+        mismatched = [c for c in failed if c not in local]
+        if mismatched:
+            wrong = [f"{c.name}: {c.detail}" for c in mismatched]
+            return Detection("needs_action", [f"Found {idfiles.JSON_NAME}, but it does not match AWS:", *wrong])
+        if local and (ctx.state.read_only or ctx.cleaning_up):
+            # Status and a dry run change nothing; cleanup leaves what is not the wizard's as it is.
+            evidence.append("the next run makes the identity files 0600 and git-ignores them")
+        elif local:
+            # The toolkit writes the JSON world-readable: rewrite both whole, 0600 from the first byte.
             idfiles.write_identity_files(ctx.project, files)
-            evidence.append("rewrote the identity files 0600 (they were readable by others)")
-        checks = self._verify_against(ctx, files)
-        failed = [c for c in checks if not c.ok]
-        if ctx.state.read_only:
-            # Only looking: how the files are kept (mode, .gitignore) is the next run's to mend, not AWS's mismatch.
-            local = [c for c in failed if c.name.endswith(" private") or c.name == "secret files git-ignored"]
-            if local:
-                evidence.append("the next run makes the identity files 0600 and git-ignores them")
-            failed = [c for c in failed if c not in local]
-        if failed:
-            return Detection(
-                "needs_action",
-                [f"Found {idfiles.JSON_NAME}, but it does not match AWS:"] + [f"{c.name}: {c.detail}" for c in failed],
-            )
+            evidence.append("rewrote the identity files 0600 and git-ignored them")
         cognito = ctx.client("cognito-idp")
         for spec, record in ((RUNTIME, files.runtime), (IDENTITY, files.identity)):
             tags = cognito.describe_user_pool(UserPoolId=record.pool_id)["UserPool"].get("UserPoolTags") or {}
@@ -752,6 +752,11 @@ Why the wizard does it differently from the toolkit:
                     )
                 )
         return plan
+
+
+def _kept_locally(check: Check) -> bool:
+    """A check on how the files are kept (their mode, .gitignore): the wizard mends these without asking."""
+    return check.name.endswith(" private") or check.name == "secret files git-ignored"
 
 
 def _repairs(failed: list[Check]) -> list[str] | None:

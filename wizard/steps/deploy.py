@@ -85,9 +85,11 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         if not recorded.get("runtime_id"):
             return Detection("pending")
         failed = [check for check in self.verify(ctx) if not check.ok]
-        if failed:
-            return self.not_done(ctx, failed)
         origin = owned(recorded.get("runtime_origin") or ownership.CREATED)
+        if failed:
+            # Whose the runtime is matters most when it is not finished: the next run takes it over, not anew.
+            unfinished = self.not_done(ctx, failed)
+            return Detection(unfinished.status, [f"runtime {recorded['runtime_id']} ({origin})", *unfinished.evidence])
         return Detection("done", [f"the runtime is READY with this project's authorizer ({origin})"])
 
     def _rebuild_from_yaml(self, ctx: Context) -> None:
