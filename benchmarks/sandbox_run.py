@@ -28,12 +28,9 @@ def timed(args: list[str], cwd: str) -> float:
 def journey(folder: str) -> float:
     """Stages 0-8 with --auto-consent; dependencies from stand-in wheels, so no network is used."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-    from test_package import make_wheel
+    from wizard_helpers import stand_in_wheelhouse
 
-    wheels = Path(folder) / "wheelhouse"
-    wheels.mkdir()
-    for name, version in (("bedrock_agentcore", "1.0.0"), ("strands_agents", "1.0.0"), ("boto3", "1.40.0")):
-        make_wheel(wheels, name, version)
+    wheels = stand_in_wheelhouse(Path(folder) / "wheelhouse")
     project = str(Path(folder) / "project")
     args = ["run", "--sandbox", "--yes", "--auto-consent", "--wheelhouse", str(wheels), "--dir", project]
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wizard_helpers import BEFORE_DEPLOY, close_all, free_port, make_unique, open_session
+from wizard_helpers import BEFORE_DEPLOY, close_all, free_port, make_unique, open_session, stand_in_wheelhouse
 
 # No test may reach AWS: blank out anything that could point boto3 at a real account.
 for _name in (
@@ -115,12 +115,7 @@ def wizard(options) -> Any:
 
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("wheelhouse")
-    from test_package import make_wheel
-
-    for name, version in (("bedrock_agentcore", "1.0.0"), ("strands_agents", "1.0.0"), ("boto3", "1.40.0")):
-        make_wheel(folder, name, version)
-    return folder
+    return stand_in_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
 
 
 @pytest.fixture

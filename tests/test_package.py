@@ -9,25 +9,12 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from wizard_helpers import make_wheel
 
 from wizard.errors import WizardError
 from wizard.files.package import Target, build_dependencies, build_zip, source_files
 
 SECRET = "Sup3r-Secret-Passw0rd"
-
-
-def make_wheel(wheelhouse: Path, name: str = "tinydep", version: str = "1.0") -> Path:
-    wheelhouse.mkdir(parents=True, exist_ok=True)
-    path = wheelhouse / f"{name}-{version}-py3-none-any.whl"
-    info = f"{name}-{version}.dist-info"
-    with zipfile.ZipFile(path, "w") as wheel:
-        wheel.writestr(f"{name}.py", f"VALUE = {version!r}\n")
-        wheel.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
-        wheel.writestr(
-            f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-        )
-        wheel.writestr(f"{info}/RECORD", f"{name}.py,,\n{info}/METADATA,,\n{info}/WHEEL,,\n{info}/RECORD,,\n")
-    return path
 
 
 @pytest.fixture

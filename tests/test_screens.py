@@ -823,3 +823,41 @@ async def test_welcome_after_every_stage_points_at_cleanup(make_app, options: Op
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, StageScreen) and app.screen.stage_key == "cleanup"
+
+
+# --- found identity files that no longer match AWS: the person chooses ---------------------------------------
+
+
+async def test_found_files_that_do_not_match_aws_ask_and_repair_keeps_a_backup(
+    make_app, options: Options, project: Path, sandbox_endpoint: str
+) -> None:
+    """Files this project has no record of (the toolkit's, or a lost state file) whose app client was deleted
+    by hand: Run asks what to do instead of making new pools; Repair mends the same pool and keeps a backup."""
+    from wizard_helpers import client
+
+    from screens.modals import ChoiceModal
+
+    prepare(options, "preflight", "cognito")
+    before = identity_json(project)
+    (project / ".agentcore-wizard" / "state.json").unlink()
+    idp = client("cognito-idp", sandbox_endpoint)
+    idp.delete_user_pool_client(UserPoolId=before["runtime"]["pool_id"], ClientId=before["runtime"]["client_id"])
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await run_stage(pilot, app, "preflight")
+        app.goto("cognito")
+        await pilot.pause()
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ChoiceModal), "the choice")
+        modal = app.screen
+        assert isinstance(modal, ChoiceModal)
+        assert "do not check out against AWS" in modal.question
+        assert [key for key, _ in modal.choices] == ["repair", "fresh", "stop"]
+        assert modal.default == "stop" and modal.query_one("#choice-stop", Button).has_focus
+        await pilot.click("#choice-repair")
+        await wait_idle(pilot, app, "cognito")
+        assert status(app, "cognito") == "done", app.session.error_of(app.session.stage("cognito"))
+    after = identity_json(project)
+    assert after["runtime"]["pool_id"] == before["runtime"]["pool_id"]  # the same pool, mended
+    assert after["runtime"]["client_id"] != before["runtime"]["client_id"]
+    assert len(list(project.glob(f"{JSON_NAME}.backup-*"))) == 1

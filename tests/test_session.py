@@ -165,7 +165,14 @@ def test_the_registry_derives_numbers_orders_gate_and_adoption() -> None:
             if required.key in teardown:
                 assert teardown.index(required.key) > index, (key, required.key)
     assert teardown[0] == "invoke" and teardown[-1] == "cognito"
-    assert [stage.key for stage in registry.adoptable] == ["cognito", "agent", "configure", "provider", "workload"]
+    assert [stage.key for stage in registry.adoptable] == [
+        "cognito",
+        "agent",
+        "configure",
+        "provider",
+        "workload",
+        "deploy",
+    ]
     assert {stage.key for stage in registry.requirements("deploy")} == {
         "preflight",
         "cognito",

@@ -8,11 +8,34 @@ import socket
 import subprocess
 import sys
 import uuid
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 BEFORE_DEPLOY = ("preflight", "cognito", "env", "agent", "configure", "provider", "workload")
+
+
+def make_wheel(wheelhouse: Path, name: str = "tinydep", version: str = "1.0") -> Path:
+    """A stand-in wheel: installs offline, holds one module."""
+    wheelhouse.mkdir(parents=True, exist_ok=True)
+    path = wheelhouse / f"{name}-{version}-py3-none-any.whl"
+    info = f"{name}-{version}.dist-info"
+    with zipfile.ZipFile(path, "w") as wheel:
+        wheel.writestr(f"{name}.py", f"VALUE = {version!r}\n")
+        wheel.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n")
+        wheel.writestr(
+            f"{info}/WHEEL", "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+        )
+        wheel.writestr(f"{info}/RECORD", f"{name}.py,,\n{info}/METADATA,,\n{info}/WHEEL,,\n{info}/RECORD,,\n")
+    return path
+
+
+def stand_in_wheelhouse(folder: Path) -> Path:
+    """The quickstart's requirements as stand-in wheels: a deploy that installs nothing from the network."""
+    for name, version in (("bedrock_agentcore", "1.0.0"), ("strands_agents", "1.0.0"), ("boto3", "1.40.0")):
+        make_wheel(folder, name, version)
+    return folder
 
 
 def free_port() -> int:

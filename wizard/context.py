@@ -11,12 +11,15 @@ from typing import TYPE_CHECKING, Any
 
 from wizard.errors import Cancelled, WizardError
 from wizard.events import AnswerChunk, AwsCall, Confirm, Event, LogLine, Progress, Question, StatusChanged
-from wizard.settings import Options, Settings
+from wizard.settings import Options, Settings, seconds_from_env
 from wizard.state import StateFile
 
 if TYPE_CHECKING:
     from wizard.steps.registry import Registry
 
+# How long an answer may take (botocore's own default is 60 s). A rehearsal of stalls sets it lower, so that a
+# stall past it (and what the wizard does then: look for what the lost create made) takes seconds, not minutes.
+READ_TIMEOUT_ENV = "AGENTCORE_WIZARD_READ_TIMEOUT"
 SANDBOX_CREDENTIALS = {"aws_access_key_id": "sandbox", "aws_secret_access_key": "sandbox"}
 
 Emit = Callable[[Event], None]
@@ -239,7 +242,7 @@ class Context:
                 config = Config(
                     retries=retries,
                     connect_timeout=10,
-                    read_timeout=60,
+                    read_timeout=seconds_from_env(READ_TIMEOUT_ENV, "60") or 60,
                     user_agent_extra="agentcore-wizard",
                 )
                 client = self.session().client(

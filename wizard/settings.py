@@ -346,6 +346,22 @@ class Settings:
         return out
 
 
+def seconds_from_env(name: str, example: str) -> float | None:
+    """Seconds from an environment variable meant for rehearsals and tests; None when it is unset or empty."""
+    value = os.environ.get(name)
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise WizardError(
+            f"{name}={value!r} is not a number of seconds.", fix=f"Unset it, or set e.g. {name}={example}"
+        ) from None
+    if not seconds >= 0:
+        raise WizardError(f"{name} cannot be negative.", fix=f"Unset it, or set e.g. {name}={example}")
+    return seconds
+
+
 def check_region(region: str) -> str:
     if not isinstance(region, str) or not REGION_PATTERN.fullmatch(region):
         raise WizardError(

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from wizard.errors import WizardError
 from wizard.sandbox.server import HEALTH_PATH, SANDBOX_KIND
+from wizard.settings import seconds_from_env
 from wizard.state import wizard_dir
 
 START_TIMEOUT = 30.0
@@ -23,19 +24,8 @@ READY_DELAY_ENV = "AGENTCORE_WIZARD_SANDBOX_READY_DELAY"
 
 
 def _ready_delay_option() -> list[str]:
-    value = os.environ.get(READY_DELAY_ENV)
-    if not value:
-        return []
-    try:
-        delay = float(value)
-    except ValueError:
-        raise WizardError(
-            f"{READY_DELAY_ENV}={value!r} is not a number of seconds.",
-            fix=f"Unset it, or set e.g. {READY_DELAY_ENV}=0.5",
-        ) from None
-    if delay < 0:
-        raise WizardError(f"{READY_DELAY_ENV} cannot be negative.", fix=f"Unset it, or set e.g. {READY_DELAY_ENV}=0.5")
-    return ["--ready-delay", str(delay)]
+    delay = seconds_from_env(READY_DELAY_ENV, "0.5")
+    return [] if delay is None else ["--ready-delay", str(delay)]
 
 
 def sandbox_file(project: Path) -> Path:

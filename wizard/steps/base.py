@@ -141,11 +141,17 @@ class Stage:
             self.record(ctx, "origin", origin)
 
 
-def owned(origin: str | None) -> str:
-    """What an origin means to a person."""
-    return {"created": "made by the wizard", "creating": "being made by the wizard"}.get(
-        str(origin), "made before the wizard: by the agentcore CLI or by hand"
-    )
+def owned(origin: str | None, maker: str = "") -> str:
+    """What an origin means to a person; `maker` says who made a found resource, when there is evidence."""
+    found = f"made before the wizard, {maker}" if maker else "made before the wizard: by the agentcore CLI or by hand"
+    return {"created": "made by the wizard", "creating": "being made by the wizard"}.get(str(origin), found)
+
+
+def cli_maker(ctx: Context) -> str:
+    """Who made a found resource of a folder: the agentcore CLI's mark is a .bedrock_agentcore.yaml entry the
+    wizard did not write (that file is the CLI's own)."""
+    configure = ctx.state.stage("configure").get("resources") or {}
+    return "in a folder the agentcore CLI configured" if configure.get("entry_origin") == "adopted" else ""
 
 
 def shown_region(ctx: Context) -> str | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -250,8 +251,11 @@ Why the wizard does it differently from the toolkit:
             idfiles.write_identity_files(ctx.project, files)
             evidence.append("rewrote the identity files 0600 and git-ignored them")
         cognito = ctx.client("cognito-idp")
+        names = []
         for spec, record in ((RUNTIME, files.runtime), (IDENTITY, files.identity)):
-            tags = cognito.describe_user_pool(UserPoolId=record.pool_id)["UserPool"].get("UserPoolTags") or {}
+            pool = cognito.describe_user_pool(UserPoolId=record.pool_id)["UserPool"]
+            names.append(str(pool.get("Name") or ""))
+            tags = pool.get("UserPoolTags") or {}
             project_id = tags.get(PROJECT_TAG)
             # Our own pools, found again after the state file was lost: still ours to clean up.
             ours = bool(project_id) and ctx.state.data.get("project_id") in (None, project_id)
@@ -269,7 +273,10 @@ Why the wizard does it differently from the toolkit:
                 },
             )
         origins = {self.resources(ctx).get(f"{spec.role}_origin") for spec in SPECS}
-        whose = owned(ownership.CREATED if origins == {ownership.CREATED} else ownership.ADOPTED)
+        # The agentcore CLI names its pools AgentCoreRuntimePool-… and AgentCoreIdentityPool-….
+        by_cli = all(TOOLKIT_POOL_NAME.fullmatch(name) for name in names)
+        maker = "by the agentcore CLI (its pool names)" if by_cli else "by hand (not the agentcore CLI's pool names)"
+        whose = owned(ownership.CREATED if origins == {ownership.CREATED} else ownership.ADOPTED, maker)
         verb = "Found" if ctx.state.read_only else "Adopted"
         evidence.insert(0, f"{verb} the pools named in {idfiles.JSON_NAME}; they check out against AWS ({whose}).")
         return Detection("done", evidence)
@@ -752,6 +759,9 @@ Why the wizard does it differently from the toolkit:
                     )
                 )
         return plan
+
+
+TOOLKIT_POOL_NAME = re.compile(r"AgentCore(?:Runtime|Identity)Pool-[A-Za-z0-9]+")
 
 
 def _kept_locally(check: Check) -> bool:

@@ -102,7 +102,10 @@ entrypoint `agent.py`, **direct code deploy** (a zip, no container), PUBLIC netw
         self.record_many(ctx, agent_name=name, entry_origin=origin)
         return Detection(
             "done",
-            [f"{agentcore_yaml.YAML_NAME} configures {name} with the runtime pool's authorizer ({owned(origin)})"],
+            [
+                f"{agentcore_yaml.YAML_NAME} configures {name} with the runtime pool's authorizer "
+                f"({owned(origin, 'by the agentcore CLI (its own file)')})"
+            ],
         )
 
     def run(self, ctx: Context) -> list[Check]:

@@ -16,7 +16,7 @@ from wizard.files import identity as idfiles
 from wizard.files.execution_role import POLICY_NAME, RoleInputs, inline_policy, trust_policy
 from wizard.files.package import Target, build_dependencies, build_zip, user_cache
 from wizard.state import wizard_dir
-from wizard.steps.base import Check, Detection, Stage, Teardown, deleted_or_gone, owned, stage_ref
+from wizard.steps.base import Check, Detection, Stage, Teardown, cli_maker, deleted_or_gone, owned, stage_ref
 from wizard.steps.configure import agent_name, identity_files
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ class DeployStage(Stage):
     title = "Deploy agent"
     quickstart_step = "Step 7"
     requires = ("provider", "workload")
+    adoptable = True  # a runtime the toolkit deployed, or one whose record was lost, is found from the YAML
     creates_in_aws = True
     uses = ("agent_name", "provider_name", "model_id", "return_url", "execution_role")
     writes = (agentcore_yaml.YAML_NAME,)
@@ -85,7 +86,7 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         if not recorded.get("runtime_id"):
             return Detection("pending")
         failed = [check for check in self.verify(ctx) if not check.ok]
-        origin = owned(recorded.get("runtime_origin") or ownership.CREATED)
+        origin = owned(recorded.get("runtime_origin") or ownership.CREATED, cli_maker(ctx))
         if failed:
             # Whose the runtime is matters most when it is not finished: the next run takes it over, not anew.
             unfinished = self.not_done(ctx, failed)
@@ -430,8 +431,9 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             if current is not None:
                 origin = ownership.settle(ctx, None, ownership.agentcore_tag(ctx, str(current["agentRuntimeArn"])))
                 if announce:
+                    whose = owned(origin, cli_maker(ctx))
                     ctx.log(
-                        f"{agentcore_yaml.YAML_NAME} names runtime {named} ({owned(origin)}): deploying to it.",
+                        f"{agentcore_yaml.YAML_NAME} names runtime {named} ({whose}): deploying to it.",
                         "warning" if origin != ownership.CREATED else "info",
                     )
                 self.record_many(ctx, runtime_id=named, runtime_arn=current["agentRuntimeArn"], runtime_origin=origin)

@@ -8,7 +8,7 @@ from wizard import names, ownership
 from wizard.errors import NeedsAction, WizardError, absent_as_none
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idfiles
-from wizard.steps.base import Check, Detection, OwnedByName, owned, stage_ref
+from wizard.steps.base import Check, Detection, OwnedByName, cli_maker, owned, stage_ref
 from wizard.steps.configure import agent_name, identity_files
 
 if TYPE_CHECKING:
@@ -115,7 +115,31 @@ Done better than the quickstart:
         failed = [check for check in self._checks(ctx, files, answer) if not check.ok]
         if failed:
             return Detection("pending", [f"{c.name}: {c.detail}" for c in failed])
-        return Detection("done", [f"provider {name} exists with this project's settings ({owned(origin)})"])
+        return Detection(
+            "done", [f"provider {name} exists with this project's settings ({owned(origin, cli_maker(ctx))})"]
+        )
+
+    def _owner(self, ctx: Context, answer: dict[str, Any]) -> str:
+        """A provider carries no tags that can be read (ListTagsForResource refuses its ARN), so with its record
+        lost (a deleted state file), what it is built on says whose it is: the app client of the identity pool
+        this project made (and tagged) means this project made it too."""
+        recorded = self.resources(ctx)
+        intent = recorded.get("origin") if recorded.get("name") == answer["name"] else None
+        tag = ownership.agentcore_tag(ctx, str(answer[self.arn_field]))
+        if intent is None and tag is None and self._on_this_projects_pool(ctx, answer):
+            return ownership.CREATED
+        return ownership.settle(ctx, intent, tag)
+
+    @staticmethod
+    def _on_this_projects_pool(ctx: Context, answer: dict[str, Any]) -> bool:
+        pools = ctx.state.stage("cognito").get("resources") or {}
+        config = (answer.get("oauth2ProviderConfigOutput") or {}).get("customOauth2ProviderConfig") or {}
+        client_id = pools.get("identity_client_id")
+        return (
+            pools.get("identity_origin") == ownership.CREATED
+            and bool(client_id)
+            and config.get("clientId") == client_id
+        )
 
     def _get(self, ctx: Context, name: str) -> dict[str, Any] | None:
         control = ctx.client("bedrock-agentcore-control")

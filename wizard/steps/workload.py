@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from wizard import names, ownership
 from wizard.errors import WizardError, absent_as_none
 from wizard.files import agentcore_yaml
-from wizard.steps.base import Check, Detection, OwnedByName, owned, stage_ref
+from wizard.steps.base import Check, Detection, OwnedByName, cli_maker, owned, stage_ref
 from wizard.steps.configure import agent_name
 
 if TYPE_CHECKING:
@@ -65,7 +65,8 @@ yourself, and it is what the quickstart's cleanup expects to find.
         if failed:
             return Detection("pending", [f"{c.name}: {c.detail}" for c in failed])
         return Detection(
-            "done", [f"workload identity {found['name']} exists and allows the return URL ({owned(origin)})"]
+            "done",
+            [f"workload identity {found['name']} exists and allows the return URL ({owned(origin, cli_maker(ctx))})"],
         )
 
     def run(self, ctx: Context) -> None:
