@@ -30,6 +30,10 @@ os.environ["AWS_EC2_METADATA_DISABLED"] = "true"
 # Folder sandboxes the CLIs under test start make runtimes READY after 0.2 s, not 2 s (what the tests check is
 # the waiting, not its length).
 os.environ["AGENTCORE_WIZARD_SANDBOX_READY_DELAY"] = "0.2"
+# The sandboxes of these tests answer invocations with the built-in stand-in (the explicit switch for tests of the
+# front door): the tests of the wizard's flow need no agent environment. tests/test_sandbox_agent.py lifts it and
+# runs the real agent.py on the real SDK.
+os.environ["AGENTCORE_WIZARD_SANDBOX_AGENT"] = "stand-in"
 
 
 # Markers for a fast inner loop (`pytest -m "not tui and not cli and not deployed"`): the screens, the real CLI

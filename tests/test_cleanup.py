@@ -539,9 +539,12 @@ def test_cli_with_lost_state_keeps_the_yaml_of_a_runtime_it_keeps(deployed: Any,
     project = wizard.options.project
     runtime_id = wizard.state.resources("deploy")["runtime_id"]
     agent = wizard.state.resources("configure")["agent_name"]
+    arn = wizard.state.resources("deploy")["runtime_arn"]
     wizard.close()
     (wizard_dir(project) / STATE_NAME).unlink()
     control = client("bedrock-agentcore-control", sandbox_endpoint)
+    # Its project tag gone too (someone untagged it): nothing proves the wizard made it.
+    control.untag_resource(resourceArn=arn, tagKeys=["agentcore-wizard:project"])
     try:
         result = cli_cleanup(project, sandbox_endpoint, "--yes")
         assert result.returncode == 0, result.stderr

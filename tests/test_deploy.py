@@ -39,7 +39,8 @@ def test_deploy_makes_a_ready_runtime_with_the_yaml_authorizer(deployed: Any, sa
     workload = runtime["workloadIdentityDetails"]["workloadIdentityArn"].split("/")[-1]
     urls = control.get_workload_identity(name=workload)["allowedResourceOauth2ReturnUrls"]
     assert deployed.ctx.return_url in urls
-    assert runtime["environmentVariables"]["AGENTCORE_OAUTH2_RETURN_URL"] == deployed.ctx.return_url
+    # The return URL is no setting of the runtime: it travels with each call (the OAuth2CallbackUrl header).
+    assert "AGENTCORE_OAUTH2_RETURN_URL" not in (runtime.get("environmentVariables") or {})
 
 
 def test_the_uploaded_zip_has_code_and_dependencies_and_no_secret(deployed: Any, sandbox_endpoint: str) -> None:
@@ -150,8 +151,8 @@ def test_a_role_you_bring_is_used_as_it_is(wizard: Any, wheelhouse: Path, sandbo
 
 
 def test_a_reconfigured_return_url_reaches_the_runtime(deployed: Any, sandbox_endpoint: str) -> None:
-    """--reconfigure --return-url: the workload identity, the runtime's environment and its own workload identity
-    all take the new URL (an unchanged zip is no reason to leave the old one deployed)."""
+    """--reconfigure --return-url: the workload identity and the runtime's own workload identity both allow the new
+    URL (the calls carry it in their OAuth2CallbackUrl header; the runtime's environment does not hold it)."""
     from wizard_helpers import free_port
 
     new_url = f"http://localhost:{free_port()}/oauth2/callback"
@@ -162,7 +163,7 @@ def test_a_reconfigured_return_url_reaches_the_runtime(deployed: Any, sandbox_en
     assert outcome.ok, outcome.error and outcome.error.message
     control = client("bedrock-agentcore-control", sandbox_endpoint)
     runtime = control.get_agent_runtime(agentRuntimeId=runtime_id)
-    assert runtime["environmentVariables"]["AGENTCORE_OAUTH2_RETURN_URL"] == new_url
+    assert "AGENTCORE_OAUTH2_RETURN_URL" not in (runtime.get("environmentVariables") or {})
     assert switched.state.resources("deploy")["runtime_id"] == runtime_id  # updated in place, not a second one
     own = runtime["workloadIdentityDetails"]["workloadIdentityArn"].rsplit("/", 1)[-1]
     assert new_url in control.get_workload_identity(name=own)["allowedResourceOauth2ReturnUrls"]

@@ -358,7 +358,8 @@ def test_render_agent_parses_and_passes_inspection(tmp_path: Path) -> None:
     assert constants["MODEL_ID"] == "us.anthropic.model-v1:0"
     assert constants["PROVIDER_NAME"] == "ExternalServiceProvider"
     assert constants["SCOPES"] == ["openid"]
-    assert agent_code.RETURN_URL_ENV in text
+    # No callback_url in the code: the SDK takes the return URL from the OAuth2CallbackUrl header of each call.
+    assert "callback_url=" not in text and "OAuth2CallbackUrl" in text
     checks = inspect_agent(_write(tmp_path, text), "ExternalServiceProvider")
     assert checks and all(check.ok for check in checks), checks
     assert set(_by_name(checks)) == {"agent.py parses", "entrypoint", "requires_access_token"}

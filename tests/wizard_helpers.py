@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
+import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -164,3 +167,90 @@ def stop_folder_sandbox(folder: Path) -> None:
         capture_output=True,
         timeout=60,
     )
+
+
+# --- real wheels for the sandbox to run an agent with, offline ---------------------------------------
+
+AGENT_REQUIREMENTS = ("bedrock-agentcore", "strands-agents", "boto3")
+
+
+def _closure(names: tuple[str, ...]) -> list[Any]:
+    """The installed distributions the names need, by their unconditional requirements (no extras)."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    seen: dict[str, Any] = {}
+    done: set[tuple[str, str]] = set()
+    todo = [(name, "") for name in names]  # (requirement, the extra of the one that asked for it)
+    while todo:
+        text, asked_extra = todo.pop()
+        requirement = Requirement(text)
+        if requirement.marker is not None and not requirement.marker.evaluate({"extra": asked_extra}):
+            continue
+        key = re.sub(r"[-_.]+", "-", requirement.name).lower()
+        wanted = [extra for extra in ("", *requirement.extras) if (key, extra) not in done]
+        if not wanted:
+            continue
+        dist = seen.setdefault(key, metadata.distribution(requirement.name))
+        for extra in wanted:
+            done.add((key, extra))
+            todo.extend((dependency, extra) for dependency in dist.requires or [])
+    return sorted(seen.values(), key=lambda dist: dist.metadata["Name"].lower())
+
+
+def _repack(dist: Any, into: Path) -> Path:
+    """An installed distribution back into a wheel: its RECORD's files inside site-packages."""
+    import base64
+    import hashlib
+
+    name = re.sub(r"[-_.]+", "_", dist.metadata["Name"])
+    wheel_text = dist.read_text("WHEEL") or ""
+    tags = [line.split(":", 1)[1].strip() for line in wheel_text.splitlines() if line.startswith("Tag:")]
+    # Several tags (py2-none-any, py3-none-any) compress into one (py2.py3-none-any), as wheel names do.
+    parts = (
+        [sorted({tag.split("-")[index] for tag in tags}) for index in range(3)]
+        if tags
+        else [["py3"], ["none"], ["any"]]
+    )
+    path = into / f"{name}-{dist.version}-{'-'.join('.'.join(part) for part in parts)}.whl"
+    root = Path(dist.locate_file(""))
+    record_lines = []
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as wheel:
+        record_name = ""
+        for file in dist.files or []:
+            relative = file.as_posix()
+            if relative.startswith("..") or "__pycache__" in relative or relative.endswith(".pyc"):
+                continue
+            if relative.endswith(".dist-info/RECORD"):
+                record_name = relative
+                continue
+            if relative.rsplit("/", 1)[-1] in ("INSTALLER", "REQUESTED", "direct_url.json"):
+                continue
+            data = (root / relative).read_bytes()
+            wheel.writestr(relative, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+            record_lines.append(f"{relative},sha256={digest},{len(data)}")
+        record_lines.append(f"{record_name},,")
+        wheel.writestr(record_name, "\n".join(record_lines) + "\n")
+    return path
+
+
+def agent_wheelhouse(into: Path) -> Path:
+    """Wheels of the quickstart agent's requirements for this machine, made from this test environment's own
+    installed packages (so the sandbox can build the agent's environment with no index), kept by version."""
+    dists = _closure(AGENT_REQUIREMENTS)
+    key = hashlib.sha256(repr([(d.metadata["Name"], d.version) for d in dists]).encode()).hexdigest()[:12]
+    folder = into / f"agent-wheelhouse-{key}"
+    if (folder / ".complete").exists():
+        return folder
+    building = into / f"{folder.name}.building-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    building.mkdir(parents=True)
+    for dist in dists:
+        _repack(dist, building)
+    (building / ".complete").write_text("\n".join(sorted(p.name for p in building.iterdir())))
+    try:
+        os.replace(building, folder)
+    except OSError:
+        shutil.rmtree(building, ignore_errors=True)  # another worker published it first
+    return folder

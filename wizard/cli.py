@@ -40,6 +40,8 @@ _DEFAULTS: dict[str, Any] = {
     "ready_file": None,
     "shell": "bash",
     "ready_delay": 2.0,
+    "wheelhouse": None,
+    "stand_in_agent": False,
 }
 
 
@@ -182,6 +184,19 @@ def build_parser() -> argparse.ArgumentParser:
         type=float,
         default=argparse.SUPPRESS,
         help="seconds an agent runtime stays CREATING/UPDATING before READY (default 2)",
+    )
+    serve.add_argument(
+        "--wheelhouse",
+        default=argparse.SUPPRESS,
+        help="a folder of wheels for this machine: the environment the sandbox runs agents in is built from it "
+        "alone, with no index (for offline rooms)",
+    )
+    serve.add_argument(
+        "--stand-in-agent",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="answer invocations with the built-in stand-in instead of running the deployed code (tests of the "
+        "front door only: a rehearsal then proves nothing about your agent)",
     )
     serve.add_argument("--ready-file", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     stop = sandbox_commands.add_parser("stop", help="stop this folder's sandbox")
@@ -518,6 +533,15 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
         port = int(_get(args, "port"))
         if not 0 <= port <= 65535:
             raise UsageError(f"--port {port} is not a TCP port.", fix="Pass 0-65535 (0: any free port).")
+        from wizard.sandbox.agent_host import STAND_IN_ENV, WHEELHOUSE_ENV
+
+        wheelhouse = _get(args, "wheelhouse")
+        if wheelhouse:
+            if not Path(wheelhouse).expanduser().is_dir():
+                raise UsageError(f"--wheelhouse {wheelhouse} is not a folder.", fix="Pass a folder of .whl files.")
+            os.environ[WHEELHOUSE_ENV] = str(Path(wheelhouse).expanduser().resolve())
+        if _get(args, "stand_in_agent"):
+            os.environ[STAND_IN_ENV] = "stand-in"
         serve(host, port, Path(ready) if ready else None, ready_delay=delay)
         return EXIT_OK
     from wizard.sandbox.manager import stop_folder_sandbox

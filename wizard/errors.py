@@ -99,6 +99,19 @@ class AgentAnswered(Exception):
         self.text = text
 
 
+class AuthUrlInLogs(Exception):
+    """The agent wrote the authorization URL to its logs and kept the call open, instead of answering with it."""
+
+    def __init__(self, url: str, log_group: str, waited: float) -> None:
+        super().__init__(
+            f"The agent wrote the authorization URL to its logs ({log_group}) instead of answering with it, and "
+            f"had not answered {waited:.0f}s later: the user never sees the link, and the SDK waits up to ten "
+            f"minutes for a consent that cannot come. The link it wrote: {url}"
+        )
+        self.url = url
+        self.log_group = log_group
+
+
 # --- the one map from failure to cause and fix ---------------------------------------------------
 
 
@@ -121,13 +134,24 @@ KNOWN: tuple[Known, ...] = (
     # What AWS or the agent says, by phrase.
     Known(
         "The runtime did not hand the agent a workload access token: it was invoked with SigV4 and no user id, "
-        "or the tool ran outside the request's context. Invoke with the bearer token (this stage does), and "
-        "keep `await agent.invoke_async(...)` in agent.py.",
+        "or the token was fetched outside the request's context (on a thread of its own or an executor, which "
+        "start with an empty context). Invoke with the bearer token (this stage does); in agent.py keep "
+        "`await agent.invoke_async(...)` and fetch the token in the tool itself (asyncio tasks keep the "
+        "context), then run {deploy} again.",
         phrases=("Workload access token has not been set",),
     ),
     Known(
-        "The agent passed no return URL. agent.py must pass callback_url from AGENTCORE_OAUTH2_RETURN_URL "
-        "(the wizard's agent.py does); run {agent} and {deploy} again.",
+        "on_auth_url in agent.py prints or logs the URL, so the call only returns when the SDK gives up. Hand the "
+        "URL back instead: raise an exception that carries it from on_auth_url and return its text from the tool, "
+        "as the wizard's agent.py does (move your agent.py aside and run {agent} to see it), then run {deploy} "
+        "and this stage again.",
+        codes=("AuthUrlInLogs",),
+    ),
+    Known(
+        "The agent asked for the token with no return URL. The wizard sends its return URL in the "
+        "OAuth2CallbackUrl header and the SDK uses it when requires_access_token names no callback_url; "
+        "so agent.py passes an empty callback_url, or calls GetResourceOauth2Token itself without "
+        "resourceOauth2ReturnUrl. Leave callback_url out (or pass the return URL), then run {deploy} again.",
         phrases=("must provide a ResourceOauth2ReturnUrl",),
     ),
     Known(

@@ -19,6 +19,7 @@ from wizard.errors import AgentAnswered, RuntimeRefused, WizardError, explain
 
 SESSION_ID_MIN, SESSION_ID_MAX = 33, 256
 SESSION_HEADER = "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id"
+CALLBACK_HEADER = "OAuth2CallbackUrl"  # bedrock_agentcore.runtime.models.OAUTH2_CALLBACK_URL_HEADER
 PROMPT = "Call the external service"
 READ_TIMEOUT = 900.0  # the runtime allows a request up to 15 minutes
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
@@ -126,8 +127,12 @@ def invoke(
     prompt: str = PROMPT,
     on_text: Callable[[str], None] = lambda chunk: None,
     attempts: int = 4,
+    return_url: str | None = None,
 ) -> Answer:
-    """POST the prompt; stream text/event-stream answers chunk by chunk into on_text."""
+    """POST the prompt; stream text/event-stream answers chunk by chunk into on_text.
+
+    The return URL travels in the OAuth2CallbackUrl header: the runtime passes it to the agent, and the SDK's
+    requires_access_token uses it when the code names no callback_url (the quickstart's agent.py names none)."""
     check_session_id(session_id)
     body = json.dumps({"prompt": prompt}).encode()
     headers = {
@@ -137,6 +142,8 @@ def invoke(
         SESSION_HEADER: session_id,
         "User-Agent": "agentcore-wizard",
     }
+    if return_url:
+        headers[CALLBACK_HEADER] = return_url
     for attempt in range(attempts):
         connection, target = _connection(url)
         answered = False
@@ -193,6 +200,7 @@ def http_error(status: int, body: str, error_type: str = "") -> WizardError:
 # --- what the agent said ------------------------------------------------------------------------
 
 AUTHENTICATED_MARK = "Authenticated to external service"
+DOCUMENTATION_HOSTS = ("docs.aws.amazon.com", "aws.amazon.com", "github.com")
 FAILED_MARK = "Failed to authenticate"
 
 
@@ -211,6 +219,11 @@ def authorization_url(text: str) -> str | None:
     for url in urls:
         if "authorize" in url or "request_uri" in url:
             return url
+    # Any other link only when the agent did not say it failed: an SDK error carries a documentation link
+    # ("Workload access token has not been set … see https://docs.aws.amazon.com/…"), which is no consent.
+    if FAILED_MARK in text:
+        return None
+    urls = [url for url in urls if urllib.parse.urlsplit(url).hostname not in DOCUMENTATION_HOSTS]
     return urls[0] if urls else None
 
 

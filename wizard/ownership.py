@@ -22,6 +22,16 @@ PROJECT_TAG = "agentcore-wizard:project"
 CREATING, CREATED, ADOPTED = "creating", "created", "adopted"
 
 
+# Set in the state when a session found work in the folder but no record of it (a lost or damaged state file).
+LOST_RECORD = "record_lost_at"
+
+
+def record_was_lost(ctx: Context) -> bool:
+    """Whether this project's record was rebuilt from the folder and AWS: then the absence of an intent says
+    nothing about who made a resource (the intent was lost with the file)."""
+    return bool(ctx.state.data.get(LOST_RECORD))
+
+
 def project_id(ctx: Context) -> str:
     """This folder's project id, made the first time something needs it (names, tags), then kept."""
     existing = ctx.state.data.get("project_id")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +41,8 @@ from wizard.events import (
     StatusChanged,
     Summary,
 )
+from wizard.files import identity as idfiles
+from wizard.ownership import LOST_RECORD
 from wizard.settings import Conflict, Options, Settings
 from wizard.state import STATE_NAME, ProjectLock, StateFile, remove_stale_temps
 from wizard.steps import STAGES, Check, Detection, Registry, Stage
@@ -129,9 +132,14 @@ class Session:
                 written = {name for stage in self.stages for name in stage.writes}
                 remove_stale_temps(project, tuple(sorted(written)))
                 remove_stale_temps(self.state.path.parent, (STATE_NAME,))
+            existed = self.state.exists
             self.state.load()
             if not lock:
                 return self
+            if self.state.recovered_from or (not existed and idfiles.read_identity_json(project) is not None):
+                # Work was done here and its record is gone: what the rebuild may count as this project's
+                # (ownership.lost_record) differs from a folder whose record is whole.
+                self.state.data.setdefault(LOST_RECORD, time.strftime("%Y-%m-%dT%H:%M:%S"))
             self._settle_mode()
             self._settle_settings()
         except BaseException as exc:
@@ -430,7 +438,14 @@ class Session:
             for stage in order[: order.index(through) + 1]:
                 self.ctx.current_stage = stage.key
                 if self.status_of(stage) == "done":
-                    self._emit(LogLine(stage.key, "Already done.", "success"))
+                    outdated = stage.outdated(self.ctx)
+                    if outdated is None:
+                        self._emit(LogLine(stage.key, "Already done.", "success"))
+                        continue
+                    self._emit(LogLine(stage.key, f"Done before, but {outdated}: running it again.", "warning"))
+                    last = self._run_stage(stage)
+                    if not last.ok:
+                        return last
                     continue
                 # A stage reset by --reconfigure runs for real: what exists was made with the old value.
                 reconfigured = (self.error_of(stage) or {}).get("code") == RECONFIGURED
@@ -442,8 +457,11 @@ class Session:
                         detection = Detection("pending")
                     if detection.status == "done":
                         found = "; ".join(item.rstrip(".") for item in detection.evidence)
-                        self._emit(LogLine(stage.key, f"Already in place: {found}.", "success"))
-                        continue
+                        outdated = stage.outdated(self.ctx)
+                        if outdated is None:
+                            self._emit(LogLine(stage.key, f"Already in place: {found}.", "success"))
+                            continue
+                        self._emit(LogLine(stage.key, f"In place ({found}), but {outdated}: running it.", "warning"))
                 last = self._run_stage(stage)
                 if not last.ok:
                     return last

@@ -91,7 +91,19 @@ class Sandbox:
     def __init__(self) -> None:
         env = wizard_env()
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "wizard", "sandbox", "serve", "--port", "0", "--ready-delay", "0.2"],
+            # The stand-in agent: these runs test the wizard's record under kills, not an agent's code.
+            [
+                sys.executable,
+                "-m",
+                "wizard",
+                "sandbox",
+                "serve",
+                "--port",
+                "0",
+                "--ready-delay",
+                "0.2",
+                "--stand-in-agent",
+            ],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,

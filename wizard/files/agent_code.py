@@ -6,7 +6,6 @@ import hashlib
 
 AGENT_FILE = "agent.py"
 REQUIREMENTS_FILE = "requirements.txt"
-RETURN_URL_ENV = "AGENTCORE_OAUTH2_RETURN_URL"
 
 # The starter toolkit is a deploy-time CLI; the runtime only needs the SDK, Strands and boto3.
 REQUIREMENTS = """\
@@ -23,8 +22,6 @@ Written by agentcore-wizard. Edit freely: the wizard notices your changes and ne
 overwrites them without asking.
 """
 
-import os
-
 from bedrock_agentcore.identity.auth import requires_access_token
 from bedrock_agentcore.runtime import BedrockAgentCoreApp
 from strands import Agent, tool
@@ -35,9 +32,6 @@ MODEL_ID = {model_id}
 PROVIDER_NAME = {provider_name}
 SCOPES = {scopes}
 
-# Where AgentCore sends the browser after consent. The wizard sets it at deploy time so the
-# consent can be bound to this session; without it the token is never released.
-RETURN_URL = os.environ.get({return_url_env}) or None
 
 
 class AuthorizationRequired(Exception):
@@ -58,7 +52,8 @@ def _stop_with_url(url: str) -> None:
     scopes=SCOPES,
     auth_flow="USER_FEDERATION",
     on_auth_url=_stop_with_url,
-    callback_url=RETURN_URL,
+    # No callback_url: the SDK takes the caller's return URL from the OAuth2CallbackUrl header, which
+    # the wizard sends on every call (the runtime passes it on), so consent comes back to whoever asked.
     force_authentication=False,
 )
 async def fetch_external_token(*, access_token: str) -> str:
@@ -114,7 +109,6 @@ def render_agent(provider_name: str, scopes: list[str], model_id: str) -> str:
         model_id=repr(model_id),
         provider_name=repr(provider_name),
         scopes=repr(list(scopes)),
-        return_url_env=repr(RETURN_URL_ENV),
     )
 
 

@@ -24,6 +24,7 @@ from wizard.errors import WizardError
 EXCLUDED_DIRS = {"__pycache__", "venv", "env", "node_modules", "build", "dist", "site-packages"}
 EXCLUDED_SUFFIXES = (".pyc", ".pyo", ".zip", ".whl")
 RUNTIME_PLATFORM = "manylinux2014_aarch64"  # AgentCore Runtime runs linux/arm64
+HOST_PLATFORM = "host"  # this machine, for the sandbox running an agent here
 FIXED_TIME = (2020, 1, 1, 0, 0, 0)  # identical inputs give an identical zip
 
 
@@ -34,6 +35,18 @@ class Target:
     # Where pip may look; empty means PyPI. Tests pass a local wheelhouse and no index.
     find_links: tuple[str, ...] = ()
     no_index: bool = False
+
+    @classmethod
+    def host(cls, find_links: tuple[str, ...] = (), no_index: bool = False) -> Target:
+        """This machine's own Python and platform: the environment the sandbox runs an agent in."""
+        import platform
+
+        version = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        return cls(f"{version}-{sys.platform}-{platform.machine()}", HOST_PLATFORM, find_links, no_index)
+
+    @property
+    def label(self) -> str:
+        return "the sandbox (this machine)" if self.platform == HOST_PLATFORM else "linux/arm64"
 
     def key(self, requirements: str) -> str:
         # A local wheelhouse counts by what it holds, not where it is: a copy elsewhere gives the same layer.
@@ -69,6 +82,18 @@ def source_files(project: Path) -> list[Path]:
                 continue
             chosen.append(Path(root) / name)
     return chosen
+
+
+def sources_digest(project: Path) -> str:
+    """What of the folder would be packed, by name and content: changes when the agent's code does."""
+    digest = hashlib.sha256()
+    for path in source_files(project):
+        digest.update(path.relative_to(project).as_posix().encode() + b"\0")
+        try:
+            digest.update(hashlib.sha256(path.read_bytes()).digest())
+        except OSError:
+            digest.update(b"unreadable")
+    return digest.hexdigest()
 
 
 def _is_venv(path: Path) -> bool:
@@ -133,15 +158,11 @@ def build_dependencies(
         str(building),
         "--requirement",
         str(requirements_file),
-        "--platform",
-        target.platform,
-        "--implementation",
-        "cp",
-        "--python-version",
-        target.python_version,
-        "--only-binary=:all:",
         "--upgrade",
     ]
+    if target.platform != HOST_PLATFORM:
+        command += ["--platform", target.platform, "--implementation", "cp"]
+        command += ["--python-version", target.python_version, "--only-binary=:all:"]
     for link in target.find_links:
         command += ["--find-links", link]
     if target.no_index:
@@ -156,9 +177,12 @@ def build_dependencies(
     if process.wait() != 0:
         shutil.rmtree(building, ignore_errors=True)
         raise WizardError(
-            "Installing the agent's dependencies for linux/arm64 failed: " + " ".join(output[-3:]),
+            f"Installing the agent's dependencies for {target.label} failed: " + " ".join(output[-3:]),
             fix="Check requirements.txt: every package needs a wheel for linux aarch64 (or a pure-Python one) "
-            f"for Python {target.python_version}.",
+            f"for Python {target.python_version}."
+            if target.platform != HOST_PLATFORM
+            else "Check requirements.txt, and that this machine reaches PyPI (or give the sandbox a wheelhouse "
+            "with --wheelhouse DIR).",
         )
     (building / ".complete").write_text(requirements)
     try:

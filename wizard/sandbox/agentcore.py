@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from wizard.sandbox import cognito
+from wizard.sandbox import cognito, model
+from wizard.sandbox.agent_host import AgentHost
 from wizard.sandbox.protocol import Call, ServiceError
 
 ACCOUNT = cognito.ACCOUNT
@@ -138,15 +139,22 @@ class RegionState:
 class Sandbox:
     """All AgentCore state of one sandbox process."""
 
-    def __init__(self, ready_delay: float = 2.0) -> None:
+    def __init__(self, ready_delay: float = 2.0, agents: AgentHost | None = None) -> None:
         self.ready_delay = ready_delay
         self.base_url = "http://127.0.0.1"
         self._regions: dict[str, RegionState] = {}
         self.lock = threading.RLock()
+        # Runs each runtime's deployed code; none (tests of the state alone) or a stand-in answers instead.
+        self.agents = agents
 
     def reset(self) -> None:
         with self.lock:
             self._regions.clear()
+        if self.agents is not None:
+            self.agents.stop_all()
+
+    def runs_code(self) -> bool:
+        return self.agents is not None and not self.agents.stand_in
 
     def region(self, name: str) -> RegionState:
         with self.lock:
@@ -539,6 +547,8 @@ def create_runtime(sandbox: Sandbox, state: RegionState, params: dict[str, Any],
         versions={1: RuntimeVersion(copy.deepcopy(request), created)},
     )
     state.runtimes[runtime_id] = runtime
+    if sandbox.agents is not None:
+        sandbox.agents.deploy(runtime.id, runtime.version, state.region, copy.deepcopy(request))
     return {
         "agentRuntimeArn": runtime.arn,
         "workloadIdentityDetails": {"workloadIdentityArn": workload.arn},
@@ -608,6 +618,8 @@ def update_runtime(sandbox: Sandbox, state: RegionState, params: dict[str, Any],
     runtime.updated = _now()
     runtime.ready_at = runtime.updated + sandbox.ready_delay
     runtime.versions[runtime.version] = RuntimeVersion(copy.deepcopy(request), runtime.updated)
+    if sandbox.agents is not None:
+        sandbox.agents.deploy(runtime.id, runtime.version, state.region, copy.deepcopy(request))
     return {
         "agentRuntimeArn": runtime.arn,
         "workloadIdentityDetails": {"workloadIdentityArn": _workload_arn(state.region, runtime.workload_name)},
@@ -636,6 +648,8 @@ def delete_runtime(sandbox: Sandbox, state: RegionState, params: dict[str, Any],
         return {"status": "DELETING", "agentRuntimeId": runtime.id, "agentRuntimeVersion": str(number)}
     del state.runtimes[runtime.id]  # its tags, versions and sessions go with it
     state.workloads.pop(runtime.workload_name, None)
+    if sandbox.agents is not None:
+        sandbox.agents.remove(runtime.id)
     return {"status": "DELETING", "agentRuntimeId": runtime.id, "agentRuntimeVersion": str(runtime.version)}
 
 
@@ -970,15 +984,63 @@ NO_WORKLOAD_TOKEN = (
 )
 
 
-def stand_in_agent(
-    sandbox: Sandbox, state: RegionState, runtime: Runtime, subject: str | None, artifact: tuple[str, str] | None
-) -> str:
-    """What the quickstart's agent answers to "Call the external service" (it never runs user code)."""
+SESSION_HEADER = "x-amzn-bedrock-agentcore-runtime-session-id"
+CALLBACK_HEADER = "oauth2callbackurl"
+CUSTOM_HEADER_PREFIX = "x-amzn-bedrock-agentcore-runtime-custom-"
+
+
+def check_ready(sandbox: Sandbox, runtime: Runtime) -> None:
     status = runtime_status(sandbox, runtime)
     if status != "READY":
         raise ServiceError(
             "RetryableConflictException", f"Agent runtime {runtime.id} is {status}; retry when READY.", 409
         )
+
+
+def agent_headers(
+    state: RegionState,
+    runtime: Runtime,
+    incoming: dict[str, str],
+    session_id: str,
+    subject: str | None,
+    artifact: tuple[str, str] | None,
+) -> dict[str, str]:
+    """The headers the managed runtime gives the agent (the SDK reads them in bedrock_agentcore/runtime):
+    the session and a request id, the workload access token minted for the caller, the caller's
+    OAuth2CallbackUrl and custom headers, and Authorization only when the runtime allowlists it."""
+    incoming = {key.lower(): value for key, value in incoming.items()}
+    headers = {
+        "Content-Type": incoming.get("content-type") or "application/json",
+        "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id": session_id,
+        "X-Amzn-Bedrock-AgentCore-Runtime-Request-Id": str(uuid.uuid4()),
+    }
+    if incoming.get("accept"):
+        headers["Accept"] = incoming["accept"]
+    if subject is not None and artifact is not None:
+        token = _issue_workload_token(state, runtime.workload_name, subject, artifact)["workloadAccessToken"]
+        headers["WorkloadAccessToken"] = token
+    if incoming.get(CALLBACK_HEADER):
+        headers["OAuth2CallbackUrl"] = incoming[CALLBACK_HEADER]
+    for key, value in incoming.items():
+        if key.startswith(CUSTOM_HEADER_PREFIX):
+            headers[key] = value
+    allowed = (runtime.request.get("requestHeaderConfiguration") or {}).get("requestHeaderAllowlist") or []
+    if "authorization" in {str(name).lower() for name in allowed} and incoming.get("authorization"):
+        headers["Authorization"] = incoming["authorization"]
+    return headers
+
+
+def stand_in_agent(
+    sandbox: Sandbox,
+    state: RegionState,
+    runtime: Runtime,
+    subject: str | None,
+    artifact: tuple[str, str] | None,
+    callback_url: str | None = None,
+) -> str:
+    """What the quickstart's agent answers to "Call the external service", without running any code: only
+    behind the explicit switch (AGENTCORE_WIZARD_SANDBOX_AGENT=stand-in), for tests of the front door."""
+    check_ready(sandbox, runtime)
     if subject is None or artifact is None:
         return f"❌ Failed to authenticate: {NO_WORKLOAD_TOKEN}"
     env = runtime.request.get("environmentVariables") or {}
@@ -988,7 +1050,8 @@ def stand_in_agent(
         "resourceCredentialProviderName": env.get(PROVIDER_ENV, "ExternalServiceProvider"),
         "scopes": [scope for scope in env.get(SCOPES_ENV, "openid").replace(",", " ").split() if scope],
         "oauth2Flow": "USER_FEDERATION",
-        "resourceOauth2ReturnUrl": env.get(RETURN_URL_ENV),
+        # As the SDK does: the OAuth2CallbackUrl header when the code names no callback URL.
+        "resourceOauth2ReturnUrl": env.get(RETURN_URL_ENV) or callback_url,
     }
     try:
         answer = get_resource_token(sandbox, state, params, None)
@@ -1027,10 +1090,23 @@ def invoke_runtime_sigv4(sandbox: Sandbox, state: RegionState, params: dict[str,
     user_id = params.get("runtimeUserId")
     subject = f"user:{user_id}" if user_id else None
     artifact = ("userId", user_id) if user_id else None
-    content_type, body = render_answer(
-        stand_in_agent(sandbox, state, runtime, subject, artifact), params.get("accept") or ""
-    )
+    headers = {key.lower(): value for key, value in call.headers.items()}
+    if not sandbox.runs_code():
+        text = stand_in_agent(sandbox, state, runtime, subject, artifact, headers.get(CALLBACK_HEADER))
+        content_type, body = render_answer(text, params.get("accept") or "")
+        note_session(runtime, session_id)
+        return {"response": body, "contentType": content_type, "runtimeSessionId": session_id, "statusCode": 200}
+    check_ready(sandbox, runtime)
+    forwarded = agent_headers(state, runtime, headers, session_id, subject, artifact)
     note_session(runtime, session_id)
+    assert sandbox.agents is not None
+    agents, runtime_id, payload = sandbox.agents, runtime.id, params.get("payload") or b""
+    # The agent calls back into this sandbox (its token, the model): it must run without the state's lock.
+    sandbox.lock.release()
+    try:
+        content_type, body = agents.invoke_whole(runtime_id, forwarded, payload)
+    finally:
+        sandbox.lock.acquire()
     return {"response": body, "contentType": content_type, "runtimeSessionId": session_id, "statusCode": 200}
 
 
@@ -1062,3 +1138,16 @@ def provider_pool(provider: Provider) -> tuple[str, str] | None:
     """The sandbox Cognito pool behind a CustomOauth2 provider, if it is one."""
     discovery = (provider.config.get("oauthDiscovery") or {}).get("discoveryUrl", "")
     return cognito.pool_of_discovery_url(str(discovery))
+
+
+# --- the stand-in model (Bedrock Converse), for agents that run in the sandbox ------------------------
+
+
+@handler("Converse")
+def converse(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    return model.converse(params)
+
+
+@handler("ConverseStream")
+def converse_stream(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    return {"stream": model.converse_stream_body(params)}

@@ -16,7 +16,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-AGENTCORE_SERVICES = ("bedrock-agentcore-control", "bedrock-agentcore")
+# The stand-in model answers Bedrock's Converse APIs from the same front door.
+AGENTCORE_SERVICES = ("bedrock-agentcore-control", "bedrock-agentcore", "bedrock-runtime")
 
 
 class ServiceError(Exception):
@@ -296,6 +297,8 @@ def serialize(route: Route, result: dict[str, Any]) -> tuple[int, list[tuple[str
         elif name == payload_member:
             value = result[name]
             raw = value if isinstance(value, bytes) else json.dumps(_to_wire(member, value)).encode()
+            if member.serialization.get("eventstream"):
+                headers.append(("Content-Type", "application/vnd.amazon.eventstream"))
         else:
             body[name] = _to_wire(member, result[name])
     if raw is not None:
@@ -306,6 +309,8 @@ def serialize(route: Route, result: dict[str, Any]) -> tuple[int, list[tuple[str
 
 def _to_wire(shape: Any, value: Any) -> Any:
     kind = shape.type_name
+    if getattr(shape, "is_document_type", False):
+        return value  # a free-form JSON document (a tool's input): no members to pick
     if kind == "structure" and isinstance(value, dict):
         return {
             name: _to_wire(shape.members[name], item)

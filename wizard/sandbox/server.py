@@ -4,6 +4,7 @@ Imports moto: keep it out of the UI process."""
 
 from __future__ import annotations
 
+import atexit
 import io
 import json
 import os
@@ -13,7 +14,7 @@ import sys
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,8 @@ DEFAULT_READY_DELAY = 2.0
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 Answer = tuple[int, list[tuple[str, str]], bytes]
+Streamed = tuple[int, list[tuple[str, str]], Iterator[bytes]]
+AGENT_STATUS = re.compile(rf"^{ADMIN_PREFIX}/runtimes/(?P<id>[^/]+)/agent$")
 
 INVOCATION = re.compile(r"^/runtimes/(?P<arn>.+)/invocations/?$")
 DISCOVERY_PATH = re.compile(
@@ -46,22 +49,29 @@ STATUS_TEXT = {
 }
 
 
-def build_app(ready_delay: float = DEFAULT_READY_DELAY) -> WSGIApp:
+def build_app(endpoint: Callable[[], str], ready_delay: float = DEFAULT_READY_DELAY) -> WSGIApp:
+    """The front door; `endpoint` gives the sandbox's own address (the agents it runs call it back)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
-    from wizard.sandbox import agentcore, consent, protocol
+    from wizard.sandbox import agent_host, agentcore, consent, protocol
     from wizard.sandbox import cognito as sandbox_cognito
     from wizard.sandbox.faults import Faults, fault_answer, operation_of
 
     sandbox_cognito.share_the_signing_key()
     moto_app = DomainDispatcherApplication(create_backend_app)
-    sandbox = agentcore.Sandbox(ready_delay=ready_delay)
+    agents = agent_host.from_environment(agentcore.ACCOUNT, endpoint)
+    sandbox = agentcore.Sandbox(ready_delay=ready_delay, agents=agents)
+    atexit.register(agents.close)
     faults = Faults()
     started = time.time()
 
-    def respond(start_response: Callable[..., Any], answer: Answer) -> Iterable[bytes]:
+    def respond(start_response: Callable[..., Any], answer: Answer | Streamed) -> Iterable[bytes]:
         status, headers, body = answer
-        start_response(f"{status} {STATUS_TEXT.get(status, 'Status')}", [*headers, ("Content-Length", str(len(body)))])
+        line = f"{status} {STATUS_TEXT.get(status, 'Status')}"
+        if not isinstance(body, bytes):  # the agent's answer, passed on piece by piece as it comes
+            start_response(line, headers)
+            return body
+        start_response(line, [*headers, ("Content-Length", str(len(body)))])
         return [body]
 
     def json_answer(status: int, data: Any) -> Answer:
@@ -80,9 +90,16 @@ def build_app(ready_delay: float = DEFAULT_READY_DELAY) -> WSGIApp:
                 faults.clear()
                 return json_answer(200, {"queued": {}})
             return json_answer(200, {"queued": faults.listing()})
+        found = AGENT_STATUS.match(path)
+        if found:
+            # How far the sandbox is with running a runtime's code (the wizard shows it while it deploys).
+            status = agents.status(found["id"])
+            if agents.stand_in:
+                return json_answer(200, {"runtimeId": found["id"], "phase": "stand-in"})
+            return json_answer(200, status) if status else json_answer(404, {"message": f"no agent {found['id']}"})
         return json_answer(404, {"message": f"no admin route {path}"})
 
-    def invocation(environ: dict[str, Any], arn: str, body: bytes, authorization: str) -> Answer:
+    def invocation(environ: dict[str, Any], arn: str, body: bytes, authorization: str) -> Answer | Streamed:
         headers = {
             key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
         }
@@ -104,20 +121,24 @@ def build_app(ready_delay: float = DEFAULT_READY_DELAY) -> WSGIApp:
                     400,
                 )
             subject = f"jwt:{claims.get('iss')}#{claims.get('sub')}"
+            artifact = ("userToken", token)
+            session_header = ("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", session_id)
+            if not sandbox.runs_code():
+                with sandbox.lock:
+                    callback = headers.get(agentcore.CALLBACK_HEADER)
+                    text = agentcore.stand_in_agent(sandbox, state, runtime, subject, artifact, callback)
+                    agentcore.note_session(runtime, session_id)
+                content_type, payload = agentcore.render_answer(text, headers.get("accept", ""))
+                return 200, [("Content-Type", content_type), session_header], payload
             with sandbox.lock:
-                text = agentcore.stand_in_agent(sandbox, state, runtime, subject, ("userToken", token))
+                agentcore.check_ready(sandbox, runtime)
+                forwarded = agentcore.agent_headers(state, runtime, headers, session_id, subject, artifact)
                 agentcore.note_session(runtime, session_id)
+            assert sandbox.agents is not None
+            status, answer_headers, chunks = sandbox.agents.invoke(runtime.id, forwarded, body)
         except protocol.ServiceError as error:
             return protocol.error_answer(None, error)
-        content_type, payload = agentcore.render_answer(text, headers.get("accept", ""))
-        return (
-            200,
-            [
-                ("Content-Type", content_type),
-                ("X-Amzn-Bedrock-AgentCore-Runtime-Session-Id", session_id),
-            ],
-            payload,
-        )
+        return status, [*answer_headers, session_header], chunks
 
     def agentcore_call(
         environ: dict[str, Any],
@@ -235,7 +256,7 @@ class _LoadingApp:
 
     def _load(self) -> None:
         try:
-            self._app = build_app(self._ready_delay)
+            self._app = build_app(lambda: _agent_facing(endpoint_of(self._server_ref[0])), self._ready_delay)
             from moto.moto_server.werkzeug_app import MotoRequestHandler
 
             # Moto's handler keeps header spellings S3 needs; new connections use it from now on.
@@ -309,3 +330,8 @@ def serve(
 
 def _url_host(host: str) -> str:
     return f"[{host}]" if ":" in host else host
+
+
+def _agent_facing(endpoint: str) -> str:
+    """The address an agent on this machine calls: a sandbox bound to every interface is reached on loopback."""
+    return endpoint.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")

@@ -35,12 +35,14 @@ with one tool, `check_external_service`, that asks AgentCore Identity for an OAu
 user's behalf (`@requires_access_token`, `USER_FEDERATION`). The first call returns an
 authorization URL for the user; after consent, the next call in the same session gets the token.
 
-It behaves like the quickstart's agent, with two fixes:
+It behaves like the quickstart's agent, with one fix: the authorization URL is handed back **the
+moment it arrives**, instead of racing a 0.5 s sleep while the SDK polls for up to ten minutes.
 
-- The authorization URL is handed back **the moment it arrives**, instead of racing a 0.5 s sleep
-  while the SDK polls for up to ten minutes.
-- It passes the OAuth **return URL** the wizard registers at deploy time, without which consent in
-  the cloud never releases the token.
+The OAuth **return URL** (where the browser goes after consent) is not in the code: the wizard sends
+it with every call in the `OAuth2CallbackUrl` header, the runtime passes it to the agent, and the SDK
+uses it when `requires_access_token` names no `callback_url`. So the quickstart's own `agent.py`
+works unchanged too; put yours here before this stage and the wizard keeps it. In the sandbox your
+code really runs (the real SDK and Strands, a stand-in model), so a rehearsal tests it.
 
 If you edit these files, the wizard keeps your version (it remembers what it wrote) and only
 checks that the entrypoint and the `requires_access_token` use are still there.

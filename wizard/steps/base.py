@@ -106,6 +106,11 @@ class Stage:
         """What undo would delete and what it keeps, without changing anything."""
         return []
 
+    def outdated(self, ctx: Context) -> str | None:
+        """Why a done stage is worth running again, from what this machine alone knows (no AWS call): `run`
+        asks before it skips a done stage. None: still as it was done."""
+        return None
+
     values_title = "Values"
 
     @property

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from wizard import names, ownership
@@ -12,6 +13,22 @@ from wizard.steps.base import Check, Detection, Stage, Teardown, owned, stage_re
 
 if TYPE_CHECKING:
     from wizard.context import Context
+
+
+def adopt_from_yaml(ctx: Context, setting: str, pick: Callable[[dict[str, Any]], str | None]) -> None:
+    """A name this project never chose, taken from what the folder's YAML records for its agent: after a lost
+    state file (a `--provider-name` given once is not given again) or in a folder the agentcore CLI set up."""
+    if ctx.settings.source(setting) != "default":
+        return
+    try:
+        data = agentcore_yaml.load(ctx.project)
+    except WizardError:
+        return
+    entry = (data or {"agents": {}})["agents"].get(agent_name(ctx))
+    identity = entry.get("identity") if isinstance(entry, dict) else None
+    found = pick(identity) if isinstance(identity, dict) else None
+    if found and found != ctx.settings.value(setting):
+        ctx.settings.adopt(setting, found)
 
 
 def identity_files(ctx: Context) -> idfiles.IdentityFiles:

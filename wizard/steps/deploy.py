@@ -10,11 +10,12 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from wizard import ownership
+from wizard.agent_logs import log_group
 from wizard.errors import Declined, NeedsAction, WizardError, absent_as_none, error_code
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idfiles
 from wizard.files.execution_role import POLICY_NAME, RoleInputs, inline_policy, trust_policy
-from wizard.files.package import Target, build_dependencies, build_zip, user_cache
+from wizard.files.package import Target, build_dependencies, build_zip, sources_digest, user_cache
 from wizard.state import wizard_dir
 from wizard.steps.base import Check, Detection, Stage, Teardown, cli_maker, deleted_or_gone, owned, stage_ref
 from wizard.steps.configure import agent_name, identity_files
@@ -23,7 +24,9 @@ if TYPE_CHECKING:
     from wizard.context import Context
 
 READY_TIMEOUT = 900.0
+SANDBOX_AGENT_TIMEOUT = 900.0  # a first environment from PyPI on a slow link
 ROLE_RETRY_SECONDS = 90.0
+# Where wizards before the OAuth2CallbackUrl header kept the return URL; a runtime deployed then still has it.
 RETURN_URL_ENV = "AGENTCORE_OAUTH2_RETURN_URL"
 S3_MISSING = ("404", "NoSuchKey", "NoSuchBucket", "NotFound")
 IAM_MISSING = ("NoSuchEntity", "NoSuchEntityException")
@@ -93,6 +96,12 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             return Detection(unfinished.status, [f"runtime {recorded['runtime_id']} ({origin})", *unfinished.evidence])
         return Detection("done", [f"the runtime is READY with this project's authorizer ({origin})"])
 
+    def outdated(self, ctx: Context) -> str | None:
+        deployed = self.resources(ctx).get("deployed_sources")
+        if deployed and deployed != sources_digest(ctx.project):
+            return "the agent's code changed since it was deployed"
+        return None
+
     def _rebuild_from_yaml(self, ctx: Context) -> None:
         """No record of a deploy (the agentcore CLI deployed, or the state file was lost): what the YAML names,
         checked against AWS, with whose each part is: the runtime, its role, the bucket and the code's key."""
@@ -144,6 +153,12 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
                 runtime["agentRuntimeArn"],
             ),
         ]
+        changed = self.outdated(ctx)
+        if recorded.get("deployed_sources"):  # what this folder deployed (the agentcore CLI's deploy has no record)
+            detail = f"{changed} (agent.py, requirements.txt or another packed file): deploy again"
+            checks.append(
+                Check("deployed code is this folder's", changed is None, detail if changed else "as deployed")
+            )
         endpoint = control.get_agent_runtime_endpoint(agentRuntimeId=runtime_id, endpointName="DEFAULT")
         checks.append(Check("DEFAULT endpoint READY", endpoint.get("status") == "READY", str(endpoint.get("status"))))
         workload = str((runtime.get("workloadIdentityDetails") or {}).get("workloadIdentityArn", "")).split("/")[-1]
@@ -187,6 +202,8 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         runtime = self._create_or_update(ctx, name, entry, role_arn, s3_key)
         ctx.checkpoint()
         self._wait_ready(ctx, runtime["agentRuntimeId"])
+        if ctx.is_sandbox and ctx.endpoint:
+            self._wait_for_sandbox_agent(ctx, ctx.endpoint, str(runtime["agentRuntimeId"]))
         ctx.progress(0.9, "return URL")
         self._allow_return_url(ctx, runtime)
         self._write_yaml(ctx, name, runtime, role_arn, s3_uri)
@@ -225,7 +242,12 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
                 self.record(ctx, "s3_keys", [*keys, key])  # before it exists: cleanup looks for it either way
             s3.put_object(Bucket=bucket, Key=key, Body=package.path.read_bytes(), Metadata={"sha256": package.sha256})
             ctx.log(f"Uploaded s3://{bucket}/{key}.", "success")
-        self.record_many(ctx, s3_uri=f"s3://{bucket}/{key}", package_sha256=package.sha256)
+        self.record_many(
+            ctx,
+            s3_uri=f"s3://{bucket}/{key}",
+            package_sha256=package.sha256,
+            package_sources=sources_digest(ctx.project),
+        )
         return f"s3://{bucket}/{key}", key
 
     def _bucket(self, ctx: Context, account: str, region: str) -> str:
@@ -346,10 +368,8 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             "networkConfiguration": {"networkMode": "PUBLIC"},
             "protocolConfiguration": {"serverProtocol": "HTTP"},
             "authorizerConfiguration": entry["authorizer_configuration"],
-            "environmentVariables": {
-                RETURN_URL_ENV: ctx.return_url,
-                "AGENTCORE_PROVIDER_NAME": ctx.settings.provider_name,
-            },
+            # The return URL is not here: it travels with each call (the OAuth2CallbackUrl header).
+            "environmentVariables": {"AGENTCORE_PROVIDER_NAME": ctx.settings.provider_name},
         }
 
     def _create_or_update(
@@ -372,7 +392,9 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             answer = self._with_role_retry(
                 ctx, lambda: control.update_agent_runtime(agentRuntimeId=runtime_id, **request)
             )
-            self.record(ctx, "deployed_sha256", recorded.get("package_sha256"))
+            self.record_many(
+                ctx, deployed_sha256=recorded.get("package_sha256"), deployed_sources=recorded.get("package_sources")
+            )
             ctx.log(f"Updated runtime {runtime_id} to this project's agent.", "success")
             return {**dict(current), **dict(answer)}
         # The intent first, with the client token that makes sending the create again harmless.
@@ -402,6 +424,7 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             runtime_arn=answer["agentRuntimeArn"],
             runtime_origin=ownership.CREATED,
             deployed_sha256=self.resources(ctx).get("package_sha256"),
+            deployed_sources=self.resources(ctx).get("package_sources"),
         )
         ctx.log(f"Created runtime {answer['agentRuntimeId']}.", "success")
         return dict(answer)
@@ -422,7 +445,8 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             ctx.log(f"The recorded runtime {runtime_id} was deleted; deploying it again.", "warning")
             # Its client token goes too: sent again, it would answer with the deleted runtime.
             for stale in (
-                "runtime_id", "runtime_arn", "runtime_workload", "deployed_sha256", "runtime_origin", "client_token",
+                "runtime_id", "runtime_arn", "runtime_workload", "deployed_sha256", "deployed_sources",
+                "runtime_origin", "client_token",
             ):  # fmt: skip
                 ctx.state.forget(self.key, stale)
         named = (entry.get("bedrock_agentcore") or {}).get("agent_id")
@@ -533,6 +557,49 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             # Often READY within seconds (the sandbox, small updates): look often at first, then settle down.
             time.sleep(0.25 if waited < 5 else 1.0 if waited < 30 else 3.0)
 
+    def _wait_for_sandbox_agent(self, ctx: Context, endpoint: str, runtime_id: str) -> None:
+        """The sandbox runs the deployed code: show it building the agent's environment and starting it, so
+        the first call is not the one that waits (and a failure is named here, not only at the first call)."""
+        started = time.monotonic()
+        shown = ""
+        last_second = -1
+        while True:
+            status = sandbox_agent_status(endpoint, runtime_id)
+            phase = str((status or {}).get("phase", ""))
+            if status is None or phase in ("stand-in", "stopped"):
+                return  # a sandbox that does not run code (the stand-in switch, or an older sandbox)
+            waited = time.monotonic() - started
+            if phase == "running":
+                ctx.log(
+                    f"The sandbox runs your agent ({status.get('detail')}): dependencies "
+                    f"{'built in' if status.get('buildSeconds', 0) > 1 else 'ready after'} "
+                    f"{status.get('buildSeconds', 0):.1f}s, started in {status.get('startSeconds', 0):.1f}s.",
+                    "success",
+                )
+                return
+            if phase == "failed":
+                ctx.log(
+                    f"The sandbox cannot run your agent: {status.get('detail')} Its output is in the log group "
+                    f"{status.get('logGroup')}; the first call will answer the runtime's error.",
+                    "warning",
+                )
+                return
+            if waited > SANDBOX_AGENT_TIMEOUT:
+                ctx.log(
+                    f"The sandbox is still {phase} after {SANDBOX_AGENT_TIMEOUT:.0f}s ({status.get('detail')}); "
+                    "the first call waits for it or answers the runtime's error.",
+                    "warning",
+                )
+                return
+            if phase != shown:
+                ctx.log(f"Sandbox: {phase} …")
+                shown = phase
+            if int(waited) != last_second:  # once a second is enough for a line that only counts up
+                last_second = int(waited)
+                ctx.progress(None, f"sandbox: {phase} ({last_second}s)")
+            ctx.checkpoint()
+            time.sleep(0.2)
+
     def _allow_return_url(self, ctx: Context, runtime: dict[str, Any]) -> None:
         control = ctx.client("bedrock-agentcore-control")
         details = runtime.get("workloadIdentityDetails") or control.get_agent_runtime(
@@ -609,7 +676,8 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
                     self.key,
                     f"AgentCore runtime {runtime_id}",
                     False,
-                    "it was deployed before the wizard (the agentcore CLI's `agentcore destroy` deletes it)",
+                    "it was deployed before the wizard (the agentcore CLI's "
+                    f"`agentcore destroy --agent {agent_name(ctx)}` deletes it)",
                 )
             )
         elif runtime_id:
@@ -676,8 +744,18 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         recorded = self.resources(ctx)
         runtime_id = recorded.get("runtime_id")
         if runtime_id and recorded.get("runtime_origin") == ownership.ADOPTED:
-            ctx.log(f"Kept runtime {runtime_id}: it was deployed before the wizard (`agentcore destroy` deletes it).")
-            for stale in ("runtime_id", "runtime_arn", "runtime_workload", "deployed_sha256", "runtime_origin"):
+            ctx.log(
+                f"Kept runtime {runtime_id}: it was deployed before the wizard "
+                f"(`agentcore destroy --agent {agent_name(ctx)}` deletes it)."
+            )
+            for stale in (
+                "runtime_id",
+                "runtime_arn",
+                "runtime_workload",
+                "deployed_sha256",
+                "deployed_sources",
+                "runtime_origin",
+            ):
                 ctx.state.forget(self.key, stale)
         elif runtime_id:
             control = ctx.client("bedrock-agentcore-control")
@@ -690,8 +768,8 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
                 ctx.log(f"Deleted log group {group}.", "success")
             self._forget_in_yaml(ctx, str(recorded.get("runtime_arn") or ""))
             for stale in (
-                "runtime_id", "runtime_arn", "runtime_workload", "deployed_key", "deployed_sha256", "runtime_origin",
-                "runtime_name", "client_token",
+                "runtime_id", "runtime_arn", "runtime_workload", "deployed_key", "deployed_sha256",
+                "deployed_sources", "runtime_origin", "runtime_name", "client_token",
             ):  # fmt: skip
                 ctx.state.forget(self.key, stale)
         ctx.checkpoint()
@@ -781,5 +859,17 @@ def s3_prefix(ctx: Context) -> str:
     return f"agentcore-wizard/{ownership.project_id(ctx)[:8]}"
 
 
-def log_group(runtime_id: str) -> str:
-    return f"/aws/bedrock-agentcore/runtimes/{runtime_id}-DEFAULT"
+def sandbox_agent_status(endpoint: str, runtime_id: str) -> dict[str, Any] | None:
+    """How far the sandbox is with running a runtime's code (its admin route, loopback only); None if it
+    does not say."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    url = f"{endpoint.rstrip('/')}/__agentcore_wizard_sandbox__/runtimes/{runtime_id}/agent"
+    try:
+        with urllib.request.urlopen(url, timeout=5) as answer:  # noqa: S310 (the sandbox on 127.0.0.1)
+            value = json.loads(answer.read())
+    except (OSError, ValueError, urllib.error.URLError):
+        return None
+    return value if isinstance(value, dict) else None

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 import queue
+import threading
 import time
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from wizard import consent, inbound_token
-from wizard.errors import AgentAnswered, Cancelled, ConsentLapsed, UsageError, WaitingOnUser, WizardError, explain
+from wizard.agent_logs import AgentLogs
+from wizard.errors import (
+    AgentAnswered,
+    AuthUrlInLogs,
+    Cancelled,
+    ConsentLapsed,
+    UsageError,
+    WaitingOnUser,
+    WizardError,
+    explain,
+)
 from wizard.events import AwsCall, ConsentClosed, ConsentRequested
 from wizard.files import identity as idfiles
 from wizard.invocation import (
@@ -28,6 +39,10 @@ from wizard.steps.deploy import RETURN_URL_ENV
 
 if TYPE_CHECKING:
     from wizard.context import Context
+
+LOG_POLL_SECONDS = 1.0
+LOG_WATCH_AFTER = 3.0  # most answers come sooner; only then are the logs read
+PRINTED_LINK_GRACE = 8.0  # an agent that logged the link and still answers with it, within this, is fine
 
 
 class InvokeStage(Stage):
@@ -100,10 +115,20 @@ asks again in the same session, and the agent answers with the user's token (its
     def detect(self, ctx: Context) -> Detection:
         if not self.resources(ctx).get("authenticated_at"):
             return Detection("pending")
+        outdated = self.outdated(ctx)
+        if outdated:
+            return Detection("pending", [outdated])
         failed = [check for check in self.verify(ctx) if not check.ok]
         if failed:
             return self.not_done(ctx, failed)
         return Detection("done", ["the agent answers with the user's token in the recorded session"])
+
+    def outdated(self, ctx: Context) -> str | None:
+        answered_by = self.resources(ctx).get("answered_by")
+        deployed = ctx.state.resources("deploy").get("deployed_sha256")
+        if answered_by and deployed and answered_by != deployed:
+            return "the agent was deployed again since its last authenticated answer"
+        return None
 
     def verify(self, ctx: Context, deep: bool = False) -> list[Check]:
         """What costs nothing: a session recorded, the runtime READY, an authenticated answer on record.
@@ -194,8 +219,13 @@ asks again in the same session, and the agent answers with the user's token (its
         return self._finish(ctx, second, checks)
 
     def _finish(self, ctx: Context, answer: Answer, checks: list[Check]) -> list[Check]:
-        self.record(ctx, "authenticated_at", datetime.now(timezone.utc).isoformat(timespec="seconds"))
-        self.record(ctx, "answer", answer.text[:1000])
+        self.record_many(
+            ctx,
+            authenticated_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            answer=answer.text[:1000],
+            # Which deployed code answered: a later deploy makes this stage worth running again.
+            answered_by=ctx.state.resources("deploy").get("deployed_sha256"),
+        )
         ctx.progress(1.0, "done")
         return [*checks, Check("agent answered with the user's token in the same session", True, answer.session_id)]
 
@@ -243,14 +273,65 @@ asks again in the same session, and the agent answers with the user's token (its
         return self._bearer
 
     def _invoke(self, ctx: Context, arn: str, token: inbound_token.BearerToken, session_id: str, which: str) -> Answer:
+        """One call, watched: it can be stopped, an authorization URL the agent only wrote to its logs ends the
+        wait (instead of the SDK's ten minutes of polling), and a failure shows the agent's last log lines."""
         url = invocation_url(data_plane_endpoint(ctx.region, ctx.endpoint), arn)
         note = f"{which} call, bearer token, session {session_id}"
         ctx.emit(AwsCall(self.key, "bedrock-agentcore", "InvokeAgentRuntime", note))
         ctx.answer_chunk(which, starts=True)
+        logs = AgentLogs(ctx.client("logs"), arn.rsplit("/", 1)[-1], since=time.time())
+        outcome: queue.Queue[tuple[bool, Any]] = queue.Queue()
+        abandoned = threading.Event()
+
+        def on_text(chunk: str) -> None:
+            if not abandoned.is_set():  # an abandoned call's late answer goes nowhere
+                ctx.answer_chunk(which, chunk)
+
+        def call() -> None:
+            try:
+                outcome.put((True, invoke(url, token.value, session_id, on_text=on_text, return_url=ctx.return_url)))
+            except Exception as exc:
+                outcome.put((False, exc))
+
+        threading.Thread(target=call, name=f"invoke-{which}", daemon=True).start()
+        started = time.monotonic()
+        link_seen = 0.0
         try:
-            return invoke(url, token.value, session_id, on_text=lambda chunk: ctx.answer_chunk(which, chunk))
-        except Exception as exc:  # the runtime's refusals get their fix from the one map
-            raise explain(exc) from exc
+            while True:
+                try:
+                    answered, value = outcome.get(timeout=LOG_POLL_SECONDS)
+                except queue.Empty:
+                    ctx.checkpoint()
+                    waited = time.monotonic() - started
+                    if not link_seen and waited >= LOG_WATCH_AFTER:
+                        link = logs.authorization_url()
+                        if link:
+                            link_seen = time.monotonic()
+                            ctx.log(
+                                f"The agent wrote an authorization URL to its logs ({logs.group}) and has not "
+                                f"answered yet; waiting {PRINTED_LINK_GRACE:.0f}s more for its answer.",
+                                "warning",
+                            )
+                    if link_seen and time.monotonic() - link_seen >= PRINTED_LINK_GRACE:
+                        raise explain(AuthUrlInLogs(logs.authorization_url() or "", logs.group, waited)) from None
+                    continue
+                if answered:
+                    return value
+                self._show_log_tail(ctx, logs)
+                raise explain(value) from value
+        except BaseException:
+            abandoned.set()
+            raise
+
+    @staticmethod
+    def _show_log_tail(ctx: Context, logs: AgentLogs) -> None:
+        lines = logs.tail()
+        if lines:
+            ctx.log(f"The agent's last lines in its log group {logs.group}:", "warning")
+            for line in lines:
+                ctx.log(f"  {line}")
+        elif logs.unavailable:
+            ctx.log(f"Its log group {logs.group} could not be read ({logs.unavailable[:200]}).")
 
     def _wait_for_consent(self, ctx: Context, link: str, files: idfiles.IdentityFiles) -> consent.Redirect:
         options = ctx.options
@@ -367,5 +448,5 @@ asks again in the same session, and the agent answers with the user's token (its
 
     def undo(self, ctx: Context) -> None:
         ctx.settings.forget("session_id")
-        for name in ("runtime_session_id", "authenticated_at", "answer"):
+        for name in ("runtime_session_id", "authenticated_at", "answer", "answered_by"):
             ctx.state.forget(self.key, name)

@@ -8,8 +8,9 @@ from wizard import names, ownership
 from wizard.errors import NeedsAction, WizardError, absent_as_none
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idfiles
+from wizard.settings import DEFAULT_PROVIDER
 from wizard.steps.base import Check, Detection, OwnedByName, cli_maker, owned, stage_ref
-from wizard.steps.configure import agent_name, identity_files
+from wizard.steps.configure import adopt_from_yaml, agent_name, identity_files
 
 if TYPE_CHECKING:
     from wizard.context import Context
@@ -103,6 +104,7 @@ Done better than the quickstart:
         files = idfiles.read_identity_json(ctx.project)
         if files is None:
             return Detection("pending")
+        adopt_from_yaml(ctx, "provider_name", _provider_in_yaml)
         name = ctx.settings.provider_name
         answer = self._get(ctx, name)
         if answer is None:
@@ -126,7 +128,10 @@ Done better than the quickstart:
         recorded = self.resources(ctx)
         intent = recorded.get("origin") if recorded.get("name") == answer["name"] else None
         tag = ownership.agentcore_tag(ctx, str(answer[self.arn_field]))
-        if intent is None and tag is None and self._on_this_projects_pool(ctx, answer):
+        # A record made whole says who made it: no intent means by hand. A lost one says nothing; then a provider
+        # on this project's own identity-pool client is this project's (else it is left behind after cleanup).
+        lost = ownership.record_was_lost(ctx)
+        if intent is None and tag is None and lost and self._on_this_projects_pool(ctx, answer):
             return ownership.CREATED
         return ownership.settle(ctx, intent, tag)
 
@@ -276,3 +281,10 @@ Done better than the quickstart:
     def _delete(self, ctx: Context, name: str) -> Any:
         # The client secret the service keeps in Secrets Manager goes with the provider.
         return ctx.client("bedrock-agentcore-control").delete_oauth2_credential_provider(name=name)
+
+
+def _provider_in_yaml(identity: dict[str, Any]) -> str | None:
+    names_ = [
+        str(p["name"]) for p in identity.get("credential_providers") or [] if isinstance(p, dict) and p.get("name")
+    ]
+    return None if not names_ or DEFAULT_PROVIDER in names_ else names_[0]

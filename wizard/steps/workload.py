@@ -2,20 +2,38 @@
 
 from __future__ import annotations
 
+import json
+import uuid
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from wizard import names, ownership
 from wizard.errors import WizardError, absent_as_none
 from wizard.files import agentcore_yaml
-from wizard.steps.base import Check, Detection, OwnedByName, cli_maker, owned, stage_ref
-from wizard.steps.configure import agent_name
+from wizard.state import atomic_write
+from wizard.steps.base import Check, Detection, OwnedByName, Teardown, cli_maker, owned, stage_ref
+from wizard.steps.configure import adopt_from_yaml, agent_name
 
 if TYPE_CHECKING:
     from wizard.context import Context
 
 
+# The AgentCore SDK's local configuration: `python agent.py` on this machine uses the workload identity named
+# here (bedrock_agentcore.identity.auth._set_up_local_auth); without it the SDK makes its own `workload-…`,
+# which allows no return URL and is refused.
+LOCAL_CONFIG = ".agentcore.json"
+
+
 def workload_name(ctx: Context) -> str:
     return ctx.settings.workload_name
+
+
+def read_local_config(project: Path) -> dict[str, Any]:
+    try:
+        value = json.loads((project / LOCAL_CONFIG).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 class WorkloadStage(OwnedByName):
@@ -28,7 +46,7 @@ class WorkloadStage(OwnedByName):
     adoptable = True
     creates_in_aws = True
     uses = ("workload_name", "return_url")
-    writes = (agentcore_yaml.YAML_NAME,)
+    writes = (agentcore_yaml.YAML_NAME, LOCAL_CONFIG)
     explanation = """\
 Creates the **workload identity** `identity-demo-workload`: the identity an agent presents to AgentCore
 Identity to get tokens for a user. Its **allowed OAuth2 return URLs** say where AgentCore may send the
@@ -56,6 +74,7 @@ yourself, and it is what the quickstart's cleanup expects to find.
         return absent_as_none(lambda: dict(control.get_workload_identity(name=name)))
 
     def detect(self, ctx: Context) -> Detection:
+        adopt_from_yaml(ctx, "workload_name", lambda identity: (identity.get("workload") or {}).get("name"))
         found = self._get(ctx, workload_name(ctx))
         if found is None:
             return Detection("pending")
@@ -118,6 +137,22 @@ yourself, and it is what the quickstart's cleanup expects to find.
         if updated != data:
             agentcore_yaml.save(ctx.project, updated)
             ctx.log(f"Recorded the workload identity in {agentcore_yaml.YAML_NAME} (identity.workload).")
+        self._write_local_config(ctx, name)
+
+    def _write_local_config(self, ctx: Context, name: str) -> None:
+        """Name this workload identity where the SDK looks when the agent runs on this machine; the SDK's own
+        user id is kept if it made one."""
+        current = read_local_config(ctx.project)
+        if current.get("workload_identity_name") == name and current.get("user_id"):
+            return
+        previous = current.get("workload_identity_name")
+        config = {**current, "workload_identity_name": name, "user_id": current.get("user_id") or uuid.uuid4().hex[:8]}
+        atomic_write(ctx.project / LOCAL_CONFIG, json.dumps(config, indent=2) + "\n", mode=0o644)
+        self.record(ctx, "local_config", name)
+        ctx.log(
+            f"Wrote {LOCAL_CONFIG}: `python agent.py` on this machine uses {name}"
+            + (f" (it named {previous}, which the SDK made; that one is left as it is)." if previous else ".")
+        )
 
     def verify(self, ctx: Context, deep: bool = False) -> list[Check]:
         name = workload_name(ctx)
@@ -141,6 +176,29 @@ yourself, and it is what the quickstart's cleanup expects to find.
                 name,
             ),
         ]
+
+    def outdated(self, ctx: Context) -> str | None:
+        """The SDK's local configuration is a convenience the stage adds, not what makes it done (a folder the
+        agentcore CLI set up has none): `run` writes it when it is missing or names another identity."""
+        named = read_local_config(ctx.project).get("workload_identity_name")
+        if named == workload_name(ctx):
+            return None
+        return f"{LOCAL_CONFIG} names {named}" if named else f"there is no {LOCAL_CONFIG} for running agent.py locally"
+
+    def teardown_plan(self, ctx: Context) -> list[Teardown]:
+        plan = super().teardown_plan(ctx)
+        written = self.resources(ctx).get("local_config")
+        if written and read_local_config(ctx.project).get("workload_identity_name") == written:
+            local = ctx.project / LOCAL_CONFIG
+            plan.append(Teardown(self.key, f"file {LOCAL_CONFIG}", True, gone=lambda: not local.exists()))
+        return plan
+
+    def undo(self, ctx: Context) -> None:
+        written = self.resources(ctx).get("local_config")
+        if written and read_local_config(ctx.project).get("workload_identity_name") == written:
+            (ctx.project / LOCAL_CONFIG).unlink(missing_ok=True)
+            ctx.log(f"Deleted {LOCAL_CONFIG}.")
+        super().undo(ctx)
 
     def _delete(self, ctx: Context, name: str) -> Any:
         return ctx.client("bedrock-agentcore-control").delete_workload_identity(name=name)
