@@ -37,14 +37,11 @@ from wizard.inbound_token import current  # noqa: E402
 from wizard.invocation import invocation_url, invoke, new_session_id  # noqa: E402
 from wizard.sandbox.agent_host import WHEELHOUSE_ENV  # noqa: E402
 
-SEED = ROOT.parent / "shared" / "seed" / "agentcore-identity-quickstart.md"
+QUICKSTART_AGENT = ROOT / "tests" / "fixtures" / "quickstart_agent.py"  # the quickstart's agent.py, verbatim
 
 
 def quickstart_agent() -> str:
-    found = re.search(r"Create `agent\.py`:\n\n```python\n(.*?)```", SEED.read_text(encoding="utf-8"), re.S)
-    if not found:
-        raise SystemExit(f"no agent.py in {SEED}")
-    return found.group(1)
+    return QUICKSTART_AGENT.read_text(encoding="utf-8")
 
 
 def start_sandbox(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:

@@ -20,16 +20,21 @@ from wizard.sandbox.agent_host import STAND_IN_ENV, WHEELHOUSE_ENV
 
 pytestmark = pytest.mark.cli
 
+QUICKSTART_AGENT = Path(__file__).with_name("fixtures") / "quickstart_agent.py"
 SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "agentcore-identity-quickstart.md"
 TIMEOUT = 300
 _RETURN_URLS: dict[Path, str] = {}
 
 
 def quickstart_agent() -> str:
-    """The quickstart's agent.py, verbatim from the quickstart page."""
+    """The quickstart's agent.py, verbatim (a copy kept with the tests: CI has no copy of the quickstart page)."""
+    return QUICKSTART_AGENT.read_text(encoding="utf-8")
+
+
+@pytest.mark.skipif(not SEED.exists(), reason="the quickstart page is not next to this checkout")
+def test_the_copy_is_the_quickstarts_agent_verbatim() -> None:
     found = re.search(r"Create `agent\.py`:\n\n```python\n(.*?)```", SEED.read_text(encoding="utf-8"), re.S)
-    assert found, "the quickstart page no longer holds agent.py"
-    return found.group(1)
+    assert found and found.group(1) == quickstart_agent()
 
 
 @pytest.fixture(scope="session")
@@ -164,6 +169,21 @@ def test_an_agent_that_raises_shows_its_traceback_and_log_group(
     assert "The agent's last lines in its log group /aws/bedrock-agentcore/runtimes/" in shown
     assert "RuntimeError: boom-5d1e: on purpose" in shown
     assert 'raise RuntimeError("boom-5d1e: on purpose")' in shown  # its own line of the traceback
+
+
+def test_an_entrypoint_that_calls_the_agent_synchronously_behaves_as_with_these_versions(
+    folder: Path, agent_env: dict[str, str], wheelhouse: Path
+) -> None:
+    """`agent(user_message)` instead of `await agent.invoke_async(...)`: Strands (>= 1.20, as pinned for the tests)
+    runs the call on a thread of its own but carries the context over, so the token is there and both calls work,
+    as they would in AWS with the same SDK and Strands."""
+    (folder / "agent.py").write_text(
+        _agent_with("response = await agent.invoke_async(user_message)", "response = agent(user_message)")
+    )
+    result = run(folder, agent_env, wheelhouse)
+    assert result.returncode == 0, result.stderr[-3000:]
+    first, second = answers(result.stderr)
+    assert "request_uri=" in first and "✅ Authenticated to external service" in second
 
 
 def test_a_tool_that_loses_the_request_context_fails_as_it_would_in_aws(
