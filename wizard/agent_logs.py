@@ -42,7 +42,7 @@ class AgentLogs:
     def __init__(self, logs_client: Any, runtime_id: str, since: float | None = None) -> None:
         self._client = logs_client
         self.group = log_group(runtime_id)
-        self._since_ms = int(((since if since is not None else time.time()) - 2) * 1000)
+        self._since_ms = max(0, int(((since if since is not None else time.time()) - 2) * 1000))
         self.unavailable = ""
 
     def lines(self, limit: int = 400) -> list[str]:

@@ -90,6 +90,8 @@ asks again in the same session, and the agent answers with the user's token (its
             '  -H "Authorization: Bearer $BEARER_TOKEN" -H "Content-Type: application/json" \\\n'
             '  -H "Accept: text/event-stream, application/json" \\\n'
             f'  -H "X-Amzn-Bedrock-AgentCore-Runtime-Session-Id: {session_id}" \\\n'
+            # Where the browser goes after consent: the SDK uses it when agent.py names no callback_url.
+            f'  -H "OAuth2CallbackUrl: {ctx.return_url}" \\\n'
             f'  -d \'{{"prompt": "{PROMPT}"}}\''
         )
 
