@@ -226,7 +226,8 @@ class WizardApp(App[int]):
             self.push_screen(ChoiceModal(text, question.choices, question.default), answer)
         elif isinstance(question, Confirm):
             text = f"{question.text}\n\n{question.detail}" if question.detail else question.text
-            self.push_screen(ConfirmModal(text, yes=question.yes, no=question.no), lambda value: answer(bool(value)))
+            modal = ConfirmModal(text, yes=question.yes, no=question.no, default=question.default)
+            self.push_screen(modal, lambda value: answer(bool(value)))
         else:
             answer(NOBODY)
 
@@ -260,6 +261,12 @@ class WizardApp(App[int]):
         index = keys.index(key) + step
         if 0 <= index < len(keys):
             self.goto(keys[index])
+
+    def next_key(self, key: str) -> str | None:
+        """The stage after this one; None on the last (no Next there)."""
+        keys = [stage.key for stage in self.session.stages]
+        index = keys.index(key) + 1
+        return keys[index] if index < len(keys) else None
 
     # --- running and verifying --------------------------------------------------------------------
 
@@ -363,10 +370,9 @@ class WizardApp(App[int]):
             )
         yield SystemCommand("Doctor", "Check credentials, regions and every finished stage", self.action_doctor)
         if isinstance(screen, StageScreen):
-            yield SystemCommand("Run this stage", "Perform it, then verify it", screen.action_run)
-            yield SystemCommand("Verify this stage", "Check it against AWS and the folder", screen.action_verify)
-            yield SystemCommand("Copy the quickstart command", "Copy it to the clipboard", screen.action_copy_command)
-            yield SystemCommand("Reveal or hide secrets", "Toggle masking", screen.action_toggle_secrets)
+            # Every footer action, with its key, as the footer shows it for the screen's state now.
+            for command, help_text, action in screen.palette_commands():
+                yield SystemCommand(command, help_text, action)
 
     def action_doctor(self) -> None:
         from screens.doctor import DoctorModal

@@ -16,17 +16,28 @@ COMMON_REGIONS = "us-east-1, us-west-2, eu-central-1, eu-west-1, ap-southeast-2,
 REGION_RULE = r"^[a-z]{2}(-[a-z]+)+-\d+$"
 
 
+# Left/Right (and Up/Down in a column of choices) move between a dialog's buttons, as Tab does.
+ARROWS = [
+    Binding("left,up", "app.focus_previous", "Previous button", show=False),
+    Binding("right,down", "app.focus_next", "Next button", show=False),
+]
+
+
 class ConfirmModal(ModalScreen[bool]):
     BINDINGS = [
         Binding("escape", "answer(False)", "No", id="confirm.no"),
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),
         Binding("n", "answer(False)", "No", show=False),
+        *ARROWS,
     ]
 
-    def __init__(self, question: str, yes: str = "Yes", no: str = "No") -> None:
+    def __init__(self, question: str, yes: str = "Yes", no: str = "No", default: bool = False) -> None:
+        """`default`: what Enter does at once. True for the action the person came for (write the YAML, create
+        the role); False where saying yes deletes or overwrites something (the safe button is focused)."""
         super().__init__()
         self.question = question
         self.yes, self.no = yes, no
+        self.default = default
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="dialog"):
@@ -34,11 +45,12 @@ class ConfirmModal(ModalScreen[bool]):
             with VerticalScroll(classes="dialog-body"):
                 yield Static(Text(self.question), classes="dialog-question")
             with Horizontal(classes="dialog-buttons"):
-                yield Button(self.yes, id="yes", variant="warning")
-                yield Button(self.no, id="no", variant="primary")
+                # The focused default looks primary; a yes that destroys looks like a warning.
+                yield Button(self.yes, id="yes", variant="primary" if self.default else "warning")
+                yield Button(self.no, id="no", variant="default" if self.default else "primary")
 
     def on_mount(self) -> None:
-        self.query_one("#no", Button).focus()
+        self.query_one("#yes" if self.default else "#no", Button).focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         self.dismiss(event.button.id == "yes")
@@ -50,7 +62,7 @@ class ConfirmModal(ModalScreen[bool]):
 class ChoiceModal(ModalScreen[str | None]):
     """One of several ways forward, each a button; Escape takes the safe default."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel", id="choice.cancel")]
+    BINDINGS = [Binding("escape", "cancel", "Cancel", id="choice.cancel"), *ARROWS]
 
     def __init__(self, question: str, choices: tuple[tuple[str, str], ...], default: str) -> None:
         super().__init__()

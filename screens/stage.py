@@ -36,9 +36,15 @@ SHELL_CHOICES = (("bash", "bash / zsh"), ("fish", "fish"), ("powershell", "Power
 
 
 class StageScreen(Screen[None]):
+    # One key, the thing needed now: while the agent waits for consent `c` copies the link and `o` opens it; on
+    # stage 2 `c` copies the exports for the chosen shell; otherwise `c` copies the quickstart command. The footer
+    # shows only the binding that applies (check_action), so what it says is what the key does.
     BINDINGS = [
         Binding("r", "run", "Run", id="stage.run", tooltip="Perform this stage, then verify it"),
         Binding("v", "verify", "Verify", id="stage.verify", tooltip="Check this stage against AWS and the folder"),
+        Binding("c", "copy_link", "Copy link", id="stage.copy-link", tooltip="Copy the authorization link"),
+        Binding("o", "open_link", "Open link", id="stage.open-link", tooltip="Open the link in a browser"),
+        Binding("c", "copy_exports", "Copy exports", id="stage.copy-exports", tooltip="Copy the exports"),
         Binding("c", "copy_command", "Copy command", id="stage.copy", tooltip="Copy the quickstart command"),
         Binding("s", "toggle_secrets", "Reveal", id="stage.reveal", tooltip="Show or hide secrets"),
         Binding("n", "next_stage", "Next", id="stage.next"),
@@ -102,7 +108,9 @@ class StageScreen(Screen[None]):
                     yield Label("Checks", classes="section")
                     yield Static("Not checked yet.", id="checks")
                     yield Label("Activity (every AWS call is named as it happens)", classes="section")
-                    yield RichLog(id="log", markup=False, wrap=True, max_lines=2000)
+                    # min_width 1: RichLog's default (78) wraps wider than a narrow log, and the scrollbar then
+                    # hides the last characters of every wrapped line (a pool id, a link).
+                    yield RichLog(id="log", markup=False, wrap=True, max_lines=2000, min_width=1)
         yield Footer()
 
     def _compose_exports(self) -> ComposeResult:
@@ -119,11 +127,12 @@ class StageScreen(Screen[None]):
         with Vertical(id="consent-box"):
             yield Label("Approve in your browser", classes="section")
             yield Static(id="consent-who")
-            with HorizontalScroll(classes="code-box"):
+            # The whole link, folded at the box's edge: never cut, and copied whole by `c`.
+            with Vertical(classes="code-box", id="consent-url-box"):
                 yield Static(id="consent-url")
             with Horizontal(id="consent-actions"):
-                yield Button("Copy link", id="copy-link", variant="primary")
-                yield Button("Open browser", id="open-browser")
+                yield Button("Copy link (c)", id="copy-link", variant="primary")
+                yield Button("Open browser (o)", id="open-browser")
             yield Static(id="consent-listening")
             with Horizontal(id="paste-row"):
                 yield Input(
@@ -165,7 +174,10 @@ class StageScreen(Screen[None]):
         self.query_one("#command", Static).update(Text(description.command, no_wrap=True, overflow="ignore"))
         self.query_one("#values", ValuesTable).set_rows(description.values)
         self.query_one("#values", ValuesTable).set_revealed(self.revealed)
-        self.query_one("#reveal", Button).label = "Hide" if self.revealed else "Reveal"
+        reveal = self.query_one("#reveal", Button)
+        reveal.label = "Hide" if self.revealed else "Reveal"
+        reveal.display = self.has_secrets(description.values)
+        self.query_one("#next", Button).display = self.wizard_app.next_key(self.stage_key) is not None
         self.query_one(Sidebar).refresh_statuses()
         busy = app.busy is not None
         blocker = session.blocked_by(stage)
@@ -185,11 +197,54 @@ class StageScreen(Screen[None]):
             self._render_exports()
         if self.stage_key == "invoke":
             self._render_invoke()
+        self.refresh_bindings()
+
+    def has_secrets(self, values: list[tuple[str, str, bool]] | None = None) -> bool:
+        """Whether Reveal has anything to show here: a secret value, the exports, or the consent password."""
+        rows = values if values is not None else self.session.describe(self.stage).values
+        return any(secret for _, _, secret in rows) or self.stage_key in ("env", "invoke")
+
+    def waiting_for_consent(self) -> bool:
+        """The consent box is up (from ConsentRequested until ConsentClosed): the link is what `c` copies."""
+        return bool(self.consent_link)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Which of the bindings sharing a key applies now; False hides it from the footer too."""
+        if action in ("copy_link", "open_link"):
+            return self.waiting_for_consent()
+        if action == "copy_exports":
+            return self.stage_key == "env" and not self.waiting_for_consent()
+        if action == "copy_command":
+            return self.stage_key != "env" and not self.waiting_for_consent()
+        if action == "toggle_secrets":
+            return self.has_secrets()
+        if action == "next_stage":
+            return self.wizard_app.next_key(self.stage_key) is not None
+        return True
+
+    def palette_commands(self) -> list[tuple[str, str, Any]]:
+        """The footer's actions for the palette, each with its key, as they apply now."""
+        found = []
+        for binding in self.BINDINGS:
+            if not isinstance(binding, Binding) or not self.check_action(binding.action, ()):
+                continue
+            found.append(
+                (
+                    f"{binding.description} ({binding.key})",
+                    binding.tooltip or "",
+                    getattr(self, f"action_{binding.action}"),
+                )
+            )
+        if not self.check_action("copy_command", ()):  # still a button here, with no key of its own now
+            found.append(("Copy the quickstart command", "Copy it to the clipboard", self.action_copy_command))
+        return found
 
     def _render_checks(self) -> None:
         checks = self.wizard_app.checks.get(self.stage_key)
         if checks is None:
-            self.query_one("#checks", Static).update(Text("Not checked yet: press Verify.", style="dim"))
+            pending = self.session.status_of(self.stage) == "pending"
+            hint = "Run performs it, then checks it." if pending else "press Verify."
+            self.query_one("#checks", Static).update(Text(f"Not checked yet: {hint}", style="dim"))
             return
         text = Text()
         for index, check in enumerate(checks):
@@ -218,21 +273,36 @@ class StageScreen(Screen[None]):
     def _render_invoke(self) -> None:
         app = self.wizard_app
         answer = app.answers.get(self.stage_key, "")
-        self.query_one("#answer", Static).update(
-            Text(answer) if answer else Text("No call yet: press Run.", style="dim")
-        )
+        recorded = self.session.state.resources(self.stage_key)
+        if answer:
+            shown = Text(answer)
+        elif recorded.get("answer") and self.session.status_of(self.stage) == "done":
+            # After a restart: the answer this project recorded, not "no call yet".
+            shown = Text.assemble(
+                (f"The last authenticated answer, at {recorded.get('authenticated_at', '?')}:\n", "dim"),
+                str(recorded["answer"]),
+            )
+        else:
+            shown = Text("No call yet: press Run.", style="dim")
+        self.query_one("#answer", Static).update(shown)
         consent = app.consent.get(self.stage_key)
         box = self.query_one("#consent-box")
         self.consent_link = consent.url if consent else ""
         box.display = consent is not None
         if consent is None:
             return
-        self.query_one("#consent-url", Static).update(Text(self.consent_link, no_wrap=True, overflow="ignore"))
+        self.query_one("#consent-url", Static).update(Text(self.consent_link, overflow="fold"))
+        # Who signs in, and the password right here (masked until revealed): not 40 lines down under Values.
+        password = next((value for _, value, secret in self.session.describe(self.stage).values if secret), "")
+        masked = password if self.revealed else "•" * 12
         self.query_one("#consent-who", Static).update(
             Text.assemble(
                 "Sign in as ",
                 (consent.username, "bold"),
-                " (the identity pool's test user; Reveal shows the password under Values), then press Approve.",
+                " (the identity pool's test user) with the password ",
+                (masked, "bold"),
+                " (s hides it)" if self.revealed else " (s shows it)",
+                ", then press Approve.",
             )
         )
         listening = (
@@ -250,6 +320,7 @@ class StageScreen(Screen[None]):
     def show_consent(self) -> None:
         waiting_before = bool(self.consent_link)
         self._render_invoke()
+        self.refresh_bindings()  # `c` now copies the link, `o` opens it
         if self.consent_link and not waiting_before:
             # Enter copies the link at once; focusing also scrolls it into view on a small terminal.
             button = self.query_one("#copy-link", Button)
@@ -304,6 +375,15 @@ class StageScreen(Screen[None]):
     def _open_browser(self) -> None:
         if self.consent_link:
             self.wizard_app.open_in_browser(self.consent_link)
+
+    def action_copy_link(self) -> None:
+        self._copy_link()
+
+    def action_open_link(self) -> None:
+        self._open_browser()
+
+    def action_copy_exports(self) -> None:
+        self._copy_exports()
 
     def _use_paste(self) -> None:
         field = self.query_one("#paste-url", Input)

@@ -566,23 +566,31 @@ async def test_system_commands_go_to_stages_and_act_on_the_current_one(make_app)
         assert not any(title.startswith("Go to stage –") for title in titles)
         assert sum(title.startswith("Go to stage ") for title in titles) == len(ALL_KEYS) - 1
         assert sum(title.startswith("Go to ") for title in titles) == len(ALL_KEYS)
-        assert "Run this stage" not in titles  # only on a stage screen
+        assert "Run (r)" not in titles  # only on a stage screen
 
         app.goto("preflight")
         await pilot.pause()
         commands = {command.title: command for command in app.get_system_commands(app.screen)}
-        assert "Run this stage" in commands
-        assert "Copy the quickstart command" in commands
+        # Every footer action, with its key; Reveal only where there is a secret.
+        assert {"Run (r)", "Verify (v)", "Copy command (c)", "Next (n)", "Prev (p)"} <= set(commands)
+        assert "Reveal (s)" not in commands and "Copy link (c)" not in commands
 
         go = next(command for title, command in commands.items() if title.startswith("Go to stage 2"))
         go.callback()
         await pilot.pause()
         assert isinstance(app.screen, StageScreen) and app.screen.stage_key == "env"
 
+        # Stage 2: `c` is the exports for the chosen shell; the quickstart's line is still one command away.
         commands = {command.title: command for command in app.get_system_commands(app.screen)}
+        assert "Copy exports (c)" in commands and "Copy command (c)" not in commands
         commands["Copy the quickstart command"].callback()
         await pilot.pause()
         assert app.clipboard.startswith("export $(grep -v '^#' .agentcore_identity_user.env | xargs)")
+
+        app.goto("cleanup")
+        await pilot.pause()
+        commands = {command.title: command for command in app.get_system_commands(app.screen)}
+        assert "Next (n)" not in commands and not app.screen.query_one("#next").display  # the last stage
 
 
 # --- extra: quitting when idle, the overwrite question from a worker thread, no credentials, layout ---
@@ -861,3 +869,50 @@ async def test_found_files_that_do_not_match_aws_ask_and_repair_keeps_a_backup(
     assert after["runtime"]["pool_id"] == before["runtime"]["pool_id"]  # the same pool, mended
     assert after["runtime"]["client_id"] != before["runtime"]["client_id"]
     assert len(list(project.glob(f"{JSON_NAME}.backup-*"))) == 1
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 36)])
+async def test_the_activity_log_loses_no_character_of_a_long_id(make_app, size: tuple[int, int]) -> None:
+    """Every wrapped line fits inside the log (nothing under its scrollbar): the whole id can be read back."""
+    from rich.text import Text
+    from textual.widgets import RichLog
+
+    long_id = "us-east-1_" + "".join(f"{index:02d}ab" for index in range(40))
+    app = make_app()
+    async with app.run_test(size=size) as pilot:
+        app.goto("cognito")
+        await pilot.pause()
+        log = app.screen.query_one("#log", RichLog)
+        for _ in range(30):  # enough lines for the scrollbar to show
+            log.write(Text(f"Created pool {long_id} in the sandbox."))
+        await pilot.pause()
+        width = log.scrollable_content_region.width
+        assert width > 0 and all(strip.cell_length <= width for strip in log.lines)
+        text = "".join(strip.text for strip in log.lines[-8:]).replace(" ", "")
+        assert long_id in text
+
+
+async def test_a_confirmation_for_what_the_person_came_for_takes_enter(make_app) -> None:
+    """Enter on the YAML diff writes it (the focused default); a yes that overwrites keeps the safe default; the
+    arrows move between the buttons."""
+    from textual.widgets import Button
+
+    from screens.modals import ConfirmModal
+
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        answers: list[bool | None] = []
+        app.push_screen(ConfirmModal("Write these changes?", "Write them", "Not now", default=True), answers.append)
+        await pilot.pause()
+        assert isinstance(app.focused, Button) and app.focused.id == "yes"
+        await pilot.press("right")
+        assert app.focused.id == "no"
+        await pilot.press("left", "enter")
+        await pilot.pause()
+        assert answers == [True]
+        app.push_screen(ConfirmModal("Overwrite agent.py?", "Overwrite", "Keep mine"), answers.append)
+        await pilot.pause()
+        assert app.focused is not None and app.focused.id == "no"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert answers == [True, False]
