@@ -109,6 +109,11 @@ class WizardApp(App[int]):
         self._port = port
 
     @property
+    def stopping(self) -> bool:
+        """Asked to stop and quit: the operation ends at the next safe point."""
+        return self._quit_when_idle
+
+    @property
     def busy(self) -> str | None:
         return self.session.busy or self._starting
 
@@ -392,6 +397,7 @@ class WizardApp(App[int]):
                 self._quit_when_idle = True
                 self.session.cancel()
                 self.notify("Stopping after the current AWS call; everything created so far is recorded.")
+                self._refresh_active()  # "Stopping …" in the stage's head at once, not only in a toast
                 if self.busy is None:
                     self.exit(0)
 

@@ -185,12 +185,16 @@ class StageScreen(Screen[None]):
         self.query_one("#verify", Button).disabled = busy
         reason = ""
         error = session.error_of(stage)
-        if busy:
+        if busy and app.stopping:
+            reason = "Stopping after the current AWS call … everything created so far is recorded."
+        elif busy:
             reason = f"Busy: {app.busy}."
         elif blocker is not None:
             reason = f"Run {session.stages.name(blocker.key)} first."
         elif error:
             reason = f"✗ {error.get('message', '')}\n  → {error.get('fix', '')}"
+        elif session.cleanup_interrupted() and self.stage_key != "cleanup":
+            reason = "The cleanup was interrupted: part of the project is gone. Finish it on the Cleanup screen."
         self.query_one("#blocked", Label).update(Text(reason, style="red" if error and not busy else "yellow"))
         self._render_checks()
         if self.stage_key == "env":

@@ -63,6 +63,8 @@ class WelcomeScreen(Screen[None]):
     def _start_label(self) -> str:
         session = self.wizard_app.session
         target = session.first_unfinished()
+        if session.cleanup_interrupted():
+            return "Finish the cleanup (it was interrupted)"
         if target is None:
             return "All stages done: clean up when you are finished"
         if self._has_progress():
@@ -98,7 +100,13 @@ class WelcomeScreen(Screen[None]):
             text.append(f", region {region}")
         count = f"{len(done)} {'stage' if len(done) == 1 else 'stages'}"
         text.append(f": {count} done (" + ", ".join(stage.label for stage in done) + ").")
-        if target is not None:
+        if session.cleanup_interrupted():
+            text.append(
+                "\nThe cleanup was interrupted: some of what the wizard made is gone, the rest is still there. "
+                "Next: finish the cleanup.",
+                style="yellow",
+            )
+        elif target is not None:
             text.append(f"\nNext: {session.stages.name(target.key)}.")
             error = session.error_of(target)
             if error:

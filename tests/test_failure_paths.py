@@ -288,3 +288,20 @@ def test_headless_output_never_shows_a_signed_header() -> None:
     for part in SECRET_PARTS:
         assert part not in out.getvalue() + err.getvalue()
     assert json.loads(out.getvalue())["message"].startswith("AWS credentials: Invalid header value")
+
+
+# --- a cleanup that stops half-way ------------------------------------------------------------------
+
+
+def test_a_cleanup_stopped_half_way_says_so_and_leaves_nothing_done_that_is_gone(deployed: Any, faults: Any) -> None:
+    """DeleteAgentRuntime keeps failing: the cleanup fails there. What it already took down (stage 8) and the stage
+    it stopped in (7, its runtime may be gone) are pending, never "done"; the stages it had not reached are still
+    done; the one next step every front end shows is finishing the cleanup."""
+    faults("DeleteAgentRuntime")
+    deployed.port.assume_yes = True
+    outcome = deployed.run_stage("cleanup")
+    assert not outcome.ok
+    assert deployed.status_of("cleanup") == "failed"
+    assert deployed.status_of("invoke") == "pending" and deployed.status_of("deploy") == "pending"
+    assert deployed.status_of("workload") == "done"  # not reached: its identity is still there
+    assert deployed.cleanup_interrupted() and deployed.first_unfinished().key == "cleanup"

@@ -916,3 +916,24 @@ async def test_a_confirmation_for_what_the_person_came_for_takes_enter(make_app)
         await pilot.press("enter")
         await pilot.pause()
         assert answers == [True, False]
+
+
+async def test_an_interrupted_cleanup_is_the_one_next_step_everywhere(make_app, options: Options) -> None:
+    """Welcome, the stage screens and Enter all agree: finish the cleanup (not "All stages done")."""
+    state = StateFile(options.project).load()
+    state.data.update(region="us-east-1", mode="sandbox")
+    for key in ALL_KEYS[:-1]:
+        state.set_status(key, "done" if key not in ("deploy", "invoke") else "pending", save=False)
+    state.set_status("cleanup", "failed", {"message": "DeleteAgentRuntime failed", "fix": "Run cleanup again."})
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        label = button_label(app.screen.query_one("#start", Button))
+        assert label == "Finish the cleanup (it was interrupted)", label
+        assert "The cleanup was interrupted" in plain(app.screen.query_one("#resume", Static))
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, StageScreen) and app.screen.stage_key == "cleanup"
+        app.goto("workload")
+        await pilot.pause()
+        assert "Finish it on the Cleanup screen" in plain(app.screen.query_one("#blocked", Label))

@@ -326,7 +326,15 @@ class Session:
         return None
 
     def first_unfinished(self) -> Stage | None:
+        """The one next step: finishing an interrupted cleanup comes first, else the first stage not done."""
+        if self.cleanup_interrupted():
+            return self._cleanup_stage()
         return next((stage for stage in self.stages.run_order if self.status_of(stage) != "done"), None)
+
+    def cleanup_interrupted(self) -> bool:
+        """A cleanup that began and did not finish (stopped, killed, or an AWS call failed): part of the
+        project is gone, and every front end says so until it is finished (or the project is built again)."""
+        return self.status_of("cleanup") in ("failed", "running")
 
     def describe(self, ref: str | Stage) -> Description:
         return self.stage(ref).describe(self.ctx)

@@ -84,6 +84,9 @@ confirmed gone.
         for index, stage in enumerate(order):
             ctx.checkpoint()
             ctx.progress(index / len(order), f"cleaning up {stage_ref(stage.key)}")
+            if stage.has_teardown and ctx.state.stage(stage.key).get("status") in ("done", "drifted"):
+                # Taken down from here on: a cleanup stopped half-way leaves it pending, never "done".
+                ctx.set_status(stage.key, "pending")
             stage.undo(ctx)
         ctx.progress(1.0, "checking")
         checks = [Check(f"gone: {item.what}", bool(item.gone()), "") for item in deletions if item.gone is not None]
