@@ -101,6 +101,11 @@ class StageScreen(Screen[None]):
                     yield Label("The quickstart's command, with this project's values", classes="section")
                     with HorizontalScroll(classes="code-box"):
                         yield Static(id="command")
+                    if self.stage_key == "agent":
+                        # The code this stage wrote or kept, as it is on disk (read-only here).
+                        yield Label("agent.py, as it is in the folder", classes="section")
+                        with HorizontalScroll(classes="code-box"):
+                            yield Static(id="agent-code")
                     yield Label(stage.values_title, classes="section")
                     yield ValuesTable(id="values")
                     if self.stage_key == "env":
@@ -197,6 +202,8 @@ class StageScreen(Screen[None]):
             reason = "The cleanup was interrupted: part of the project is gone. Finish it on the Cleanup screen."
         self.query_one("#blocked", Label).update(Text(reason, style="red" if error and not busy else "yellow"))
         self._render_checks()
+        if self.stage_key == "agent":
+            self._render_agent_code()
         if self.stage_key == "env":
             self._render_exports()
         if self.stage_key == "invoke":
@@ -259,6 +266,19 @@ class StageScreen(Screen[None]):
             if check.detail:
                 text.append(f"  {check.detail}")
         self.query_one("#checks", Static).update(text)
+
+    def _render_agent_code(self) -> None:
+        from rich.syntax import Syntax
+
+        path = self.session.project / "agent.py"
+        try:
+            code = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            self.query_one("#agent-code", Static).update(Text("No agent.py yet: Run writes it.", style="dim"))
+            return
+        self.query_one("#agent-code", Static).update(
+            Syntax(code, "python", line_numbers=True, word_wrap=False, background_color="default")
+        )
 
     def _render_exports(self) -> None:
         exports = self._exports(reveal=self.revealed)

@@ -157,6 +157,18 @@ def test_provider_command_secret_masked_at_80_columns(snap_compare, opened) -> N
     assert snap_compare(app, terminal_size=(80, 24), run_before=goto("provider", scroll_to=".code-box"))
 
 
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
+def test_agent_shows_the_code_it_wrote(snap_compare, opened, size: tuple[int, int]) -> None:
+    """Stage 3 shows agent.py as it is on disk, highlighted and read-only."""
+    from wizard.files.agent_code import render_agent
+
+    folder = fresh_folder(f"agent-code-{size[0]}")
+    (folder / "agent.py").write_text(render_agent("ExternalServiceProvider", ["openid"], "us.anthropic.model-v1:0"))
+    write_state(folder, ("preflight", "cognito", "env", "agent"))
+    app = make_app(folder, opened)
+    assert snap_compare(app, terminal_size=size, run_before=goto("agent", scroll_to="#agent-code"))
+
+
 FAKE_RUNTIME_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/identity_demo-AAAAAAAAAA"
 FAKE_LINK = (
     "https://bedrock-agentcore.us-east-1.amazonaws.com/identities/oauth2/authorize"

@@ -221,7 +221,7 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         layers = user_cache()
         ctx.log(f"Installing the dependencies for linux/arm64, Python {python_version} (cached in {layers}) …")
         ctx.progress(0.05, "installing the agent's dependencies for linux/arm64")
-        deps, rebuilt = build_dependencies(layers, ctx.project / "requirements.txt", target, log=ctx.log)
+        deps, rebuilt = build_dependencies(layers, ctx.project / "requirements.txt", target, log=PipProgress(ctx))
         ctx.log("Built the dependency layer." if rebuilt else "Dependencies unchanged: reusing the cached layer.")
         secrets = [files.runtime.password, files.identity.password, files.identity.client_secret or ""]
         package = build_zip(ctx.project, cache / "agent.zip", deps, secrets)
@@ -857,6 +857,30 @@ def _s3_gone(s3: Any, bucket: str, key: str) -> bool:
 def s3_prefix(ctx: Context) -> str:
     """This project's prefix in the wizard's bucket; `aws.s3_path` names it, as the toolkit expects a prefix."""
     return f"agentcore-wizard/{ownership.project_id(ctx)[:8]}"
+
+
+class PipProgress:
+    """pip's output as progress that moves (packages resolved, then installed, with the time so far), and only
+    its summary and its errors in the activity log."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.started = time.monotonic()
+        self.resolved = 0
+
+    def __call__(self, line: str) -> None:
+        text = line.strip()
+        elapsed = f"{time.monotonic() - self.started:.0f}s"
+        if text.startswith("Collecting "):
+            self.resolved += 1
+            self.ctx.progress(None, f"linux/arm64 dependencies: {self.resolved} packages resolved ({elapsed})")
+        elif text.startswith("Installing collected packages:"):
+            count = len(text.split(":", 1)[1].split(","))
+            self.ctx.progress(None, f"linux/arm64 dependencies: installing {count} packages ({elapsed})")
+        elif text.startswith(("Successfully installed", "ERROR", "WARNING: Retrying")):
+            self.ctx.log(text[:500], "error" if text.startswith("ERROR") else "info")
+        elif text.startswith("pip "):
+            self.ctx.log(text[:500])  # the command itself, as the wizard runs it
 
 
 def sandbox_agent_status(endpoint: str, runtime_id: str) -> dict[str, Any] | None:
