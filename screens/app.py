@@ -230,8 +230,9 @@ class WizardApp(App[int]):
             text = f"{question.text}\n\n{question.detail}" if question.detail else question.text
             self.push_screen(ChoiceModal(text, question.choices, question.default), answer)
         elif isinstance(question, Confirm):
-            text = f"{question.text}\n\n{question.detail}" if question.detail else question.text
-            modal = ConfirmModal(text, yes=question.yes, no=question.no, default=question.default)
+            modal = ConfirmModal(
+                question.text, yes=question.yes, no=question.no, default=question.default, detail=question.detail
+            )
             self.push_screen(modal, lambda value: answer(bool(value)))
         else:
             answer(NOBODY)

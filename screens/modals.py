@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import re
 
+from rich.syntax import Syntax
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -23,6 +25,19 @@ ARROWS = [
 ]
 
 
+def as_code(detail: str) -> Syntax | Text:
+    """A diff in colour, JSON (a policy) highlighted, anything else as plain lines: never wrapped prose."""
+    stripped = detail.lstrip()
+    if stripped.startswith(("--- ", "+++ ", "@@ ")):
+        return Syntax(detail, "diff", background_color="default", word_wrap=True)
+    if stripped.startswith(("{", "[")):
+        try:
+            return Syntax(json.dumps(json.loads(detail), indent=2), "json", background_color="default")
+        except ValueError:
+            pass
+    return Text(detail)
+
+
 class ConfirmModal(ModalScreen[bool]):
     BINDINGS = [
         Binding("escape", "answer(False)", "No", id="confirm.no"),
@@ -31,11 +46,15 @@ class ConfirmModal(ModalScreen[bool]):
         *ARROWS,
     ]
 
-    def __init__(self, question: str, yes: str = "Yes", no: str = "No", default: bool = False) -> None:
+    def __init__(
+        self, question: str, yes: str = "Yes", no: str = "No", default: bool = False, detail: str = ""
+    ) -> None:
         """`default`: what Enter does at once. True for the action the person came for (write the YAML, create
-        the role); False where saying yes deletes or overwrites something (the safe button is focused)."""
+        the role); False where saying yes deletes or overwrites something (the safe button is focused).
+        `detail`: what the question is about (a diff, a policy), shown as code."""
         super().__init__()
         self.question = question
+        self.detail = detail
         self.yes, self.no = yes, no
         self.default = default
 
@@ -44,6 +63,8 @@ class ConfirmModal(ModalScreen[bool]):
             # Long questions (a YAML diff) scroll inside the dialog; the buttons stay visible.
             with VerticalScroll(classes="dialog-body"):
                 yield Static(Text(self.question), classes="dialog-question")
+                if self.detail:
+                    yield Static(as_code(self.detail), classes="dialog-detail")
             with Horizontal(classes="dialog-buttons"):
                 # The focused default looks primary; a yes that destroys looks like a warning.
                 yield Button(self.yes, id="yes", variant="primary" if self.default else "warning")

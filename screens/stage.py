@@ -158,11 +158,12 @@ class StageScreen(Screen[None]):
         self.refresh_view()
 
     def on_screen_resume(self) -> None:
-        self.refresh_view()
+        # Textual refreshes the footer's bindings on resume by itself; a second refresh recomposes it again.
+        self.refresh_view(bindings=False)
 
     # --- rendering --------------------------------------------------------------------------------
 
-    def refresh_view(self) -> None:
+    def refresh_view(self, bindings: bool = True) -> None:
         app = self.wizard_app
         session = self.session
         stage = self.stage
@@ -208,7 +209,8 @@ class StageScreen(Screen[None]):
             self._render_exports()
         if self.stage_key == "invoke":
             self._render_invoke()
-        self.refresh_bindings()
+        if bindings:
+            self.refresh_bindings()
 
     def has_secrets(self, values: list[tuple[str, str, bool]] | None = None) -> bool:
         """Whether Reveal has anything to show here: a secret value, the exports, or the consent password."""

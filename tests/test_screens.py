@@ -809,7 +809,9 @@ async def test_cleanup_screen_lists_asks_then_deletes(make_app, deployed: Any) -
         await pilot.press("r")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmModal), "the confirmation")
         question = plain(app.screen.query_one(".dialog-question", Static))
-        assert "Deletes, in this order" in question and runtime_id in question
+        plan = plain(app.screen.query_one(".dialog-detail", Static))  # the list, as lines under the question
+        assert question == "Delete what the plan lists?"
+        assert "Deletes, in this order" in plan and runtime_id in plan
         await pilot.press("y")
         await wait_idle(pilot, app, "cleanup")
         assert status(app, "cleanup") == "done", app.session.error_of(app.session.stage("cleanup"))
@@ -937,3 +939,16 @@ async def test_an_interrupted_cleanup_is_the_one_next_step_everywhere(make_app, 
         app.goto("workload")
         await pilot.pause()
         assert "Finish it on the Cleanup screen" in plain(app.screen.query_one("#blocked", Label))
+
+
+def test_a_diff_and_a_policy_are_shown_as_code() -> None:
+    from rich.syntax import Syntax
+    from rich.text import Text
+
+    from screens.modals import as_code
+
+    diff = as_code("--- .bedrock_agentcore.yaml (now)\n+++ .bedrock_agentcore.yaml (new)\n@@ -0,0 +1 @@\n+a: 1\n")
+    assert isinstance(diff, Syntax) and diff.lexer is not None and "diff" in str(diff.lexer).lower()
+    policy = as_code('{"Version": "2012-10-17", "Statement": []}')
+    assert isinstance(policy, Syntax) and '"Version": "2012-10-17"' in policy.code and "\n" in policy.code
+    assert isinstance(as_code("plain words"), Text)

@@ -205,7 +205,7 @@ def show_waiting() -> Any:
             return_url=app.session.settings.return_url,
         )
         screen = app.screen
-        screen.show_progress(0.3, "approve in the browser · 9:41 left")
+        screen.show_progress(0.3, "9:41 left · approve in the browser")
         screen.show_consent()
         await pilot.pause()
 

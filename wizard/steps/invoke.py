@@ -412,7 +412,8 @@ asks again in the same session, and the agent answers with the user's token (its
                 last_shown = int(remaining)
                 minutes, seconds = divmod(last_shown, 60)
                 fraction = 0.2 + 0.6 * (1 - remaining / total)
-                ctx.progress(fraction, f"approve in the browser · {minutes}:{seconds:02d} left")
+                # The countdown first: on a narrow terminal the end of the line is what gets cut.
+                ctx.progress(fraction, f"{minutes}:{seconds:02d} left · approve in the browser")
             try:
                 pasted = ctx.consent_inbox.get(timeout=min(0.5, remaining))
             except queue.Empty:
