@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from wizard.steps import Stage
 
 LOG_STYLES = {"error": "red", "warning": "yellow", "success": "green", "info": ""}
+NARROW_COLUMNS = 110  # the app's -narrow breakpoint
 SHELL_CHOICES = (("bash", "bash / zsh"), ("fish", "fish"), ("powershell", "PowerShell"))
 
 
@@ -43,12 +44,13 @@ class StageScreen(Screen[None]):
         Binding("r", "run", "Run", id="stage.run", tooltip="Perform this stage, then verify it"),
         Binding("v", "verify", "Verify", id="stage.verify", tooltip="Check this stage against AWS and the folder"),
         Binding("c", "copy_link", "Copy link", id="stage.copy-link", tooltip="Copy the authorization link"),
-        Binding("o", "open_link", "Open link", id="stage.open-link", tooltip="Open the link in a browser"),
+        Binding("o", "open_link", "Open it", id="stage.open-link", tooltip="Open the link in a browser"),
         Binding("c", "copy_exports", "Copy exports", id="stage.copy-exports", tooltip="Copy the exports"),
         Binding("c", "copy_command", "Copy command", id="stage.copy", tooltip="Copy the quickstart command"),
         Binding("s", "toggle_secrets", "Reveal", id="stage.reveal", tooltip="Show or hide secrets"),
         Binding("n", "next_stage", "Next", id="stage.next"),
-        Binding("p", "previous_stage", "Prev", id="stage.previous"),
+        # Not in the footer (80 columns need the room for Doctor): in the palette, and `p` works everywhere.
+        Binding("p", "previous_stage", "Prev", id="stage.previous", show=False),
     ]
 
     def __init__(self, stage_key: str) -> None:
@@ -156,6 +158,10 @@ class StageScreen(Screen[None]):
         for line in self.wizard_app.logs.get(self.stage_key, []):
             log.write(line)
         self.refresh_view()
+
+    def on_resize(self) -> None:
+        # A narrow terminal: the footer's compact form, so Quit, Doctor and the palette still fit on 80 columns.
+        self.query_one(Footer).compact = self.app.size.width < NARROW_COLUMNS
 
     def on_screen_resume(self) -> None:
         # Textual refreshes the footer's bindings on resume by itself; a second refresh recomposes it again.
