@@ -276,9 +276,11 @@ class WizardApp(App[int]):
 
     # --- running and verifying --------------------------------------------------------------------
 
-    def start_stage(self, key: str) -> None:
+    def start_stage(self, key: str, then_verify_dependents: bool = False) -> None:
+        """Run a stage; with then_verify_dependents (a doctor's fix), the finished stages that need it are
+        checked again right after, so they do not stay "drifted" until verified by hand."""
         what = f"running {self.session.stages.name(key)}"
-        if not self.start_operation(what, partial(self._run_stage, key)):
+        if not self.start_operation(what, partial(self._run_stage, key, then_verify_dependents)):
             return
         self.answers.pop(key, None)
         self.consent.pop(key, None)
@@ -288,10 +290,18 @@ class WizardApp(App[int]):
             screen.query_one("#log").scroll_visible()
 
     @work(thread=True, group="session", description="Running a stage")
-    def _run_stage(self, key: str) -> None:
+    def _run_stage(self, key: str, then_verify_dependents: bool = False) -> None:
         outcome = self.call_session(partial(self.session.run_stage, key))
-        if outcome is not None:
-            self.from_worker(self._stage_finished, key, outcome)
+        if outcome is None:
+            return
+        self.from_worker(self._stage_finished, key, outcome)
+        if not (then_verify_dependents and outcome.ok):
+            return
+        for stage in self.session.stages.dependents(key):
+            if self.session.status_of(stage) in ("done", "drifted"):
+                checked = self.call_session(partial(self.session.verify_stage, stage.key))
+                if checked is not None:
+                    self.from_worker(self._verify_finished, stage.key, checked)
 
     def _stage_finished(self, key: str, outcome: Outcome) -> None:
         if outcome.checks:

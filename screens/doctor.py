@@ -28,6 +28,9 @@ class DoctorModal(ModalScreen[None]):
             yield LoadingIndicator(id="doctor-busy")
             with VerticalScroll(classes="dialog-body"):
                 yield Static(id="findings")
+            # One button per stage whose run is a finding's fix: taken here, not copied into a terminal the
+            # running wizard would refuse (it holds the folder).
+            yield Vertical(id="doctor-fixes", classes="dialog-choices")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Check again", id="again", disabled=True)
                 yield Button("Close", id="close", variant="primary")
@@ -85,14 +88,29 @@ class DoctorModal(ModalScreen[None]):
             if finding.fix:
                 text.append(f"\n    → {finding.fix}", style="dim")
         self._show_text(text)
+        fixes = self.query_one("#doctor-fixes", Vertical)
+        fixes.remove_children()
+        keys = list(dict.fromkeys(f.stage for f in findings if f.stage and f.level != "ok"))
+        session = self.wizard_app.session
+        fixes.mount_all(
+            Button(f"Fix: run {session.stages.name(key)} again", id=f"fix-{key}", variant="primary") for key in keys
+        )
 
     def _show_text(self, text: Text) -> None:
         self.query_one("#doctor-busy").display = False
         self.query_one("#findings", Static).update(text)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
-        if event.button.id == "again":
+        button = event.button.id or ""
+        if button == "again":
             self.check()
+        elif button.startswith("fix-"):
+            key = button.removeprefix("fix-")
+            app = self.wizard_app
+            self.dismiss(None)
+            app.goto(key)
+            # Once the stage's screen is up, so its progress and log show the fix as it runs.
+            app.call_after_refresh(app.start_stage, key, then_verify_dependents=True)
         else:
             self.dismiss(None)
 

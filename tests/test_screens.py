@@ -952,3 +952,31 @@ def test_a_diff_and_a_policy_are_shown_as_code() -> None:
     policy = as_code('{"Version": "2012-10-17", "Statement": []}')
     assert isinstance(policy, Syntax) and '"Version": "2012-10-17"' in policy.code and "\n" in policy.code
     assert isinstance(as_code("plain words"), Text)
+
+
+async def test_a_doctor_finding_is_fixed_from_the_dialog_and_its_dependents_checked(
+    make_app, options: Options, project: Path
+) -> None:
+    """The env file deleted by hand: the doctor says stage 2 drifted and offers to run it here (the CLI form it
+    also shows is refused while the TUI holds the folder); the fix runs it, then checks what depends on it."""
+    from screens.doctor import DoctorModal
+
+    prepare(options, "preflight", "cognito", "env", "agent", "configure")
+    (project / ".agentcore_identity_user.env").unlink()
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("d")
+        await pilot.pause()
+        assert isinstance(app.screen, DoctorModal)
+        await wait_idle(pilot, app)
+        offered = [button_label(button) for button in app.screen.query("#doctor-fixes Button").results(Button)]
+        # Stage 1 writes the file, so its run is the fix; stage 2 only reads it and is offered too.
+        assert "Fix: run stage 1 (Create Cognito pools) again" in offered, offered
+        await pilot.click("#fix-cognito")
+        await wait_for(pilot, lambda: app.session.status_of("cognito") == "done" and app.busy is None, "the fix")
+        await wait_idle(pilot, app)
+        assert isinstance(app.screen, StageScreen) and app.screen.stage_key == "cognito"
+        assert (project / ".agentcore_identity_user.env").exists()
+        # What needs stage 1 and was finished is checked again at once, with nothing pressed.
+        checked = [stage.key for stage in app.session.stages.dependents("cognito") if stage.key in app.checks]
+        assert "env" in checked and app.session.status_of("env") == "done", checked

@@ -50,6 +50,7 @@ class Finding:
     topic: str
     message: str
     fix: str = ""
+    stage: str = ""  # the stage whose run is the fix, when there is one (a front end offers to run it)
 
     def as_dict(self) -> dict[str, str]:
         return asdict(self)
@@ -165,9 +166,9 @@ def _stages(session: Session, verify: Verify, deep: bool) -> list[Finding]:
             explained = (explain(CheckFailed(check.name, check.detail, check.code, check.fix)).fix for check in failed)
             known = next((fix for fix in explained if fix), "")
             fix = f"Run {topic} again (`agentcore-wizard run --through {stage.key}`) to repair it."
-            findings.append(Finding("error", topic, f"drifted: {details}", f"{known} {fix}".strip()))
+            findings.append(Finding("error", topic, f"drifted: {details}", f"{known} {fix}".strip(), stage.key))
         elif outcome.error is not None:
-            findings.append(Finding("error", topic, outcome.error.message, outcome.error.fix))
+            findings.append(Finding("error", topic, outcome.error.message, outcome.error.fix, stage.key))
     return findings
 
 
@@ -182,7 +183,7 @@ def _recorded_errors(session: Session) -> list[Finding]:
         message = str(error.get("message", ""))
         fix = explain(message).fix or str(error.get("fix", ""))
         level = "warning" if status == "needs_action" else "error"
-        findings.append(Finding(level, session.stages.name(stage.key), f"last run: {message}", fix))
+        findings.append(Finding(level, session.stages.name(stage.key), f"last run: {message}", fix, stage.key))
     return findings
 
 
