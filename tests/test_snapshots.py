@@ -169,6 +169,31 @@ def test_agent_shows_the_code_it_wrote(snap_compare, opened, size: tuple[int, in
     assert snap_compare(app, terminal_size=size, run_before=goto("agent", scroll_to="#agent-code"))
 
 
+STAGE_KEYS = (
+    "preflight",
+    "cognito",
+    "env",
+    "agent",
+    "configure",
+    "provider",
+    "workload",
+    "deploy",
+    "invoke",
+    "cleanup",
+)
+
+
+@pytest.mark.parametrize("size", [(120, 40), (80, 24)], ids=["120x40", "80x24"])
+@pytest.mark.parametrize("key", STAGE_KEYS)
+def test_every_stage_screen(snap_compare, opened, key: str, size: tuple[int, int]) -> None:
+    """Each stage as an attendee first meets it: the stages before it done, this one pending."""
+    folder = fresh_folder(f"stage-{key}-{size[0]}")
+    write_identity_files(folder, FAKE_FILES)
+    write_state(folder, STAGE_KEYS[: STAGE_KEYS.index(key)] if key != "cleanup" else STAGE_KEYS[:-1])
+    app = make_app(folder, opened)
+    assert snap_compare(app, terminal_size=size, run_before=goto(key))
+
+
 FAKE_RUNTIME_ARN = "arn:aws:bedrock-agentcore:us-east-1:123456789012:runtime/identity_demo-AAAAAAAAAA"
 FAKE_LINK = (
     "https://bedrock-agentcore.us-east-1.amazonaws.com/identities/oauth2/authorize"
