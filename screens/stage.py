@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, cast
 
+from rich.markdown import Markdown as RichMarkdown
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -15,7 +16,6 @@ from textual.widgets import (
     Header,
     Input,
     Label,
-    Markdown,
     ProgressBar,
     RadioButton,
     RadioSet,
@@ -99,7 +99,9 @@ class StageScreen(Screen[None]):
                 with VerticalScroll(id="stage-body"):
                     if self.stage_key == "invoke":
                         yield from self._compose_invoke()
-                    yield Markdown(stage.explanation, id="explanation")
+                    # Rich's Markdown in one Static: Textual's Markdown widget makes a widget per block, and
+                    # composing those is most of what the first visit of a stage costs.
+                    yield Static(RichMarkdown(stage.explanation), id="explanation")
                     yield Label("The quickstart's command, with this project's values", classes="section")
                     with HorizontalScroll(classes="code-box"):
                         yield Static(id="command")
