@@ -183,7 +183,8 @@ class StageScreen(Screen[None]):
         )
         self.query_one("#stage-title", Static).update(title)
         # The mode can change at run time (no credentials, the user chose the sandbox).
-        self.query_one("#sandbox-banner").display = session.is_sandbox
+        # A class, not `display`: the stylesheet also hides the banner on narrow terminals.
+        self.query_one("#sandbox-banner").set_class(not session.is_sandbox, "-aws")
         description = session.describe(stage)
         self.query_one("#command", Static).update(Text(description.command, no_wrap=True, overflow="ignore"))
         self.query_one("#values", ValuesTable).set_rows(description.values)
@@ -356,10 +357,12 @@ class StageScreen(Screen[None]):
         self._render_invoke()
         self.refresh_bindings()  # `c` now copies the link, `o` opens it
         if self.consent_link and not waiting_before:
-            # Enter copies the link at once; focusing also scrolls it into view on a small terminal.
+            # Enter (or c) copies the link at once. The box's top goes to the top of the view, so who signs in,
+            # the password and the link are all on screen even at 80x24; the buttons follow below.
             button = self.query_one("#copy-link", Button)
             button.focus(scroll_visible=False)
-            self.call_after_refresh(button.scroll_visible, animate=False)
+            box = self.query_one("#consent-box")
+            self.call_after_refresh(box.scroll_visible, animate=False, top=True)
 
     def write_log(self, line: Text) -> None:
         self.query_one("#log", RichLog).write(line)
