@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wizard_helpers import cli_env
+from wizard_helpers import cli_env, free_port
 from wizard_helpers import client as sandbox_client
 
 from wizard.files import identity as idf
@@ -166,7 +166,14 @@ def toolkit_steps(folder: Path, endpoint: str, wheelhouse: Path, through: int) -
         agentcore(folder, env, "deploy")
 
 
+_RETURN_URLS: dict[Path, str] = {}
+
+
 def wizard(folder: Path, endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
+    if args and args[0] == "run" and "--return-url" not in args:
+        # The folder's own return URL: the default port is shared by every wizard on the machine.
+        url = _RETURN_URLS.setdefault(folder, f"http://localhost:{free_port()}/oauth2/callback")
+        args = (*args, "--return-url", url)
     return subprocess.run(
         [sys.executable, "-m", "wizard", *args, "--sandbox-endpoint", endpoint],
         cwd=folder,

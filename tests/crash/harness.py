@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wizard_helpers import stand_in_wheelhouse
+from wizard_helpers import free_port, stand_in_wheelhouse
 
 HOOK = Path(__file__).parent / "hook"
 RUN = ("run", "--yes", "--auto-consent")  # and --wheelhouse: the rig's stand-in wheels, nothing from PyPI
@@ -206,6 +206,10 @@ class Sandbox:
             self.process.kill()
 
 
+def free_return_url() -> str:
+    return f"http://localhost:{free_port()}/oauth2/callback"
+
+
 def wizard_env(**extra: str) -> dict[str, str]:
     env = {
         key: value
@@ -230,6 +234,7 @@ class Rig:
         self.cache = workdir / "cache"
         self.sandbox = Sandbox()
         self.run_args = (*RUN, "--wheelhouse", str(self.wheelhouse))
+        self._return_urls: dict[Path, str] = {}
 
     def close(self) -> None:
         self.sandbox.close()
@@ -252,15 +257,25 @@ class Rig:
             extra["AGENTCORE_CRASH_AT"] = crash_at.spec
         if log is not None:
             extra["AGENTCORE_CRASH_LOG"] = str(log)
-        return subprocess.run(
-            [sys.executable, "-m", "wizard", *args, "--sandbox-endpoint", self.sandbox.endpoint],
-            cwd=folder,
-            env=wizard_env(**extra),
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            stdin=subprocess.DEVNULL,
-        )
+        if args and args[0] == "run":
+            # A return URL of the folder's own: on 8081 (the default) a wizard of another test or suite on this
+            # machine would take the browser's redirect meant for this one, and this one would wait for ever.
+            args = (*args, "--return-url", self._return_urls.setdefault(folder, free_return_url()))
+        command = [sys.executable, "-m", "wizard", *args, "--sandbox-endpoint", self.sandbox.endpoint]
+        try:
+            return subprocess.run(
+                command,
+                cwd=folder,
+                env=wizard_env(**extra),
+                capture_output=True,
+                text=True,
+                timeout=TIMEOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        except subprocess.TimeoutExpired as stuck:
+            # A run that never ends is a failure with its own output (where it waited), not a bare timeout.
+            said = stuck.stderr.decode(errors="replace") if isinstance(stuck.stderr, bytes) else stuck.stderr or ""
+            return subprocess.CompletedProcess(command, 124, "", f"{said}\n[harness] no end after {TIMEOUT} s")
 
     def counted(self, folder: Path, args: tuple[str, ...]) -> tuple[subprocess.CompletedProcess[str], list[str]]:
         """A run with every point it passes written down."""
