@@ -193,7 +193,9 @@ class WizardApp(App[int]):
             text = self.answers.get(event.stage, "")
             if event.starts:
                 text = f"{text}\n\n" if text else ""
-                text += f"── {event.call} call ──\n"
+                # The agent's own words (its "call this tool again" is meant for the model): the wizard makes the
+                # second call itself.
+                text += f"── {event.call} call: the agent said ──\n"
             self.answers[event.stage] = text + event.text
             if screen is not None:
                 screen.show_answer()

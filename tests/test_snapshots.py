@@ -210,7 +210,8 @@ def waiting_for_consent(folder: Path, opened: list[Session]) -> WizardApp:
     state.update(settings={"session_id": "agentcore-wizard-00000000000000000000000000000000"})
     app = make_app(folder, opened)
     app.answers["invoke"] = (
-        "── first call ──\n🔐 Authorization Required\n\nPlease open this URL in your browser to authorize:\n"
+        "── first call: the agent said ──\n🔐 Authorization Required\n\n"
+        "Please open this URL in your browser to authorize:\n"
         f"{FAKE_LINK}\n\nAfter authorizing, call this tool again with the same session ID."
     )
     return app
