@@ -76,3 +76,18 @@ def test_a_documentation_link_in_a_failure_is_no_consent_link() -> None:
     consent = "Please open this URL: https://bedrock-agentcore.us-east-1.amazonaws.com/identities/oauth2/authorize?request_uri=urn%3Ax"
     assert authorization_url(consent) == consent.split(": ", 1)[1]
     assert authorization_url("Open https://accounts.example.com/o/oauth2/v2/consent?x=1 to go on") is not None
+
+
+def test_the_code_digest_follows_the_code_not_a_log_file_beside_it(tmp_path: Path) -> None:
+    """`run … > run.log` in the project folder: the log grows during the run, and must not read as changed code
+    (found running two journeys at once with their output in their folders)."""
+    from wizard.files.package import sources_digest
+
+    (tmp_path / "agent.py").write_text("print(1)\n")
+    (tmp_path / "requirements.txt").write_text("strands-agents\n")
+    before = sources_digest(tmp_path)
+    (tmp_path / "run.log").write_text("lots of output\n")
+    (tmp_path / "err.txt").write_text("more\n")
+    assert sources_digest(tmp_path) == before
+    (tmp_path / "requirements.txt").write_text("strands-agents\nboto3\n")
+    assert sources_digest(tmp_path) != before

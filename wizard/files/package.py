@@ -84,10 +84,16 @@ def source_files(project: Path) -> list[Path]:
     return chosen
 
 
+CODE_FILES = ("requirements.txt", "pyproject.toml")
+
+
 def sources_digest(project: Path) -> str:
-    """What of the folder would be packed, by name and content: changes when the agent's code does."""
+    """The agent's code among what would be packed (Python files, requirements.txt, pyproject.toml), by name and
+    content: changes when the code does, not when a log file in the folder grows (`run … > run.log` here)."""
     digest = hashlib.sha256()
     for path in source_files(project):
+        if path.suffix != ".py" and path.name not in CODE_FILES:
+            continue
         digest.update(path.relative_to(project).as_posix().encode() + b"\0")
         try:
             digest.update(hashlib.sha256(path.read_bytes()).digest())
