@@ -265,16 +265,15 @@ class WizardApp(App[int]):
             self.switch_screen(name)
 
     def goto_relative(self, key: str, step: int) -> None:
+        target = self.relative_key(key, step)
+        if target is not None:
+            self.goto(target)
+
+    def relative_key(self, key: str, step: int) -> str | None:
+        """The stage `step` away from this one; None past either end (no Next on the last)."""
         keys = [stage.key for stage in self.session.stages]
         index = keys.index(key) + step
-        if 0 <= index < len(keys):
-            self.goto(keys[index])
-
-    def next_key(self, key: str) -> str | None:
-        """The stage after this one; None on the last (no Next there)."""
-        keys = [stage.key for stage in self.session.stages]
-        index = keys.index(key) + 1
-        return keys[index] if index < len(keys) else None
+        return keys[index] if 0 <= index < len(keys) else None
 
     # --- running and verifying --------------------------------------------------------------------
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from screens.app import WizardApp
     from wizard.session import Session
     from wizard.steps import Stage
+    from wizard.steps.base import Description
 
 LOG_STYLES = {"error": "red", "warning": "yellow", "success": "green", "info": ""}
 NARROW_COLUMNS = 110  # the app's -narrow breakpoint
@@ -59,6 +60,8 @@ class StageScreen(Screen[None]):
         self.revealed = False
         self.shell = "bash"
         self.consent_link = ""
+        self._description: Description | None = None
+        self._agent_code_stamp: tuple[float, int] | None = None
 
     @property
     def wizard_app(self) -> WizardApp:
@@ -185,14 +188,16 @@ class StageScreen(Screen[None]):
         # The mode can change at run time (no credentials, the user chose the sandbox).
         # A class, not `display`: the stylesheet also hides the banner on narrow terminals.
         self.query_one("#sandbox-banner").set_class(not session.is_sandbox, "-aws")
-        description = session.describe(stage)
+        # Once per refresh (it reads the identity files): Reveal, the footer's check_action and stage 8's
+        # password use this one.
+        description = self._description = session.describe(stage)
         self.query_one("#command", Static).update(Text(description.command, no_wrap=True, overflow="ignore"))
         self.query_one("#values", ValuesTable).set_rows(description.values)
         self.query_one("#values", ValuesTable).set_revealed(self.revealed)
         reveal = self.query_one("#reveal", Button)
         reveal.label = "Hide" if self.revealed else "Reveal"
-        reveal.display = self.has_secrets(description.values)
-        self.query_one("#next", Button).display = self.wizard_app.next_key(self.stage_key) is not None
+        reveal.display = self.has_secrets()
+        self.query_one("#next", Button).display = self.wizard_app.relative_key(self.stage_key, +1) is not None
         self.query_one(Sidebar).refresh_statuses()
         busy = app.busy is not None
         blocker = session.blocked_by(stage)
@@ -221,9 +226,9 @@ class StageScreen(Screen[None]):
         if bindings:
             self.refresh_bindings()
 
-    def has_secrets(self, values: list[tuple[str, str, bool]] | None = None) -> bool:
+    def has_secrets(self) -> bool:
         """Whether Reveal has anything to show here: a secret value, the exports, or the consent password."""
-        rows = values if values is not None else self.session.describe(self.stage).values
+        rows = self._description.values if self._description is not None else []
         return any(secret for _, _, secret in rows) or self.stage_key in ("env", "invoke")
 
     def waiting_for_consent(self) -> bool:
@@ -241,7 +246,7 @@ class StageScreen(Screen[None]):
         if action == "toggle_secrets":
             return self.has_secrets()
         if action == "next_stage":
-            return self.wizard_app.next_key(self.stage_key) is not None
+            return self.wizard_app.relative_key(self.stage_key, +1) is not None
         return True
 
     def palette_commands(self) -> list[tuple[str, str, Any]]:
@@ -282,6 +287,13 @@ class StageScreen(Screen[None]):
         from rich.syntax import Syntax
 
         path = self.session.project / "agent.py"
+        try:
+            stamp: tuple[float, int] | None = (path.stat().st_mtime, path.stat().st_size)
+        except OSError:
+            stamp = None
+        if stamp is not None and stamp == self._agent_code_stamp:
+            return  # unchanged on disk: no read, no highlighting on the UI thread
+        self._agent_code_stamp = stamp
         try:
             code = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
@@ -328,7 +340,8 @@ class StageScreen(Screen[None]):
             return
         self.query_one("#consent-url", Static).update(Text(self.consent_link, overflow="fold"))
         # Who signs in, and the password right here (masked until revealed): not 40 lines down under Values.
-        password = next((value for _, value, secret in self.session.describe(self.stage).values if secret), "")
+        rows = self._description.values if self._description is not None else []
+        password = next((value for _, value, secret in rows if secret), "")
         masked = password if self.revealed else "•" * 12
         self.query_one("#consent-who", Static).update(
             Text.assemble(

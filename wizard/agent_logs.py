@@ -4,12 +4,8 @@ while a call is open or after it failed: where a printed authorization URL or a 
 from __future__ import annotations
 
 import json
-import re
 import time
 from typing import Any
-
-# An authorization link as AgentCore hands it out (the sandbox's and AWS's both carry a request_uri).
-AUTHORIZATION_LINK = re.compile(r"https?://[^\s\"'<>`]+(?:request_uri=|/oauth2/authorize)[^\s\"'<>`]*")
 
 
 def log_group(runtime_id: str) -> str:
@@ -64,10 +60,14 @@ class AgentLogs:
         return [line for message in found for line in readable(message)]
 
     def authorization_url(self) -> str | None:
+        """The first consent link the agent wrote: by the same rule as a link in its answer (invocation's), and
+        only a link that is one (a line may hold any other URL)."""
+        from wizard.invocation import authorization_url
+
         for line in self.lines():
-            found = AUTHORIZATION_LINK.search(line)
-            if found:
-                return found.group(0).rstrip(".,;:)]}")
+            found = authorization_url(line)
+            if found and ("request_uri=" in found or "/oauth2/authorize" in found):
+                return found
         return None
 
     def tail(self, count: int = 15) -> list[str]:

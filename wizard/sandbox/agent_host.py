@@ -10,7 +10,6 @@ sandbox; its stdout and stderr go to the runtime's log group in the sandbox's Cl
 
 from __future__ import annotations
 
-import collections
 import http.client
 import io
 import os
@@ -37,7 +36,6 @@ WHEELHOUSE_ENV = "AGENTCORE_WIZARD_SANDBOX_WHEELHOUSE"
 STARTUP_SECONDS = 30.0  # the managed runtime's own limit for initialization
 REQUEST_SECONDS = 900.0  # and for one request
 LAUNCHER = Path(__file__).with_name("agent_launcher.py")
-TAIL_LINES = 200
 # What the agent process inherits from this one: enough to run, nothing that points elsewhere (no proxies).
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TMPDIR", "TZ", "SYSTEMROOT")
 
@@ -60,7 +58,6 @@ class AgentProcess:
     detail: str = ""
     port: int = 0
     process: subprocess.Popen[bytes] | None = None
-    tail: collections.deque[str] = field(default_factory=lambda: collections.deque(maxlen=TAIL_LINES))
     settled: threading.Event = field(default_factory=threading.Event)
     log_stream: str = ""
     retry_on_invoke: bool = False
@@ -349,7 +346,6 @@ class AgentHost:
 
     def _log(self, agent: AgentProcess, line: str) -> None:
         """One line into the runtime's log group, as the managed runtime ships the agent's output."""
-        agent.tail.append(line)
         from moto.logs.models import logs_backends
 
         group = log_group(agent.runtime_id)
@@ -366,7 +362,7 @@ class AgentHost:
                 event = {"timestamp": int(time.time() * 1000), "message": line}
                 backend.put_log_events(group, agent.log_stream, [event])
             except Exception as exc:  # logs are a view; the agent must not stop for them
-                agent.tail.append(f"[agentcore-wizard sandbox] could not write to {group}: {exc}")
+                print(f"[agentcore-wizard sandbox] could not write to {group}: {exc}", file=sys.stderr)
 
     # --- invocations -------------------------------------------------------------------------------
 

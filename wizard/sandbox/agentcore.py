@@ -984,7 +984,6 @@ NO_WORKLOAD_TOKEN = (
 )
 
 
-SESSION_HEADER = "x-amzn-bedrock-agentcore-runtime-session-id"
 CALLBACK_HEADER = "oauth2callbackurl"
 CUSTOM_HEADER_PREFIX = "x-amzn-bedrock-agentcore-runtime-custom-"
 

@@ -298,6 +298,7 @@ asks again in the same session, and the agent answers with the user's token (its
         threading.Thread(target=call, name=f"invoke-{which}", daemon=True).start()
         started = time.monotonic()
         link_seen = 0.0
+        logged_link = ""
         try:
             while True:
                 try:
@@ -306,8 +307,8 @@ asks again in the same session, and the agent answers with the user's token (its
                     ctx.checkpoint()
                     waited = time.monotonic() - started
                     if not link_seen and waited >= LOG_WATCH_AFTER:
-                        link = logs.authorization_url()
-                        if link:
+                        logged_link = logs.authorization_url() or ""
+                        if logged_link:
                             link_seen = time.monotonic()
                             ctx.log(
                                 f"The agent wrote an authorization URL to its logs ({logs.group}) and has not "
@@ -315,7 +316,7 @@ asks again in the same session, and the agent answers with the user's token (its
                                 "warning",
                             )
                     if link_seen and time.monotonic() - link_seen >= PRINTED_LINK_GRACE:
-                        raise explain(AuthUrlInLogs(logs.authorization_url() or "", logs.group, waited)) from None
+                        raise explain(AuthUrlInLogs(logged_link, logs.group, waited)) from None
                     continue
                 if answered:
                     return value
