@@ -596,7 +596,7 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
                 shown = phase
             if int(waited) != last_second:  # once a second is enough for a line that only counts up
                 last_second = int(waited)
-                ctx.progress(None, f"sandbox: {phase} ({last_second}s)")
+                ctx.progress(None, f"{last_second}s · sandbox: {phase}")  # seconds first: the end may be cut
             ctx.checkpoint()
             time.sleep(0.2)
 
