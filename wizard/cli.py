@@ -63,6 +63,13 @@ def _common(parser: argparse.ArgumentParser, aws: bool = True) -> None:
     group.add_argument("--sandbox-endpoint", default=s, metavar="URL", help="use an already running sandbox")
     parser.add_argument("--region", default=s, help="AWS region to pin for this project")
     parser.add_argument("--profile", default=s, help="AWS profile to use")
+    parser.add_argument(
+        "--participant",
+        default=s,
+        metavar="NAME",
+        help="workshop participant: every name the wizard makes carries it, so a room can share one sandbox or "
+        "account (letters and digits; recorded in the project)",
+    )
 
 
 def _agent_options(parser: argparse.ArgumentParser) -> None:
@@ -226,6 +233,7 @@ def options_from(args: argparse.Namespace) -> Options:
         project=_project(args),
         region=given("region", "--region", check_region),
         profile=given("profile", "--profile", _check_profile),
+        participant=given("participant", "--participant", names.check_participant),
         sandbox=bool(_get(args, "sandbox")),
         sandbox_endpoint=given("sandbox_endpoint", "--sandbox-endpoint", check_endpoint),
         assume_yes=bool(_get(args, "yes")),

@@ -22,10 +22,35 @@ ROLE_ARN = re.compile(r"arn:aws(?:-[a-z]+)*:iam::\d{12}:role/(?:[\x21-\x2E\x30-\
 
 DEFAULT_AGENT = "identity_demo"
 DEFAULT_WORKLOAD = "identity-demo-workload"
+DEFAULT_PROVIDER = "ExternalServiceProvider"
+# A workshop participant's name goes into every name the wizard makes (Cognito domain prefixes among them, which
+# take only lowercase letters, digits and '-'; agent names take no '-'), so it is lowercase letters and digits,
+# short enough that the longest derived name still fits its service's limit.
+PARTICIPANT = re.compile(r"[a-z][a-z0-9]{0,19}")
 
 
 def _full(pattern: re.Pattern[str], value: object) -> bool:
     return isinstance(value, str) and pattern.fullmatch(value) is not None
+
+
+def check_participant(name: str) -> str:
+    """A participant name, lowercased (Alice and alice are one person)."""
+    lowered = name.lower() if isinstance(name, str) else name
+    if not _full(PARTICIPANT, lowered):
+        raise UsageError(
+            f"Participant name {name!r} is not allowed.",
+            fix="Use 1-20 letters and digits, starting with a letter (no spaces, '-' or '_'), e.g. alice or p07.",
+        )
+    return str(lowered)
+
+
+def participant_names(participant: str) -> dict[str, str]:
+    """The names a participant's project uses where the single-user defaults would collide in a shared room."""
+    return {
+        "agent_name": f"{participant}_{DEFAULT_AGENT}",
+        "provider_name": f"{participant}-{DEFAULT_PROVIDER}",
+        "workload_name": f"{participant}-{DEFAULT_WORKLOAD}",
+    }
 
 
 def check_agent_name(name: str) -> str:

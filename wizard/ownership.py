@@ -10,13 +10,15 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from wizard.errors import error_code
+from wizard.errors import WizardError, error_code
 
 if TYPE_CHECKING:
     from wizard.context import Context
 
 T = TypeVar("T")
 PROJECT_TAG = "agentcore-wizard:project"
+# A workshop participant's resources also carry their name, so a facilitator's sweep finds the room's by tag.
+PARTICIPANT_TAG = "agentcore-wizard:participant"
 # Origins recorded with a resource: "creating" (the intent, just before the create), "created" (this project
 # made it: cleanup deletes it), "adopted" (it was there: cleanup keeps it).
 CREATING, CREATED, ADOPTED = "creating", "created", "adopted"
@@ -42,13 +44,24 @@ def project_id(ctx: Context) -> str:
     return made
 
 
+def name_suffix(ctx: Context) -> str:
+    """What makes this project's own names unique (pools, domains, users, the role, the code's S3 prefix): the
+    project id's first 8 characters, after the participant's name in a workshop."""
+    participant = ctx.settings.participant
+    short = project_id(ctx)[:8]
+    return f"{participant}-{short}" if participant else short
+
+
 def project_tags(ctx: Context) -> dict[str, str]:
-    """The tags of an AgentCore create: {key: value}."""
-    return {PROJECT_TAG: project_id(ctx)}
+    """The tags of an AgentCore create (and a Cognito pool's): {key: value}."""
+    tags = {PROJECT_TAG: project_id(ctx)}
+    if ctx.settings.participant:
+        tags[PARTICIPANT_TAG] = ctx.settings.participant
+    return tags
 
 
 def iam_tags(ctx: Context) -> list[dict[str, str]]:
-    return [{"Key": PROJECT_TAG, "Value": project_id(ctx)}]
+    return [{"Key": key, "Value": value} for key, value in project_tags(ctx).items()]
 
 
 def agentcore_tag(ctx: Context, arn: str) -> str | None:
@@ -85,6 +98,21 @@ def settle(ctx: Context, recorded_origin: str | None, tag: str | None) -> str:
     if tag == "" and recorded_origin == CREATED:
         return CREATED  # made before the wizard tagged what it creates
     return ADOPTED
+
+
+def taken_in_room(ctx: Context, what: str, origin: str) -> WizardError | None:
+    """In a workshop, a name that exists and is not this project's belongs to another participant (or an earlier
+    room): never adopt or update it, whatever it holds. None when this project may use it."""
+    participant = ctx.settings.participant
+    if not participant or origin == CREATED:
+        return None
+    return WizardError(
+        f"{what} already exists and is not this project's: someone else in the room uses the participant name "
+        f"{participant!r}, or an earlier session left it behind.",
+        fix="Pick a name of your own: start again in a new folder with --dir and another --participant. If it is "
+        "an earlier session's, the facilitator's `agentcore-wizard workshop sweep` removes it.",
+        code="participant_name_taken",
+    )
 
 
 # --- creates that are safe to retry ---------------------------------------------------------------

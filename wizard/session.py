@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from wizard import names
 from wizard.context import Context
 from wizard.errors import (
     Busy,
@@ -44,6 +45,7 @@ from wizard.events import (
 from wizard.files import identity as idfiles
 from wizard.ownership import LOST_RECORD
 from wizard.settings import Conflict, Options, Settings
+from wizard.settings import parameter as settings_parameter
 from wizard.state import STATE_NAME, ProjectLock, StateFile, remove_stale_temps
 from wizard.steps import STAGES, Check, Detection, Registry, Stage
 from wizard.steps.base import Description, Teardown
@@ -185,6 +187,7 @@ class Session:
         --reconfigure says to switch, and nothing the wizard made still carries the old value."""
         conflicts = self.settings.conflicts()
         if not conflicts:
+            self._settle_participant()
             return
         said = "; ".join(
             f"{c.parameter.flag} {c.parameter.shown(c.given)} was asked for, but this project uses "
@@ -223,6 +226,24 @@ class Session:
             self._emit(StatusChanged(stage.key, "pending", note))
         again = f"{len(finished)} finished {'stage runs' if len(finished) == 1 else 'stages run'} again"
         self._emit(LogLine("", f"Switched {flags} (--reconfigure); {again}.", "warning"))
+
+    def _settle_participant(self) -> None:
+        """A participant given for the first time is recorded at once (every later run, headless or not, makes
+        the same names), unless this project already chose names without it: then half its names would carry
+        the participant and half not."""
+        participant = self.options.participant
+        recorded = self.settings.recorded()
+        if not participant or "participant" in recorded:
+            return
+        chosen = [name for name in names.participant_names(participant) if name in recorded]
+        if chosen:
+            flags = ", ".join(f"{settings_parameter(name).flag} {recorded[name]}" for name in chosen)
+            raise UsageError(
+                f"This project was set up without --participant (it uses {flags}).",
+                fix="Carry on without --participant, or start the participant's project in a new folder with --dir "
+                "(run `agentcore-wizard cleanup` here first if what this one made should go).",
+            )
+        self.settings.record("participant")
 
     def _affected_by(self, conflicts: list[Conflict]) -> list[Stage]:
         keys: set[str] = set()

@@ -32,7 +32,7 @@ ENDPOINT_PATTERN = re.compile(
     r"(?:/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})*)*"
 )
 DEFAULT_RETURN_URL = "http://localhost:8081/oauth2/callback"  # the toolkit's own, for familiarity
-DEFAULT_PROVIDER = "ExternalServiceProvider"
+DEFAULT_PROVIDER = names.DEFAULT_PROVIDER
 DEFAULT_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 DEFAULT_SCOPES = ("openid",)
 
@@ -48,6 +48,8 @@ class Options:
     sandbox_endpoint: str | None = None
     region: str | None = None
     profile: str | None = None
+    # A workshop participant: every name the wizard makes carries it, so a room shares one sandbox or account.
+    participant: str | None = None
     # Project parameters (see PARAMETERS).
     agent_name: str | None = None
     provider_name: str | None = None
@@ -126,7 +128,19 @@ def _shown_session(value: Any) -> str:
     return str(value) if value else "(one the wizard makes)"
 
 
+def _participant_held(state: StateFile) -> str:
+    made = [
+        key
+        for key, stage in (state.data.get("stages") or {}).items()
+        if any(str(k).endswith("origin") and v == "created" for k, v in (stage.get("resources") or {}).items())
+    ]
+    return f"the wizard made resources under it ({', '.join(made)})" if made else ""
+
+
 PARAMETERS: tuple[Parameter, ...] = (
+    Parameter(
+        "participant", "--participant", None, shown=lambda value: str(value or "(none)"), held_by=_participant_held
+    ),
     Parameter("agent_name", "--agent-name", names.DEFAULT_AGENT, held_by=_runtime_held),
     Parameter(
         "provider_name",
@@ -194,6 +208,9 @@ class Settings:
         recorded = self.recorded()
         if name in recorded:
             return recorded[name]
+        participant = self.participant if name != "participant" else None
+        if participant and name in names.participant_names(participant):
+            return names.participant_names(participant)[name]
         return _BY_NAME[name].default
 
     def source(self, name: str) -> str:
@@ -238,6 +255,11 @@ class Settings:
             if given is not None and item.name in recorded and not item.same(given, recorded[item.name]):
                 found.append(Conflict(item, recorded[item.name], given))
         return found
+
+    @property
+    def participant(self) -> str | None:
+        value = self.value("participant")
+        return str(value) if value else None
 
     @property
     def agent_name(self) -> str:

@@ -289,7 +289,7 @@ Why the wizard does it differently from the toolkit:
         # never replaced silently.
         if files is not None and not self._names_recorded_pools(ctx, files) and self._take_over(ctx, files):
             return
-        suffix = ownership.project_id(ctx)[:8]
+        suffix = ownership.name_suffix(ctx)
         ctx.log(f"Creating (or finding) both pools in {ctx.region} with suffix {suffix}.")
         ctx.progress(0.05, "pools")
         # The two pools do not depend on each other: build them side by side.
@@ -369,7 +369,7 @@ Why the wizard does it differently from the toolkit:
                 creator.create_user_pool(
                     PoolName=name,
                     AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
-                    UserPoolTags={PROJECT_TAG: ownership.project_id(ctx)},
+                    UserPoolTags=ownership.project_tags(ctx),
                 )["UserPool"]["Id"]
             ),
             lambda: self._find_pool_by_name(ctx, name),

@@ -308,6 +308,7 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         )
         policy = json.dumps(inline_policy(inputs), indent=2)
         iam = ctx.client("iam")
+        # The agent's name carries the participant in a workshop.
         own_name = f"AgentCoreWizard-{name}-{ownership.project_id(ctx)[:8]}"[:64]
         role_name = str(recorded.get("role_name") or own_name)
 
@@ -856,7 +857,7 @@ def _s3_gone(s3: Any, bucket: str, key: str) -> bool:
 
 def s3_prefix(ctx: Context) -> str:
     """This project's prefix in the wizard's bucket; `aws.s3_path` names it, as the toolkit expects a prefix."""
-    return f"agentcore-wizard/{ownership.project_id(ctx)[:8]}"
+    return f"agentcore-wizard/{ownership.name_suffix(ctx)}"
 
 
 class PipProgress:

@@ -109,10 +109,13 @@ Done better than the quickstart:
         answer = self._get(ctx, name)
         if answer is None:
             return Detection("pending")
+        origin = self._owner(ctx, answer)
+        taken = ownership.taken_in_room(ctx, f"Credential provider {name}", origin)
+        if taken is not None:
+            return Detection("needs_action", [f"{taken.message} {taken.fix}"])
         differ = settings_differ(answer, files)
         if differ:
             return Detection("needs_action", [f"A provider named {name} exists, but " + "; ".join(differ)])
-        origin = self._owner(ctx, answer)
         self._remember(ctx, answer, origin=origin)
         failed = [check for check in self._checks(ctx, files, answer) if not check.ok]
         if failed:
@@ -165,6 +168,10 @@ Done better than the quickstart:
         files = identity_files(ctx)
         control = ctx.client("bedrock-agentcore-control")
         answer = self._get(ctx, name)
+        owner = self._owner(ctx, answer) if answer is not None else None
+        taken = ownership.taken_in_room(ctx, f"Credential provider {name}", owner) if owner is not None else None
+        if taken is not None:
+            raise taken
         if answer is None:
             self.record_many(ctx, name=name, origin=ownership.CREATING)  # the intent, before it exists
             creator = ctx.creator("bedrock-agentcore-control")
@@ -183,7 +190,7 @@ Done better than the quickstart:
             )
             self._remember(ctx, answer, origin=ownership.CREATED)  # made just now: ours, whatever was here before
             ctx.log(f"Created credential provider {name}.", "success")
-        elif self._owner(ctx, answer) == ownership.CREATED:
+        elif owner == ownership.CREATED:
             # This project made it (an earlier run was stopped before it could record so): carry on with it.
             self._remember(ctx, answer, origin=ownership.CREATED)
             ctx.log(f"Credential provider {name} is this project's own, from an earlier run.")

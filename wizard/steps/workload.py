@@ -79,6 +79,9 @@ yourself, and it is what the quickstart's cleanup expects to find.
         if found is None:
             return Detection("pending")
         origin = self._owner(ctx, found)
+        taken = ownership.taken_in_room(ctx, f"Workload identity {found['name']}", origin)
+        if taken is not None:
+            return Detection("needs_action", [f"{taken.message} {taken.fix}"])
         self.record_many(ctx, name=found["name"], arn=found["workloadIdentityArn"], origin=origin)
         failed = [check for check in self._checks(ctx, found) if not check.ok]
         if failed:
@@ -113,6 +116,9 @@ yourself, and it is what the quickstart's cleanup expects to find.
             ctx.log(f"Created workload identity {name}.", "success")
         else:
             origin = self._owner(ctx, found)
+            taken = ownership.taken_in_room(ctx, f"Workload identity {name}", origin)
+            if taken is not None:
+                raise taken
             self.record_many(ctx, name=name, arn=found["workloadIdentityArn"], origin=origin)
             urls = list(found.get("allowedResourceOauth2ReturnUrls") or [])
             if return_url not in urls:
