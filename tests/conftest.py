@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wizard_helpers import BEFORE_DEPLOY, close_all, free_port, make_unique, open_session, stand_in_wheelhouse
+from wizard_helpers import (
+    BEFORE_DEPLOY,
+    SHARED_SANDBOX_LIMITS,
+    close_all,
+    free_port,
+    make_unique,
+    open_session,
+    stand_in_wheelhouse,
+)
 
 # No test may reach AWS: blank out anything that could point boto3 at a real account.
 for _name in (
@@ -55,7 +63,9 @@ def sandbox_endpoint() -> Iterator[str]:
     from wizard.sandbox.server import endpoint_of, make_sandbox_server
 
     # Runtimes are READY after 0.2 s, not the CLI's 2 s: what the tests check is the waiting, not its length.
-    server = make_sandbox_server("127.0.0.1", 0, ready_delay=0.2)
+    # Every test of a worker shares this sandbox and few delete what they make: the account quotas (50 providers)
+    # are raised so that a long run never fills it. tests/test_quotas.py checks the real limits in sandboxes of its own.
+    server = make_sandbox_server("127.0.0.1", 0, ready_delay=0.2, limits=SHARED_SANDBOX_LIMITS)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

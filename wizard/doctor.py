@@ -86,6 +86,8 @@ def _credentials(session: Session, findings: list[Finding]) -> bool:
         if check.ok:
             if check.name == "AWS credentials":
                 findings.append(Finding("ok", "credentials", check.detail))
+            elif check.warning:  # held, but nearly used up: worth saying, not an error
+                findings.append(Finding("warning", "quotas", check.detail))
             continue
         ok = ok and check.name != "AWS credentials"
         error = explain(CheckFailed(check.name, check.detail, check.code, check.fix))

@@ -118,7 +118,8 @@ class AuthUrlInLogs(Exception):
 @dataclass(frozen=True)
 class Known:
     """One known failure. It matches by a phrase in the message (checked first), by a code (AWS error codes,
-    exception class names, the wizard's own codes such as http_401), or by the AWS operation that failed.
+    exception class names, the wizard's own codes such as http_401), or by the AWS operation that failed; one with
+    both codes and operations matches only that code from those operations (one error, a fix per call).
     `message` replaces what an SDK exception said when that is unhelpful ({failure} is what it said). Fixes name stages
     by key in braces ({deploy}, or {Deploy} at the start of a sentence) and render as "stage 7 (Deploy agent)"."""
 
@@ -241,6 +242,34 @@ KNOWN: tuple[Known, ...] = (
             "ServiceUnavailableException",
         ),
     ),
+    # A quota of the account used up: in a workshop sharing one account, what earlier runs left behind counts.
+    Known(
+        "This account and region already hold as many OAuth2 credential providers as AgentCore Identity allows "
+        "(50 unless raised; Service Quotas code L-431051DC): every project's counts, every attendee's in a shared "
+        "account, and those earlier runs left behind. Delete the ones nobody uses: `agentcore-wizard cleanup` in "
+        "the folders that made them, or list them with `aws bedrock-agentcore-control "
+        "list-oauth2-credential-providers --region <region>` and delete each with `aws bedrock-agentcore-control "
+        "delete-oauth2-credential-provider --name <name>`. Or request a higher quota in the Service Quotas console "
+        "(Amazon Bedrock AgentCore, L-431051DC). Then run {provider} again; nothing already made is lost.",
+        codes=("ServiceQuotaExceededException",),
+        operations=("CreateOauth2CredentialProvider",),
+    ),
+    Known(
+        "This account and region already hold as many agent runtimes as AgentCore allows (1,000 unless raised): "
+        "every project's counts. Delete the ones nobody uses: `agentcore-wizard cleanup` in the folders that made "
+        "them, or list them with `aws bedrock-agentcore-control list-agent-runtimes --region <region>` and delete "
+        "each with `aws bedrock-agentcore-control delete-agent-runtime --agent-runtime-id <id>`. Or request a "
+        "higher quota in the Service Quotas console (Amazon Bedrock AgentCore). Then run {deploy} again; nothing "
+        "already made is lost.",
+        codes=("ServiceQuotaExceededException",),
+        operations=("CreateAgentRuntime",),
+    ),
+    Known(
+        "An AgentCore quota of this account and region is used up (the message says which). Delete what nobody "
+        "uses (`agentcore-wizard cleanup` in the folders that made it), or request a higher quota in the Service "
+        "Quotas console (Amazon Bedrock AgentCore), then run the stage again; nothing already made is lost.",
+        codes=("ServiceQuotaExceededException",),
+    ),
     Known(
         "Cognito rejected the username or password. If you edited the identity files by hand, run "
         "{cognito} again: it resets the test users' passwords and rewrites the files.",
@@ -348,10 +377,10 @@ def _lookup(message: str, code: str, operation: str = "") -> Known | None:
         if any(phrase.lower() in lowered for phrase in known.phrases):
             return known
     for known in KNOWN:
-        if code and code in known.codes:
+        if code and code in known.codes and (not known.operations or operation in known.operations):
             return known
     for known in KNOWN:
-        if operation and operation in known.operations:
+        if operation and operation in known.operations and not known.codes:
             return known
     return None
 

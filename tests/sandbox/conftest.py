@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sandbox_support import Sandbox, client, start_sandbox
+from sandbox_support import SHARED_QUOTAS, Sandbox, client, start_sandbox
 
 
 @pytest.fixture(scope="session")
 def sandbox_process() -> Iterator[Sandbox]:
     try:
-        box = start_sandbox()
+        box = start_sandbox(env=SHARED_QUOTAS)
     except RuntimeError as exc:
         pytest.fail(str(exc), pytrace=False)
     try:

@@ -39,6 +39,10 @@ PASSWORD = "Sandbox-Passw0rd!"
 # Bounded polling: never more than POLL_LIMIT * POLL_SLEEP seconds, and no assertion on how long it took.
 POLL_SLEEP = 0.1
 POLL_LIMIT = 150
+# The account quotas of the sandbox all tests of a worker share, raised so that what they leave behind never fills
+# it (test_sandbox_quotas.py checks the real ones in a sandbox of its own).
+QUOTAS_ENV = "AGENTCORE_WIZARD_SANDBOX_QUOTAS"
+SHARED_QUOTAS = {QUOTAS_ENV: "L-431051DC=100000,L-B04D9A86=100000,L-F4575653=100000"}
 
 
 def unique(prefix: str) -> str:
@@ -80,15 +84,16 @@ class Sandbox:
         return self.proc.returncode
 
 
-def start_sandbox(args: list[str] | None = None) -> Sandbox:
-    """Start `python -m wizard sandbox serve` and read the endpoint from its first stdout line."""
+def start_sandbox(args: list[str] | None = None, env: dict[str, str] | None = None) -> Sandbox:
+    """Start `python -m wizard sandbox serve` and read the endpoint from its first stdout line; `env` adds to the
+    environment it gets."""
     fd, name = tempfile.mkstemp(prefix="sandbox-stderr-", suffix=".log")
     stderr_path = Path(name)
     with os.fdopen(fd, "wb") as err:
         proc = subprocess.Popen(
             args or SERVE,
             cwd=str(REPO),
-            env=clean_env(),
+            env={**clean_env(), **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=err,

@@ -15,10 +15,11 @@ import threading
 import time
 import urllib.parse
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from wizard import quotas
 from wizard.sandbox import cognito, model
 from wizard.sandbox.agent_host import AgentHost
 from wizard.sandbox.protocol import Call, ServiceError
@@ -58,6 +59,17 @@ class Provider:
     config: dict[str, Any]
     arn: str
     callback_url: str
+    secret_arn: str
+    secret_name: str
+    created: float
+    updated: float
+    tags: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class ApiKeyProvider:
+    name: str
+    arn: str
     secret_arn: str
     secret_name: str
     created: float
@@ -123,6 +135,7 @@ class OAuthSession:
 class RegionState:
     region: str
     providers: dict[str, Provider] = field(default_factory=dict)
+    api_key_providers: dict[str, ApiKeyProvider] = field(default_factory=dict)
     workloads: dict[str, Workload] = field(default_factory=dict)
     runtimes: dict[str, Runtime] = field(default_factory=dict)
     workload_tokens: dict[str, WorkloadToken] = field(default_factory=dict)
@@ -139,8 +152,12 @@ class RegionState:
 class Sandbox:
     """All AgentCore state of one sandbox process."""
 
-    def __init__(self, ready_delay: float = 2.0, agents: AgentHost | None = None) -> None:
+    def __init__(
+        self, ready_delay: float = 2.0, agents: AgentHost | None = None, limits: Mapping[str, int] | None = None
+    ) -> None:
         self.ready_delay = ready_delay
+        # The account quotas it enforces, by Service Quotas code (the service's defaults unless told otherwise).
+        self.limits = quotas.sandbox_limits() if limits is None else {**quotas.sandbox_limits(""), **limits}
         self.base_url = "http://127.0.0.1"
         self._regions: dict[str, RegionState] = {}
         self.lock = threading.RLock()
@@ -222,6 +239,49 @@ def _page(items: list[Any], params: dict[str, Any]) -> tuple[list[Any], str | No
     chunk = items[start : start + size]
     following = f"page-{start + size}" if start + size < len(items) else None
     return chunk, following
+
+
+# --- account quotas -------------------------------------------------------------------------------
+
+# What the service says when a create would pass a quota. The OAuth2 one is AgentCore's own words, as users quote
+# them (aws/agentcore-cli#1673); the other two follow it, their exact text unconfirmed.
+QUOTA_MESSAGES = {
+    quotas.OAUTH2_PROVIDERS.code: "The number of agent identity Oauth2 credential providers in this account has "
+    "reached its limit",
+    quotas.API_KEY_PROVIDERS.code: "The number of agent identity API key credential providers in this account has "
+    "reached its limit",
+    quotas.AGENT_RUNTIMES.code: "The number of agent runtimes in this account has reached its limit",
+}
+QUOTAS_SERVICE_NAME = "Amazon Bedrock AgentCore"
+
+
+def _within_quota(sandbox: Sandbox, quota: quotas.Quota, held: int) -> None:
+    """Refuse a create that would pass the quota, in the service's words; no status given, so the model's for
+    ServiceQuotaExceededException (402) is answered and boto3 raises that class."""
+    if held >= sandbox.limits[quota.code]:
+        raise ServiceError("ServiceQuotaExceededException", QUOTA_MESSAGES[quota.code])
+
+
+def service_quota(sandbox: Sandbox, region: str, params: dict[str, Any], applied: bool) -> dict[str, Any] | None:
+    """Service Quotas' GetServiceQuota (applied: the sandbox's limit) or GetAWSDefaultServiceQuota answer for one
+    of the quotas the sandbox enforces; None for anything else (moto answers that)."""
+    quota = quotas.BY_CODE.get(str(params.get("QuotaCode")))
+    if params.get("ServiceCode") != quotas.SERVICE_CODE or quota is None:
+        return None
+    value = sandbox.limits[quota.code] if applied else quota.default
+    return {
+        "Quota": {
+            "ServiceCode": quotas.SERVICE_CODE,
+            "ServiceName": QUOTAS_SERVICE_NAME,
+            "QuotaArn": f"arn:aws:servicequotas:{region}:{ACCOUNT}:{quotas.SERVICE_CODE}/{quota.code}",
+            "QuotaCode": quota.code,
+            "QuotaName": quota.name,
+            "Value": float(value),
+            "Unit": "None",
+            "Adjustable": True,
+            "GlobalQuota": False,
+        }
+    }
 
 
 # --- credential providers -------------------------------------------------------------------------
@@ -308,6 +368,7 @@ def create_provider(sandbox: Sandbox, state: RegionState, params: dict[str, Any]
     name = params["name"]
     if name in state.providers:
         raise ServiceError("ConflictException", f"Credential provider with name {name} already exists", 409)
+    _within_quota(sandbox, quotas.OAUTH2_PROVIDERS, len(state.providers))
     config_key, config = _provider_config(params)
     tags = _checked_tags(params.get("tags"))
     arn = f"arn:aws:bedrock-agentcore:{state.region}:{ACCOUNT}:token-vault/default/oauth2credentialprovider/{name}"
@@ -376,6 +437,81 @@ def list_providers(sandbox: Sandbox, state: RegionState, params: dict[str, Any],
             "createdTime": p.created,
             "lastUpdatedTime": p.updated,
         }
+        for p in chunk
+    ]
+    return {"credentialProviders": items, "nextToken": following}
+
+
+# API key providers: the wizard makes none, but they have a quota of their own that a room can fill.
+
+
+def _store_api_key(region: str, name: str, api_key: str) -> tuple[str, str]:
+    secret_name = f"bedrock-agentcore-identity!default/apikey/{name}"
+    backend = _secret_backend(region)
+    payload = json.dumps({"api_key_value": api_key})
+    try:
+        answer = backend.create_secret(secret_name, payload, None, None, None, None, None, [], True)
+    except Exception:  # as for OAuth2 providers: one left by an earlier provider of the same name is replaced
+        backend.delete_secret(secret_name, None, True)
+        answer = backend.create_secret(secret_name, payload, None, None, None, None, None, [], True)
+    data = json.loads(answer) if isinstance(answer, str) else answer
+    return str(data["ARN"]), secret_name
+
+
+def _api_key_provider(state: RegionState, name: str) -> ApiKeyProvider:
+    provider = state.api_key_providers.get(name)
+    if provider is None:
+        raise ServiceError("ResourceNotFoundException", f"Credential provider {name} not found", 404)
+    return provider
+
+
+def _api_key_out(provider: ApiKeyProvider, full: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": provider.name,
+        "credentialProviderArn": provider.arn,
+        "apiKeySecretArn": {"secretArn": provider.secret_arn},
+    }
+    if full:
+        out["createdTime"] = provider.created
+        out["lastUpdatedTime"] = provider.updated
+    return out
+
+
+@handler("CreateApiKeyCredentialProvider")
+def create_api_key_provider(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    name = params["name"]
+    if name in state.api_key_providers:
+        raise ServiceError("ConflictException", f"Credential provider with name {name} already exists", 409)
+    _within_quota(sandbox, quotas.API_KEY_PROVIDERS, len(state.api_key_providers))
+    if not params.get("apiKey"):
+        # The service also takes a key kept in the caller's own secret (apiKeySecretConfig); the sandbox does not.
+        raise ServiceError("ValidationException", "apiKey is required.", 400)
+    tags = _checked_tags(params.get("tags"))
+    secret_arn, secret_name = _store_api_key(state.region, name, str(params["apiKey"]))
+    arn = f"arn:aws:bedrock-agentcore:{state.region}:{ACCOUNT}:token-vault/default/apikeycredentialprovider/{name}"
+    provider = ApiKeyProvider(name, arn, secret_arn, secret_name, _now(), _now(), tags)
+    state.api_key_providers[name] = provider
+    return _api_key_out(provider, full=False)
+
+
+@handler("GetApiKeyCredentialProvider")
+def get_api_key_provider(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    return _api_key_out(_api_key_provider(state, params["name"]), full=True)
+
+
+@handler("DeleteApiKeyCredentialProvider")
+def delete_api_key_provider(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    provider = _api_key_provider(state, params["name"])
+    del state.api_key_providers[provider.name]
+    _delete_client_secret(state.region, provider.secret_name)
+    return {}
+
+
+@handler("ListApiKeyCredentialProviders")
+def list_api_key_providers(sandbox: Sandbox, state: RegionState, params: dict[str, Any], call: Call) -> dict[str, Any]:
+    chunk, following = _page(sorted(state.api_key_providers.values(), key=lambda p: p.created), params)
+    items = [
+        {"name": p.name, "credentialProviderArn": p.arn, "createdTime": p.created, "lastUpdatedTime": p.updated}
         for p in chunk
     ]
     return {"credentialProviders": items, "nextToken": following}
@@ -529,6 +665,7 @@ def create_runtime(sandbox: Sandbox, state: RegionState, params: dict[str, Any],
     tags = _checked_tags(params.get("tags"))
     if any(runtime.name == name for runtime in state.runtimes.values()):
         raise ServiceError("ConflictException", f"An agent runtime named {name} already exists", 409)
+    _within_quota(sandbox, quotas.AGENT_RUNTIMES, len(state.runtimes))
     runtime_id = f"{name}-{_random_alnum(10)}"
     request = _runtime_request(params, name)
     workload = _new_workload(state, runtime_id, [], owner=runtime_id)

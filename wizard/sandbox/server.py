@@ -33,6 +33,7 @@ DISCOVERY_PATH = re.compile(
     r"^/(?P<pool>(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+)_[\w]+)/\.well-known/(openid-configuration|jwks\.json)$"
 )
 COGNITO_TARGET = "AWSCognitoIdentityProviderService."
+SERVICE_QUOTAS_TARGET = "ServiceQuotasV20190624."
 STATUS_TEXT = {
     200: "OK",
     201: "Created",
@@ -41,6 +42,7 @@ STATUS_TEXT = {
     302: "Found",
     400: "Bad Request",
     401: "Unauthorized",
+    402: "Payment Required",  # AgentCore's ServiceQuotaExceededException
     403: "Forbidden",
     404: "Not Found",
     409: "Conflict",
@@ -49,8 +51,11 @@ STATUS_TEXT = {
 }
 
 
-def build_app(endpoint: Callable[[], str], ready_delay: float = DEFAULT_READY_DELAY) -> WSGIApp:
-    """The front door; `endpoint` gives the sandbox's own address (the agents it runs call it back)."""
+def build_app(
+    endpoint: Callable[[], str], ready_delay: float = DEFAULT_READY_DELAY, limits: dict[str, int] | None = None
+) -> WSGIApp:
+    """The front door; `endpoint` gives the sandbox's own address (the agents it runs call it back); `limits` the
+    account quotas it enforces (the service's defaults, or what the environment says, when None)."""
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 
     from wizard.sandbox import agent_host, agentcore, consent, protocol
@@ -60,7 +65,7 @@ def build_app(endpoint: Callable[[], str], ready_delay: float = DEFAULT_READY_DE
     sandbox_cognito.share_the_signing_key()
     moto_app = DomainDispatcherApplication(create_backend_app)
     agents = agent_host.from_environment(agentcore.ACCOUNT, endpoint)
-    sandbox = agentcore.Sandbox(ready_delay=ready_delay, agents=agents)
+    sandbox = agentcore.Sandbox(ready_delay=ready_delay, agents=agents, limits=limits)
     atexit.register(agents.close)
     faults = Faults()
     started = time.time()
@@ -139,6 +144,19 @@ def build_app(endpoint: Callable[[], str], ready_delay: float = DEFAULT_READY_DE
         except protocol.ServiceError as error:
             return protocol.error_answer(None, error)
         return status, [*answer_headers, session_header], chunks
+
+    def service_quota(environ: dict[str, Any], operation: str, body: bytes) -> Answer | None:
+        if operation not in ("GetServiceQuota", "GetAWSDefaultServiceQuota"):
+            return None
+        try:
+            params = json.loads(body or b"{}")
+        except ValueError:
+            return None
+        region = protocol.region_from_authorization({"Authorization": environ.get("HTTP_AUTHORIZATION", "")})
+        asked = params if isinstance(params, dict) else {}
+        with sandbox.lock:
+            quota = agentcore.service_quota(sandbox, region or "us-east-1", asked, operation == "GetServiceQuota")
+        return None if quota is None else json_answer(200, quota)
 
     def agentcore_call(
         environ: dict[str, Any],
@@ -228,6 +246,13 @@ def build_app(endpoint: Callable[[], str], ready_delay: float = DEFAULT_READY_DE
             except ValueError:
                 pass
 
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if kind == "json" and target.startswith(SERVICE_QUOTAS_TARGET):
+            # moto knows only VPC's quotas: AgentCore's are answered here, with the limits this sandbox enforces.
+            answered = service_quota(environ, operation, body)
+            if answered is not None:
+                return respond(start_response, answered)
+
         found = DISCOVERY_PATH.match(path)
         if found and method == "GET" and sandbox_cognito.user_pool(found["region"], found["pool"]) is None:
             return respond(start_response, json_answer(404, {"message": f"User pool {found['pool']} does not exist."}))
@@ -245,9 +270,10 @@ class _LoadingApp:
     The health route answers straight away; every other request waits until moto is ready.
     """
 
-    def __init__(self, server_ref: list[Any], ready_delay: float) -> None:
+    def __init__(self, server_ref: list[Any], ready_delay: float, limits: dict[str, int]) -> None:
         self._server_ref = server_ref
         self._ready_delay = ready_delay
+        self._limits = limits
         self._app: WSGIApp | None = None
         self._error: BaseException | None = None
         self._loaded = threading.Event()
@@ -256,7 +282,9 @@ class _LoadingApp:
 
     def _load(self) -> None:
         try:
-            self._app = build_app(lambda: _agent_facing(endpoint_of(self._server_ref[0])), self._ready_delay)
+            self._app = build_app(
+                lambda: _agent_facing(endpoint_of(self._server_ref[0])), self._ready_delay, self._limits
+            )
             from moto.moto_server.werkzeug_app import MotoRequestHandler
 
             # Moto's handler keeps header spellings S3 needs; new connections use it from now on.
@@ -281,12 +309,22 @@ class _LoadingApp:
         return self._app(environ, start_response)
 
 
-def make_sandbox_server(host: str = "127.0.0.1", port: int = 0, ready_delay: float = DEFAULT_READY_DELAY) -> Any:
-    """A bound, not yet serving, werkzeug server; tests run it in a thread."""
+def make_sandbox_server(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    ready_delay: float = DEFAULT_READY_DELAY,
+    limits: dict[str, int] | None = None,
+) -> Any:
+    """A bound, not yet serving, werkzeug server; tests run it in a thread. `limits` changes some of the account
+    quotas it enforces (by Service Quotas code); without it they come from the environment, else the defaults."""
     from werkzeug.serving import make_server
 
+    from wizard import quotas
+
+    # Read before binding: a bad AGENTCORE_WIZARD_SANDBOX_QUOTAS stops `sandbox serve` with its fix, not later.
+    enforced = quotas.sandbox_limits() if limits is None else {**quotas.sandbox_limits(""), **limits}
     server_ref: list[Any] = []
-    server = make_server(host, port, _LoadingApp(server_ref, ready_delay), threaded=True)
+    server = make_server(host, port, _LoadingApp(server_ref, ready_delay, enforced), threaded=True)
     server_ref.append(server)
     return server
 

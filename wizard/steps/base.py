@@ -21,6 +21,7 @@ class Check:
     detail: str = ""
     code: str = ""  # the underlying error code when a failure has a known remedy
     fix: str = ""  # the remedy, when explaining the underlying error already found it
+    warning: bool = False  # held, but worth a look (a quota nearly used up): said, never a failure
 
 
 @dataclass

@@ -7,13 +7,18 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
-from wizard.errors import GENERIC_AWS_FIX, GENERIC_FIX, CheckFailed, explain
+from wizard import quotas
+from wizard.errors import GENERIC_AWS_FIX, GENERIC_FIX, CheckFailed, WizardError, error_code, explain
 from wizard.steps.base import Check, Detection, Stage, shown_region
 
 if TYPE_CHECKING:
     from wizard.context import Context
 
 MIN_PYTHON = (3, 10)
+QUOTA_CHECK = "OAuth2 credential provider quota"
+FEW_LEFT = 5  # fewer providers than this left in the account: said before anything is made
+# How many people will run the quickstart in this account (a workshop room): each makes one provider.
+ROOM_SIZE_ENV = "AGENTCORE_WIZARD_ROOM_SIZE"
 
 
 class PreflightStage(Stage):
@@ -62,6 +67,9 @@ Checks what every later stage relies on, **before** anything is created:
         if failed:
             first = failed[0]
             raise explain(CheckFailed(first.name, first.detail, first.code, first.fix))
+        for check in checks:
+            if check.name == QUOTA_CHECK:
+                ctx.log(check.detail, "warning" if check.warning else "info")
         if ctx.state.data.get("region") != region:
             ctx.log(f"Pinned region {region} for this project.", "success")
         ctx.settings.record_region(region, source)
@@ -72,10 +80,16 @@ Checks what every later stage relies on, **before** anything is created:
         return self._checks(ctx, region)
 
     def _checks(self, ctx: Context, region: str) -> list[Check]:
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        room = room_size()  # bad input stops here, before any call
+        with ThreadPoolExecutor(max_workers=3) as pool:
             identity = pool.submit(self._caller_identity, ctx)
             folder = pool.submit(_folder_writable, ctx)
+            # In AWS only: an account shared by a room (or by earlier runs that left providers behind) can be full
+            # before stage 5, and this says so at stage 0. A sandbox enforces the same quota, but starts empty.
+            quota = None if ctx.is_sandbox else pool.submit(provider_quota, ctx, room)
             checks = [identity.result(), folder.result()]
+            if quota is not None:
+                checks.append(quota.result())
         checks.append(_python_version())
         checks.append(Check("region pinned", True, region))
         return checks
@@ -103,6 +117,75 @@ Checks what every later stage relies on, **before** anything is created:
             ctx.state.update(account=account)
             self.record(ctx, "principal_arn", arn)
         return Check("AWS credentials", True, f"account {account} as {arn}")
+
+
+def room_size() -> int | None:
+    """The number of people the account is shared by, from ROOM_SIZE_ENV; None when it is not set."""
+    value = os.environ.get(ROOM_SIZE_ENV, "").strip()
+    if not value:
+        return None
+    try:
+        size = int(value)
+    except ValueError:
+        size = 0
+    if size < 1:
+        raise WizardError(
+            f"{ROOM_SIZE_ENV}={value!r} is not a number of people.",
+            fix=f"Unset it, or set it to how many will run the quickstart in this account, e.g. {ROOM_SIZE_ENV}=30",
+            code="bad_room_size",
+        )
+    return size
+
+
+def provider_quota(ctx: Context, room: int | None = None) -> Check:
+    """How many OAuth2 credential providers the account holds against its quota. Advisory: a failure to count or
+    to read the quota is a note, never a failed check (the wizard may not be allowed to list, and stage 5 explains
+    a full account anyway)."""
+    quota = quotas.OAUTH2_PROVIDERS
+    try:
+        control = ctx.client("bedrock-agentcore-control")  # resolves the credentials, once for the session
+        if ctx.session().get_credentials() is None:
+            # Nothing to sign with: the credentials check says so with its fix; no request is sent for this one.
+            return Check(QUOTA_CHECK, True, "Did not count the OAuth2 credential providers (no credentials); skipped.")
+        pages = control.get_paginator("list_oauth2_credential_providers")
+        listed = pages.paginate(PaginationConfig={"PageSize": 20})  # the most a page may hold
+        used = sum(len(page.get("credentialProviders") or []) for page in listed)
+    except Exception as exc:  # AccessDenied, or anything else: skipped, and said so
+        return Check(QUOTA_CHECK, True, f"Did not count the OAuth2 credential providers ({_reason(exc)}); skipped.")
+    limit, source = _quota_limit(ctx, quota)
+    left = max(limit - used, 0)
+    said = f"{used} of {limit} OAuth2 credential providers in this account and region used ({source}), {left} left"
+    full = (
+        "Before anyone runs stage 5: delete the ones nobody uses (`agentcore-wizard cleanup` in the folders that "
+        "made them; `aws bedrock-agentcore-control list-oauth2-credential-providers` lists them), or request a "
+        f"higher quota in Service Quotas ({quota.code})."
+    )
+    if room is not None and left < room:
+        return Check(QUOTA_CHECK, True, f"{said}: not enough for a room of {room}. {full}", warning=True)
+    if left < FEW_LEFT:
+        return Check(QUOTA_CHECK, True, f"{said}. {full}", warning=True)
+    fits = f", enough for a room of {room}" if room is not None else ""
+    return Check(QUOTA_CHECK, True, f"{said}{fits}.")
+
+
+def _quota_limit(ctx: Context, quota: quotas.Quota) -> tuple[int, str]:
+    """The quota's value and where it came from: the account's (applied), the service's default, or the documented
+    default when Service Quotas cannot be read."""
+    service = ctx.client("service-quotas")
+    calls = (("applied quota", service.get_service_quota), ("default quota", service.get_aws_default_service_quota))
+    for source, call in calls:
+        try:
+            return int(call(ServiceCode=quotas.SERVICE_CODE, QuotaCode=quota.code)["Quota"]["Value"]), source
+        except Exception as exc:
+            # No applied value is answered NoSuchResourceException: the default is asked next. Anything else
+            # (AccessDenied above all) means Service Quotas cannot be read here.
+            if error_code(exc) != "NoSuchResourceException":
+                return quota.default, f"the default; Service Quotas not readable: {_reason(exc)}"
+    return quota.default, "the default"
+
+
+def _reason(exc: BaseException) -> str:
+    return error_code(exc) or type(exc).__name__
 
 
 def _python_version() -> Check:
