@@ -208,7 +208,34 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--ready-file", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     stop = sandbox_commands.add_parser("stop", help="stop this folder's sandbox")
     _common(stop, aws=False)
+
+    workshop = commands.add_parser("workshop", help="a room of participants on one sandbox or account")
+    workshop_commands = workshop.add_subparsers(dest="workshop_command", metavar="ACTION", required=True)
+    _workshop_sweep_parser(workshop_commands)
     return parser
+
+
+def _workshop_sweep_parser(workshop_commands: Any) -> None:
+    s = argparse.SUPPRESS
+    sweep = workshop_commands.add_parser(
+        "sweep", help="delete everything the participants made (by tag and name), the reset between sessions"
+    )
+    sweep.add_argument(
+        "--workshop", default=s, metavar="URL", help="the workshop (its participants; its sandbox, the URL's origin)"
+    )
+    sweep.add_argument(
+        "--participant",
+        dest="participants",
+        action="append",
+        default=s,
+        metavar="NAME",
+        help="a participant to sweep (repeat it; added to the workshop's)",
+    )
+    sweep.add_argument("--sandbox-endpoint", default=s, metavar="URL", help="sweep this sandbox")
+    sweep.add_argument("--region", default=s, help="the region to sweep (sandbox default us-east-1)")
+    sweep.add_argument("--profile", default=s, help="without a sandbox: the AWS profile of the account to sweep")
+    _switch(sweep, "--dry-run", "list what would go, deleting nothing")
+    _switch(sweep, "--yes", "without a sandbox (a real account): do not refuse to delete")
 
 
 def _get(args: argparse.Namespace, name: str) -> Any:
@@ -323,6 +350,7 @@ def dispatch(argv: list[str] | None = None) -> int:
         "cleanup": cmd_cleanup,
         "doctor": cmd_doctor,
         "sandbox": cmd_sandbox,
+        "workshop": cmd_workshop,
     }
     try:
         return commands[command](args)
@@ -560,3 +588,54 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
     else:
         print(f"No sandbox was running for {project}.")
     return EXIT_OK
+
+
+def cmd_workshop(args: argparse.Namespace) -> int:
+    actions: dict[str, Callable[[argparse.Namespace], int]] = {"sweep": cmd_workshop_sweep}
+    return actions[args.workshop_command](args)
+
+
+def cmd_workshop_sweep(args: argparse.Namespace) -> int:
+    """`workshop sweep`: the participants from --workshop (its status) and --participant; the sandbox from
+    --sandbox-endpoint, else the workshop URL's origin; without either, the account of --profile."""
+    from wizard.settings import SANDBOX_DEFAULT_REGION, check_endpoint, check_region
+    from wizard.workshop import sweep
+
+    url = _get(args, "workshop")
+    endpoint = _get(args, "sandbox_endpoint")
+    endpoint = None if endpoint is None else _checked("--sandbox-endpoint", endpoint, check_endpoint)
+    participants = [
+        _checked("--participant", name, sweep.check_participant) for name in _get(args, "participants") or []
+    ]
+    if url is not None:
+        origin, _code = _checked("--workshop", url, sweep.workshop_origin)
+        endpoint = endpoint or origin
+        participants = sweep.workshop_participants(url) + participants
+    if not participants:
+        raise UsageError(
+            "Nobody to sweep: no workshop and no participant named.",
+            fix="Pass --workshop URL (the one `workshop serve` printed), or --participant NAME (repeated).",
+        )
+    region = _get(args, "region") or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION")
+    region = None if region is None else _checked("--region", region, check_region)
+    dry_run = bool(_get(args, "dry_run"))
+    if endpoint is not None:
+        from wizard.sandbox.manager import require_healthy
+
+        aws = sweep.Aws.sandbox(require_healthy(endpoint), region or SANDBOX_DEFAULT_REGION)
+    else:
+        import boto3
+
+        session = boto3.Session(profile_name=_get(args, "profile"))
+        region = region or session.region_name
+        if not region:
+            raise UsageError("No AWS region is set, and the wizard never guesses one.", fix="Pass --region.")
+        if not dry_run and not _get(args, "yes"):
+            raise UsageError(
+                f"This sweeps an AWS account ({region}), not a sandbox: it deletes what "
+                f"{', '.join(participants)} made there.",
+                fix="List it first with --dry-run, then pass --yes to delete.",
+            )
+        aws = sweep.Aws(session, region)
+    report = sweep.sweep(aws, participants, dry_run=dry_run, out=print)
+    return EXIT_OK if report.ok else EXIT_ERROR

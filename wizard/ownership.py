@@ -64,6 +64,15 @@ def iam_tags(ctx: Context) -> list[dict[str, str]]:
     return [{"Key": key, "Value": value} for key, value in project_tags(ctx).items()]
 
 
+# The answers of ListTagsForResource that mean "these tags cannot be read" (not allowed, or not supported).
+TAGS_UNREADABLE = (
+    "AccessDeniedException",
+    "ResourceNotFoundException",
+    "UnknownOperationException",
+    "ValidationException",
+)
+
+
 def agentcore_tag(ctx: Context, arn: str) -> str | None:
     """The project id an AgentCore resource is tagged with: "" when it carries none, None when its tags cannot
     be read (not allowed, or not supported)."""
@@ -72,13 +81,7 @@ def agentcore_tag(ctx: Context, arn: str) -> str | None:
     except Exception as exc:
         # Tagging works only on some AgentCore resources (the API's own note: runtimes, not credential
         # providers): a refusal means the tags cannot be read, and the recorded intent decides.
-        readable = (
-            "AccessDeniedException",
-            "ResourceNotFoundException",
-            "UnknownOperationException",
-            "ValidationException",
-        )
-        if error_code(exc) in readable:
+        if error_code(exc) in TAGS_UNREADABLE:
             return None
         raise
     return str((answer.get("tags") or {}).get(PROJECT_TAG, ""))

@@ -687,11 +687,7 @@ Why the wizard does it differently from the toolkit:
                 continue
             domain = recorded.get(f"{role}_domain")
             if domain:
-                try:
-                    cognito.delete_user_pool_domain(Domain=domain, UserPoolId=pool_id)
-                except Exception as exc:
-                    if error_code(exc) not in ("ResourceNotFoundException", "InvalidParameterException"):
-                        raise
+                delete_domain(cognito, str(domain), str(pool_id))
                 ctx.state.forget(self.key, f"{role}_domain")
             try:
                 cognito.delete_user_pool(UserPoolId=pool_id)
@@ -788,6 +784,15 @@ def _repairs(failed: list[Check]) -> list[str] | None:
         else:
             done.append("rewrite the files from what AWS holds")
     return list(dict.fromkeys(done))
+
+
+def delete_domain(cognito: Any, domain: str, pool_id: str) -> None:
+    """A pool's domain (a pool with one cannot be deleted); one already gone, or no longer on that pool, is done."""
+    try:
+        cognito.delete_user_pool_domain(Domain=domain, UserPoolId=pool_id)
+    except Exception as exc:
+        if error_code(exc) not in ("ResourceNotFoundException", "InvalidParameterException"):
+            raise
 
 
 def _pool_gone(cognito: Any, pool_id: str) -> bool:

@@ -776,19 +776,7 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
         ctx.checkpoint()
         role_name = recorded.get("role_name")
         if role_name and recorded.get("role_origin") == "created":
-            iam = ctx.client("iam")
-            names = (absent_as_none(lambda: iam.list_role_policies(RoleName=role_name), *IAM_MISSING) or {}).get(
-                "PolicyNames", []
-            )
-            for policy in names:
-                absent_as_none(partial(iam.delete_role_policy, RoleName=role_name, PolicyName=policy), *IAM_MISSING)
-            attached = (
-                absent_as_none(lambda: iam.list_attached_role_policies(RoleName=role_name), *IAM_MISSING) or {}
-            ).get("AttachedPolicies", [])
-            for policy in attached:
-                arn = policy["PolicyArn"]
-                absent_as_none(partial(iam.detach_role_policy, RoleName=role_name, PolicyArn=arn), *IAM_MISSING)
-            found = absent_as_none(lambda: iam.delete_role(RoleName=role_name), *IAM_MISSING) is not None
+            found = delete_role(ctx.client("iam"), str(role_name))
             ctx.log(*deleted_or_gone(f"execution role {role_name}", found))
         for stale in ("role_name", "role_arn", "role_origin"):
             ctx.state.forget(self.key, stale)
@@ -849,6 +837,23 @@ with the JWT authorizer from `.bedrock_agentcore.yaml`. No container and no Code
             ctx.progress(0.1, f"waiting for runtime {runtime_id} to go ({int(waited)}s)")
             ctx.checkpoint()
             time.sleep(1.0 if waited < 20 else 5.0)
+
+
+def delete_role(iam: Any, role_name: str) -> bool:
+    """An IAM role with its inline policies (deleted first) and managed ones (detached first); False when it was
+    already gone."""
+    names = (absent_as_none(lambda: iam.list_role_policies(RoleName=role_name), *IAM_MISSING) or {}).get(
+        "PolicyNames", []
+    )
+    for policy in names:
+        absent_as_none(partial(iam.delete_role_policy, RoleName=role_name, PolicyName=policy), *IAM_MISSING)
+    attached = (absent_as_none(lambda: iam.list_attached_role_policies(RoleName=role_name), *IAM_MISSING) or {}).get(
+        "AttachedPolicies", []
+    )
+    for policy in attached:
+        arn = policy["PolicyArn"]
+        absent_as_none(partial(iam.detach_role_policy, RoleName=role_name, PolicyArn=arn), *IAM_MISSING)
+    return absent_as_none(lambda: iam.delete_role(RoleName=role_name), *IAM_MISSING) is not None
 
 
 def _s3_gone(s3: Any, bucket: str, key: str) -> bool:
