@@ -22,7 +22,6 @@ a final look lists what is left."""
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
 import urllib.parse
@@ -32,16 +31,14 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any
 
+from wizard import names
 from wizard.agent_logs import log_group
 from wizard.errors import WizardError, absent_as_none, error_code, explain
-from wizard.ownership import TAGS_UNREADABLE
+from wizard.ownership import PARTICIPANT_TAG, TAGS_UNREADABLE
 from wizard.steps.base import deleted_or_gone
 from wizard.steps.cognito import delete_domain
 from wizard.steps.deploy import IAM_MISSING, READY_TIMEOUT, S3_MISSING, delete_role
 
-# The naming contract's tag (every taggable create of `--participant p` carries it, besides the project's).
-PARTICIPANT_TAG = "agentcore-wizard:participant"
-PARTICIPANT = re.compile(r"[a-z0-9]+")
 ROLE_PREFIX = "AgentCoreWizard-"
 S3_ROOT = "agentcore-wizard/"
 LOG_ROOT = log_group("").removesuffix("-DEFAULT")  # /aws/bedrock-agentcore/runtimes/
@@ -64,12 +61,8 @@ PHASES: dict[str, int] = {
 
 
 def check_participant(name: str) -> str:
-    if not isinstance(name, str) or not PARTICIPANT.fullmatch(name):
-        raise WizardError(
-            f"Participant name {name!r} is not lowercase letters and digits.",
-            fix="Pass the names the participants joined with, e.g. --participant p1 --participant p2.",
-        )
-    return name
+    """The same rule as `--participant` (the names the participants joined with)."""
+    return names.check_participant(name)
 
 
 # --- where: the clients of one account (or sandbox) and region ----------------------------------------------
