@@ -175,6 +175,34 @@ def test_a_stale_approval_is_refused_and_the_stage_waits_for_its_own(deployed: A
     assert any("for another session, not the one this link started" in line for line in logs), logs
 
 
+def test_the_consent_request_says_which_project_holds_the_port(
+    deployed: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The port is taken by another wizard's project: the consent box (the event) names it, and the paste works."""
+    from wizard import return_ports
+
+    monkeypatch.setenv(return_ports.REGISTRY_ENV, str(tmp_path / "claims"))
+    other = tmp_path / "other-project"
+    other.mkdir()
+    port = port_of(deployed.ctx.return_url)
+    assert return_ports.claim(other, ports=[port]) == port
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        thread, result = run_in_thread(deployed)
+        url = consent_url(deployed)
+        requested = next(event for event in deployed.events if isinstance(event, ConsentRequested))
+        assert requested.listening is False
+        assert requested.not_listening_because == (
+            f"port {port} is claimed by another agentcore-wizard project, {other.resolve()}"
+        )
+        user = identity_user(deployed)
+        deployed.deliver_redirect(consent.sandbox_consent(url, user.username, user.password))
+        thread.join(60)
+    outcome = result["outcome"]
+    assert outcome.ok, outcome.error and outcome.error.message
+
+
 def test_denied_consent_fails_with_a_way_forward(deployed: Any) -> None:
     thread, result = run_in_thread(deployed)
     url = consent_url(deployed)

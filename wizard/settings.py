@@ -32,6 +32,7 @@ ENDPOINT_PATTERN = re.compile(
     r"(?:/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})*)*"
 )
 DEFAULT_PROVIDER = "ExternalServiceProvider"
+CHOSEN = "chosen for this project"  # the source of a default made for the project (Parameter.chosen)
 DEFAULT_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 DEFAULT_SCOPES = ("openid",)
 
@@ -213,7 +214,7 @@ class Settings:
             return _BY_NAME[name].flag
         if name in self.recorded():
             return "this project"
-        return "chosen for this project" if _BY_NAME[name].chosen is not None else "default"
+        return CHOSEN if _BY_NAME[name].chosen is not None else "default"
 
     def record(self, *names_: str) -> None:
         """Remember the values in use now, so later runs without the flags carry on with them."""
