@@ -357,7 +357,7 @@ class StageScreen(Screen[None]):
             f"The wizard listens on {consent.return_url} and carries on by itself when the browser lands there."
             if consent.listening
             else f"The wizard cannot listen on the return URL ({consent.not_listening_because}): paste the address "
-            "the browser ends on."
+            "the browser ends on, even if the page there says the approval is for another session."
         )
         self.query_one("#consent-listening", Static).update(Text(listening, style="dim"))
 

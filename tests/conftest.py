@@ -111,6 +111,21 @@ def _layer_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         os.environ[CACHE_ENV] = previous
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _return_port_claims(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The return-URL ports projects claim go to a folder this test run shares across its workers (and the CLIs
+    it starts, so their projects get distinct ports too), never to the user's own ~/.local/state."""
+    from wizard.return_ports import REGISTRY_ENV
+
+    previous = os.environ.get(REGISTRY_ENV)
+    os.environ[REGISTRY_ENV] = str(tmp_path_factory.getbasetemp().parent / "return-ports")
+    yield
+    if previous is None:
+        os.environ.pop(REGISTRY_ENV, None)
+    else:
+        os.environ[REGISTRY_ENV] = previous
+
+
 @pytest.fixture(autouse=True)
 def _close_sessions() -> Iterator[None]:
     """Every session a test opened (reopened ones too) lets go of its folder's lock at the end."""

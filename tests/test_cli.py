@@ -592,7 +592,15 @@ def test_yaml_after_run_through_workload(workload_runs: tuple[Path, dict[str, An
         "arn": workload["workloadIdentityArn"],
         "return_urls": workload["allowedResourceOauth2ReturnUrls"],
     }
-    assert workload["allowedResourceOauth2ReturnUrls"] == ["http://localhost:8081/oauth2/callback"]
+    # No --return-url: the port the wizard chose for this project, pinned in its state before AWS was told it.
+    from wizard import return_ports
+
+    state = json.loads((folder / ".agentcore-wizard" / "state.json").read_text())
+    return_url = state["settings"]["return_url"]
+    assert workload["allowedResourceOauth2ReturnUrls"] == [return_url]
+    assert return_ports.port_of(return_url) in return_ports.PORTS
+    assert return_ports.claimed_by(return_ports.port_of(return_url) or 0) == str(folder.resolve())
+    assert json.loads(seen["status"].stdout)["settings"]["return_url"] == {"value": return_url, "from": "this project"}
 
 
 def test_identity_client_gains_the_callback_url_and_keeps_its_settings(

@@ -646,7 +646,7 @@ def test_parse_redirect_refuses_malformed_urls(text: str) -> None:
 @pytest.fixture
 def listener() -> Iterator[consent.ReturnListener]:
     inbox: queue.Queue[str] = queue.Queue()
-    running = consent.ReturnListener(f"http://localhost:{free_port()}/oauth2/callback", inbox)
+    running = consent.ReturnListener(f"http://localhost:{free_port()}/oauth2/callback", inbox, sessions={URN})
     running.start()
     try:
         yield running
@@ -676,9 +676,70 @@ def test_listener_accepts_the_redirect(listener: consent.ReturnListener) -> None
 
 
 def test_listener_queues_a_denial(listener: consent.ReturnListener) -> None:
-    status, _, body = get(listener.port, "/oauth2/callback?error=access_denied")
+    status, _, body = get(listener.port, f"/oauth2/callback?error=access_denied&session_id={URN}")
     assert status == 200 and "denied" in body
     assert consent.parse_redirect(listener.inbox.get_nowait()).denied
+
+
+OTHER_URN = "urn:ietf:params:oauth:request_uri:someone-elses"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [f"session_id={OTHER_URN}", f"error=access_denied&session_id={OTHER_URN}", "error=access_denied"],
+    ids=["another-session", "another-sessions-denial", "a-denial-of-no-session"],
+)
+def test_listener_refuses_a_redirect_for_another_session(listener: consent.ReturnListener, query: str) -> None:
+    """Another wizard's browser (or an older link of this project) landed here: no "Approved" for it, and this
+    wait neither ends nor fails on it."""
+    status, content_type, body = get(listener.port, f"/oauth2/callback?{query}")
+    assert status == 409 and content_type.startswith("text/html")
+    assert "Approved" not in body and "close this tab" not in body
+    assert "another agentcore-wizard session" in body and f"port {listener.port}" in body
+    assert "Go back to the terminal" in body and "paste" in body
+    assert OTHER_URN not in body  # the page never echoes the request
+    assert listener.inbox.empty()
+    # Its own session still gets through afterwards.
+    assert get(listener.port, f"/oauth2/callback?session_id={URN}")[0] == 200
+    assert consent.parse_redirect(listener.inbox.get_nowait()) == consent.Redirect(URN)
+
+
+def test_listener_waits_for_any_of_its_sessions() -> None:
+    inbox: queue.Queue[str] = queue.Queue()
+    running = consent.ReturnListener(f"http://localhost:{free_port()}/cb", inbox, sessions={URN, OTHER_URN})
+    running.start()
+    try:
+        assert get(running.port, f"/cb?session_id={OTHER_URN}")[0] == 200
+        assert get(running.port, f"/cb?session_id={URN}x")[0] == 409
+    finally:
+        running.stop()
+    assert inbox.qsize() == 1
+
+
+def test_listener_without_a_known_session_takes_any() -> None:
+    """A link that names no session (no request_uri): the listener cannot tell, and takes what comes, as before."""
+    inbox: queue.Queue[str] = queue.Queue()
+    running = consent.ReturnListener(f"http://localhost:{free_port()}/cb", inbox, sessions=None)
+    running.start()
+    try:
+        assert get(running.port, f"/cb?session_id={OTHER_URN}")[0] == 200
+    finally:
+        running.stop()
+    assert inbox.qsize() == 1
+
+
+@pytest.mark.parametrize(
+    ("link", "session"),
+    [
+        (f"http://127.0.0.1:9/identities/oauth2/authorize?request_uri={urllib.parse.quote(URN, safe='')}", URN),
+        (f"https://bedrock-agentcore.us-east-1.amazonaws.com/identities/oauth2/authorize?request_uri={URN}", URN),
+        ("https://example.com/authorize?client_id=x", None),
+        ("https://example.com/authorize?request_uri=not-a-urn", None),
+        ("http://[oops/authorize?request_uri=x", None),
+    ],
+)
+def test_session_of_link(link: str, session: str | None) -> None:
+    assert consent.session_of_link(link) == session
 
 
 def test_listener_404_for_other_paths(listener: consent.ReturnListener) -> None:
@@ -695,13 +756,13 @@ def test_listener_400_without_session_id(listener: consent.ReturnListener) -> No
 
 
 def test_listener_page_does_not_echo_the_request(listener: consent.ReturnListener) -> None:
-    status, _, body = get(listener.port, "/oauth2/callback?error=%3Cscript%3E")
+    status, _, body = get(listener.port, f"/oauth2/callback?error=%3Cscript%3E&session_id={URN}")
     assert status == 200
     assert "<script>" not in body
 
 
 def test_second_listener_on_the_same_port_is_refused(listener: consent.ReturnListener) -> None:
-    second = consent.ReturnListener(listener.return_url, queue.Queue())
+    second = consent.ReturnListener(listener.return_url, queue.Queue(), sessions={URN})
     with pytest.raises(WizardError) as caught:
         second.start()
     assert caught.value.code == "return_port_busy"
@@ -712,7 +773,7 @@ def test_second_listener_on_the_same_port_is_refused(listener: consent.ReturnLis
 
 def test_port_is_free_again_after_stop() -> None:
     port = free_port()
-    running = consent.ReturnListener(f"http://127.0.0.1:{port}/cb", queue.Queue())
+    running = consent.ReturnListener(f"http://127.0.0.1:{port}/cb", queue.Queue(), sessions={URN})
     running.start()
     running.stop()
     running.stop()  # twice is harmless
@@ -723,13 +784,13 @@ def test_port_is_free_again_after_stop() -> None:
 def test_listener_can_restart_on_its_port_after_serving() -> None:
     inbox: queue.Queue[str] = queue.Queue()
     url = f"http://localhost:{free_port()}/oauth2/callback"
-    first = consent.ReturnListener(url, inbox)
+    first = consent.ReturnListener(url, inbox, sessions={URN})
     first.start()
     try:
         assert get(first.port, f"/oauth2/callback?session_id={URN}")[0] == 200
     finally:
         first.stop()
-    again = consent.ReturnListener(url, inbox)
+    again = consent.ReturnListener(url, inbox, sessions={URN})
     again.start()
     try:
         assert get(again.port, f"/oauth2/callback?session_id={URN}")[0] == 200
@@ -740,7 +801,7 @@ def test_listener_can_restart_on_its_port_after_serving() -> None:
 
 def test_listener_refuses_a_non_local_return_url() -> None:
     with pytest.raises(UsageError):
-        consent.ReturnListener("https://example.com/cb", queue.Queue())
+        consent.ReturnListener("https://example.com/cb", queue.Queue(), sessions=None)
 
 
 # --- consent: following the redirect, the sandbox's consent pages, the browser --------------------

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import socket
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
 import pytest
-from wizard_helpers import cli_env, client, free_port, reopen, run_cli, stop_folder_sandbox
+from wizard_helpers import (
+    BEFORE_DEPLOY,
+    cli_env,
+    client,
+    free_port,
+    make_unique,
+    open_session,
+    reopen,
+    run_cli,
+    stop_folder_sandbox,
+)
 
 from wizard import consent, inbound_token
 from wizard.errors import ConsentLapsed, UsageError, WaitingOnUser
@@ -95,7 +107,7 @@ def test_consent_in_a_browser_reaches_the_listener(deployed: Any) -> None:
     outcome = result["outcome"]
     assert outcome.ok, outcome.error and outcome.error.message
     # The listener is gone with the stage: a later run can listen there again.
-    again = consent.ReturnListener(deployed.ctx.return_url, deployed.ctx.consent_inbox)
+    again = consent.ReturnListener(deployed.ctx.return_url, deployed.ctx.consent_inbox, sessions=None)
     again.start()
     again.stop()
 
@@ -118,6 +130,77 @@ def test_pasted_url_completes_when_the_port_is_taken(deployed: Any) -> None:
     logs = [event.message for event in deployed.events if event.kind == "log"]
     assert any("Cannot listen on 127.0.0.1" in line for line in logs), logs
     assert any("not the URL your browser ended on" in line for line in logs), logs
+
+
+def landing_on(location: str, port: int) -> tuple[int, str]:
+    """A browser that lands on `port` with the query of `location` (what happened when two wizards shared one)."""
+    parts = urllib.parse.urlsplit(location)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.request("GET", f"{parts.path}?{parts.query}")
+        response = connection.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        connection.close()
+
+
+def port_of(url: str) -> int:
+    port = urllib.parse.urlsplit(url).port
+    assert port is not None
+    return port
+
+
+def test_a_stale_approval_is_refused_and_the_stage_waits_for_its_own(deployed: Any) -> None:
+    """An older link of this project approved late (a second tab, the browser's history): it no longer fails the
+    stage or completes the wrong session; the listener refuses it and the stage goes on waiting for its own."""
+    timed_out = reopen(deployed, consent_timeout=0.5)
+    assert timed_out.run_stage("invoke").status == "needs_action"
+    old_link = consent_url(timed_out)
+    user = identity_user(timed_out)
+    stale = consent.sandbox_consent(old_link, user.username, user.password)
+    deployed = reopen(timed_out, consent_timeout=None)
+    deployed.events.clear()
+    thread, result = run_in_thread(deployed)
+    link = consent_url(deployed)
+    assert consent.session_of_link(link) != consent.session_of_link(old_link)
+    status, page = landing_on(stale, port_of(deployed.ctx.return_url))
+    assert status == 409 and "another agentcore-wizard session" in page
+    deployed.deliver_redirect(stale)  # pasted as well: explained and waited past
+    assert thread.is_alive()
+    assert consent.follow_to_listener(consent.sandbox_consent(link, user.username, user.password))
+    thread.join(60)
+    outcome = result["outcome"]
+    assert outcome.ok, outcome.error and outcome.error.message
+    logs = [event.message for event in deployed.events if event.kind == "log"]
+    assert any("for another session, not the one this link started" in line for line in logs), logs
+
+
+def test_the_consent_request_says_which_project_holds_the_port(
+    deployed: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The port is taken by another wizard's project: the consent box (the event) names it, and the paste works."""
+    from wizard import return_ports
+
+    monkeypatch.setenv(return_ports.REGISTRY_ENV, str(tmp_path / "claims"))
+    other = tmp_path / "other-project"
+    other.mkdir()
+    port = port_of(deployed.ctx.return_url)
+    assert return_ports.claim(other, ports=[port]) == port
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", port))
+        squatter.listen()
+        thread, result = run_in_thread(deployed)
+        url = consent_url(deployed)
+        requested = next(event for event in deployed.events if isinstance(event, ConsentRequested))
+        assert requested.listening is False
+        assert requested.not_listening_because == (
+            f"port {port} is claimed by another agentcore-wizard project, {other.resolve()}"
+        )
+        user = identity_user(deployed)
+        deployed.deliver_redirect(consent.sandbox_consent(url, user.username, user.password))
+        thread.join(60)
+    outcome = result["outcome"]
+    assert outcome.ok, outcome.error and outcome.error.message
 
 
 def test_denied_consent_fails_with_a_way_forward(deployed: Any) -> None:
@@ -455,3 +538,65 @@ def test_cli_refuses_bad_stage_8_options(tmp_path: Path) -> None:
         assert result.returncode == 2, (args, result.stderr)
         assert needle in result.stderr, (args, result.stderr)
     assert not (tmp_path / ".agentcore-wizard" / "sandbox.json").exists()
+
+
+# --- two wizards at once on one machine -------------------------------------------------------------------
+
+
+@pytest.fixture
+def two_deployed(tmp_path: Path, sandbox_endpoint: str, wheelhouse: Path) -> list[Any]:
+    """Two projects deployed on one sandbox, neither given --return-url: each gets the port the wizard chose."""
+    from wizard.settings import Options
+
+    wizards = []
+    for name in ("alpha", "beta"):
+        folder = tmp_path / name
+        folder.mkdir()
+        options = Options(project=folder, sandbox_endpoint=sandbox_endpoint, region="us-east-1", no_browser=True)
+        wizard = make_unique(open_session(options), wheelhouse)
+        for key in (*BEFORE_DEPLOY, "deploy"):
+            outcome = wizard.run_stage(key)
+            assert outcome.ok, (name, key, outcome.error and outcome.error.message)
+        wizards.append(wizard)
+    return wizards
+
+
+def test_two_wizards_wait_for_consent_at_once_and_each_completes_its_own(
+    two_deployed: list[Any], sandbox_endpoint: str
+) -> None:
+    from wizard import return_ports
+
+    alpha, beta = two_deployed
+    urls = [wizard.ctx.return_url for wizard in two_deployed]
+    assert urls[0] != urls[1]
+    control = client("bedrock-agentcore-control", sandbox_endpoint)
+    for wizard, url in zip(two_deployed, urls, strict=True):
+        assert port_of(url) in return_ports.PORTS  # not the toolkit's 8081, which every project shared
+        assert wizard.state.data["settings"]["return_url"] == url  # pinned for the project
+        assert return_ports.claimed_by(port_of(url)) == str(wizard.options.project.resolve())
+        allowed = control.get_workload_identity(name=wizard.settings.workload_name)
+        assert url in allowed["allowedResourceOauth2ReturnUrls"]
+    runs = [run_in_thread(wizard) for wizard in two_deployed]
+    links = [consent_url(wizard) for wizard in two_deployed]  # both are waiting now, each on its own port
+    sessions = [consent.session_of_link(link) for link in links]
+    assert None not in sessions and sessions[0] != sessions[1]
+    users = [identity_user(wizard) for wizard in two_deployed]
+    locations = [
+        consent.sandbox_consent(link, user.username, user.password) for link, user in zip(links, users, strict=True)
+    ]
+    assert [location.split("?")[0] for location in locations] == urls
+    # Beta's browser on alpha's port (what a shared port did): refused, nothing completed, alpha waits on.
+    status, page = landing_on(locations[1], port_of(urls[0]))
+    assert status == 409 and f"port {port_of(urls[0])}" in page
+    assert all(thread.is_alive() for thread, _ in runs)
+    # Each browser where its own link sends it: both complete, each with its own session.
+    for location in reversed(locations):
+        assert consent.follow_to_listener(location)
+    for (thread, result), wizard in zip(runs, two_deployed, strict=True):
+        thread.join(60)
+        outcome = result["outcome"]
+        assert outcome.ok, outcome.error and outcome.error.message
+        assert "Authenticated to external service" in wizard.state.resources("invoke")["answer"]
+        closed = [event.outcome for event in wizard.events if isinstance(event, ConsentClosed)]
+        assert closed == ["approved"]
+    assert recorded_session_id(alpha) != recorded_session_id(beta)

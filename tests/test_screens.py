@@ -764,7 +764,9 @@ async def test_invoke_takes_a_pasted_url_when_the_port_is_taken(make_app, deploy
             screen = await show_stage(pilot, app, "invoke")
             await pilot.press("r")
             await wait_for(pilot, lambda: bool(screen.consent_link), "the consent link on screen")
-            assert "cannot listen" in plain(screen.query_one("#consent-listening", Static))
+            listening = plain(screen.query_one("#consent-listening", Static))
+            # Why, in the box itself: who holds the port (the claims name no project for it: another program).
+            assert "cannot listen" in listening and f"port {port} is in use by another program" in listening
             location = await _consent_in_browser(screen.consent_link, project)
             field = screen.query_one("#paste-url", Input)
             field.focus()

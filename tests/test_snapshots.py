@@ -18,6 +18,7 @@ from textual.pilot import Pilot
 from screens.app import TuiPort, WizardApp
 from wizard.events import ConsentRequested
 from wizard.files.identity import IdentityFiles, PoolRecord, discovery_url, write_identity_files
+from wizard.return_ports import TOOLKIT_RETURN_URL
 from wizard.session import Session
 from wizard.settings import Options
 from wizard.state import StateFile
@@ -84,7 +85,10 @@ def write_state(folder: Path, done: tuple[str, ...]) -> None:
 
 
 def make_app(folder: Path, opened: list[Session]) -> WizardApp:
-    options = Options(project=folder, sandbox_endpoint=NEVER_CONTACTED, region="us-east-1")
+    # The toolkit's return URL as a flag: the port the wizard would choose depends on what else runs on the machine.
+    options = Options(
+        project=folder, sandbox_endpoint=NEVER_CONTACTED, region="us-east-1", return_url=TOOLKIT_RETURN_URL
+    )
     session = Session(options, TuiPort()).open()
     opened.append(session)
     return WizardApp(session, detect_on_start=False)

@@ -569,6 +569,27 @@ def test_workload_keeps_other_return_urls_and_adds_its_own(ready: Any, control: 
     ]
 
 
+def test_a_return_url_the_toolkit_allowed_is_kept_without_a_flag(ready: Any, control: Any) -> None:
+    """A folder the agentcore CLI set up (`create-workload-identity --return-urls …:8081…`), then the wizard
+    without --return-url: it listens where the toolkit's workload identity already sends the browser, as it did
+    when 8081 was every project's default, and adds no port of its own beside it."""
+    from wizard.return_ports import TOOLKIT_RETURN_URL
+
+    wizard = reopen(ready, return_url=None)
+    run_ok(wizard, "configure")
+    name = wizard.settings.workload_name
+    created = control.create_workload_identity(name=name, allowedResourceOauth2ReturnUrls=[TOOLKIT_RETURN_URL])
+    data = yaml_data(wizard)
+    data = agentcore_yaml.with_workload(
+        data, "identity_demo", name, created["workloadIdentityArn"], ["https://example.com/cb", TOOLKIT_RETURN_URL]
+    )
+    agentcore_yaml.save(wizard.options.project, data)
+    run_ok(wizard, "workload")
+    assert wizard.settings.return_url == TOOLKIT_RETURN_URL
+    assert wizard.settings.source("return_url") == "this project"
+    assert control.get_workload_identity(name=name)["allowedResourceOauth2ReturnUrls"] == [TOOLKIT_RETURN_URL]
+
+
 # --- 7. the client secret stays in the identity files ----------------------------------------------
 
 

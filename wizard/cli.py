@@ -99,7 +99,7 @@ def _agent_options(parser: argparse.ArgumentParser) -> None:
         "--return-url",
         default=s,
         help="where the browser comes back after consent; the wizard listens there "
-        "(default http://localhost:8081/oauth2/callback)",
+        "(default: http://localhost:PORT/oauth2/callback with a port of this project's own, from 8082)",
     )
     _switch(parser, "--no-browser", "show the consent link but do not open a browser")
     _switch(

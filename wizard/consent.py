@@ -16,6 +16,7 @@ import re
 import sys
 import threading
 import urllib.parse
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +103,15 @@ def parse_redirect(text: str, return_url: str | None = None) -> Redirect:
     return Redirect(session_uri)
 
 
+def foreign_session_text(port: int) -> str:
+    return (
+        "This approval is for another agentcore-wizard session, not the one waiting here on port "
+        f"{port}, so nothing was completed. Go back to the terminal (or wizard window) that showed you this "
+        "link and paste this page's address there. If that wizard has stopped, run its stage 8 again for a "
+        "fresh link."
+    )
+
+
 _DONE_PAGE = (
     "<!doctype html><html><head><meta charset='utf-8'><title>{title}</title>"
     "<style>body{{font-family:system-ui,sans-serif;max-width:32rem;margin:4rem auto;color:#222}}</style>"
@@ -109,16 +119,31 @@ _DONE_PAGE = (
 )
 
 
-class ReturnListener:
-    """An HTTP server on 127.0.0.1 at the return URL's port; each redirect it receives goes to `inbox`."""
+def session_of_link(link: str) -> str | None:
+    """The session an authorization link starts (its request_uri): what the browser brings back as session_id."""
+    parts, _ = _split(link)
+    session_uri = dict(urllib.parse.parse_qsl(parts.query)).get("request_uri", "")
+    return session_uri if session_uri.startswith(SESSION_PREFIX) else None
 
-    def __init__(self, return_url: str, inbox: queue.Queue[str]) -> None:
+
+class ReturnListener:
+    """An HTTP server on 127.0.0.1 at the return URL's port. A redirect for one of `sessions` goes to `inbox`;
+    any other is refused with a page saying whose it is not, and never reaches the inbox: whoever holds the port
+    (another wizard, this project's older session) must not answer "Approved" for a session that is not its own,
+    nor end its own wait with someone else's approval or denial. `sessions=None`: the link named no session
+    (an authorization URL without request_uri), so every redirect with a session_id is taken, as before."""
+
+    def __init__(self, return_url: str, inbox: queue.Queue[str], *, sessions: Collection[str] | None) -> None:
         parts = urllib.parse.urlsplit(check_return_url(return_url))
         self.return_url = return_url
         self.path = parts.path.rstrip("/") or "/"
         self.port = int(parts.port or 0)
         self.inbox = inbox
+        self.sessions = frozenset(sessions) if sessions is not None else None
         self._server: ThreadingHTTPServer | None = None
+
+    def waits_for(self, redirect: Redirect) -> bool:
+        return self.sessions is None or redirect.session_uri in self.sessions
 
     def start(self) -> None:
         # Imported here: http.server is only needed while a consent is awaited, not to paint the first screen.
@@ -132,12 +157,17 @@ class ReturnListener:
                 if (parts.path.rstrip("/") or "/") != listener.path:
                     self._page(404, "Not found", "This is agentcore-wizard's return URL listener.")
                     return
+                landed = f"http://127.0.0.1:{listener.port}{self.path}"
                 try:
-                    redirect = parse_redirect(f"http://127.0.0.1:{listener.port}{self.path}")
+                    redirect = parse_redirect(landed)
                 except WizardError as error:
                     self._page(400, "Nothing to complete", f"{error.message} {error.fix}")
                     return
-                listener.inbox.put(f"http://127.0.0.1:{listener.port}{self.path}")
+                if not listener.waits_for(redirect):
+                    # 409: a real approval (or denial), only not for the session that waits on this port.
+                    self._page(409, "Not the session waiting here", foreign_session_text(listener.port))
+                    return
+                listener.inbox.put(landed)
                 if redirect.denied:
                     self._page(200, "Access denied", "You denied access. Go back to the terminal to start again.")
                 else:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wizard import names
+from wizard import names, return_ports
 from wizard.errors import RegionMissing, WizardError
 
 if TYPE_CHECKING:
@@ -31,8 +31,8 @@ ENDPOINT_PATTERN = re.compile(
     rf"https?://(?:{_LABEL}(?:\.{_LABEL})*|\[[0-9A-Fa-f:.]{{2,45}}\])(?::(?P<port>[0-9]{{1,5}}))?"
     r"(?:/(?:[A-Za-z0-9._~!$&'()*+,;=:@-]|%[0-9A-Fa-f]{2})*)*"
 )
-DEFAULT_RETURN_URL = "http://localhost:8081/oauth2/callback"  # the toolkit's own, for familiarity
 DEFAULT_PROVIDER = names.DEFAULT_PROVIDER
+CHOSEN = "chosen for this project"  # the source of a default made for the project (Parameter.chosen)
 DEFAULT_MODEL = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
 DEFAULT_SCOPES = ("openid",)
 
@@ -87,6 +87,9 @@ class Parameter:
     same: Callable[[Any, Any], bool] = lambda a, b: _same(a, b)
     # Given the state, why the recorded value cannot be replaced in place; "" when it can.
     held_by: Callable[[StateFile], str] = lambda state: ""
+    # A default of the project's own instead of one for everyone (given the project folder): made once, when
+    # first needed, and kept by the project from then on.
+    chosen: Callable[[Path], Any] | None = None
 
 
 def _created(state: StateFile, stage: str, what: str) -> str:
@@ -156,7 +159,11 @@ PARAMETERS: tuple[Parameter, ...] = (
     ),
     Parameter("scopes", "--scopes", DEFAULT_SCOPES, shown=_shown_scopes),
     Parameter("model_id", "--model-id", DEFAULT_MODEL),
-    Parameter("return_url", "--return-url", DEFAULT_RETURN_URL),
+    # Each project its own port (wizard/return_ports.py): two wizards waiting for consent at once on one machine
+    # must not listen for each other's browser, as they did when every project defaulted to the toolkit's 8081.
+    Parameter(
+        "return_url", "--return-url", None, chosen=lambda project: return_ports.return_url(return_ports.claim(project))
+    ),
     Parameter("execution_role", "--execution-role", None, shown=_shown_role, same=_same_role, held_by=_role_held),
     Parameter("session_id", "--session-id", None, shown=_shown_session),
 )
@@ -195,6 +202,7 @@ class Settings:
         # The person accepted the sandbox (no credentials), or the session found this folder's work lives there.
         self.sandbox_chosen = False
         self.profile_region: Callable[[], str | None] = lambda: None
+        self._chosen: dict[str, Any] = {}  # defaults made for this project (Parameter.chosen), once per session
 
     # --- project parameters ------------------------------------------------------------------------
 
@@ -211,12 +219,19 @@ class Settings:
         participant = self.participant if name != "participant" else None
         if participant and name in names.participant_names(participant):
             return names.participant_names(participant)[name]
-        return _BY_NAME[name].default
+        item = _BY_NAME[name]
+        if item.chosen is None:
+            return item.default
+        if name not in self._chosen:
+            self._chosen[name] = item.chosen(self.options.project)
+        return self._chosen[name]
 
     def source(self, name: str) -> str:
         if getattr(self.options, name) is not None:
             return _BY_NAME[name].flag
-        return "this project" if name in self.recorded() else "default"
+        if name in self.recorded():
+            return "this project"
+        return CHOSEN if _BY_NAME[name].chosen is not None else "default"
 
     def record(self, *names_: str) -> None:
         """Remember the values in use now, so later runs without the flags carry on with them."""

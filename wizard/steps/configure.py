@@ -9,6 +9,7 @@ from wizard import names, ownership
 from wizard.errors import Declined, WizardError
 from wizard.files import agentcore_yaml
 from wizard.files import identity as idfiles
+from wizard.settings import CHOSEN
 from wizard.steps.base import Check, Detection, Stage, Teardown, owned, stage_ref
 
 if TYPE_CHECKING:
@@ -17,8 +18,9 @@ if TYPE_CHECKING:
 
 def adopt_from_yaml(ctx: Context, setting: str, pick: Callable[[dict[str, Any]], str | None]) -> None:
     """A name this project never chose, taken from what the folder's YAML records for its agent: after a lost
-    state file (a `--provider-name` given once is not given again) or in a folder the agentcore CLI set up."""
-    if ctx.settings.source(setting) != "default":
+    state file (a `--provider-name` given once is not given again) or in a folder the agentcore CLI set up.
+    A default the wizard chose for this project (its return URL's port) gives way too: nobody asked for it."""
+    if ctx.settings.source(setting) not in ("default", CHOSEN):
         return
     try:
         data = agentcore_yaml.load(ctx.project)
@@ -27,7 +29,8 @@ def adopt_from_yaml(ctx: Context, setting: str, pick: Callable[[dict[str, Any]],
     entry = (data or {"agents": {}})["agents"].get(agent_name(ctx))
     identity = entry.get("identity") if isinstance(entry, dict) else None
     found = pick(identity) if isinstance(identity, dict) else None
-    if found and found != ctx.settings.value(setting):
+    # A chosen default is not compared first: reading it would claim a port only to give it up.
+    if found and (ctx.settings.source(setting) == CHOSEN or found != ctx.settings.value(setting)):
         ctx.settings.adopt(setting, found)
 
 

@@ -8,7 +8,7 @@ import time
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from wizard import consent, inbound_token
+from wizard import consent, inbound_token, return_ports
 from wizard.agent_logs import AgentLogs
 from wizard.errors import (
     AgentAnswered,
@@ -346,13 +346,22 @@ asks again in the same session, and the agent answers with the user's token (its
                 ctx.consent_inbox.get_nowait()
             except queue.Empty:
                 break
-        listener = consent.ReturnListener(ctx.return_url, ctx.consent_inbox)
+        # The session this link starts: the listener answers only its redirect, and a pasted one must match.
+        session_uri = consent.session_of_link(link)
+        sessions = None if session_uri is None else {session_uri}
+        if session_uri is None:
+            ctx.log(
+                "The authorization link names no session (no request_uri): the listener takes any approval "
+                "that reaches it.",
+                "warning",
+            )
+        listener = consent.ReturnListener(ctx.return_url, ctx.consent_inbox, sessions=sessions)
         not_listening = ""
         try:
             listener.start()
         except WizardError as error:
             ctx.log(f"{error.message} {error.fix}", "warning")
-            not_listening = error.message
+            not_listening = self._port_holder(ctx, listener.port, error)
         outcome = "failed"
         try:
             user = files.identity.username
@@ -380,7 +389,7 @@ asks again in the same session, and the agent answers with the user's token (its
                 ctx.log(f"Waiting for the browser to come back to {ctx.return_url} …")
             else:
                 ctx.log("Waiting for the URL your browser ends on after approving (paste it) …")
-            redirect = self._await_redirect(ctx, started, deadline, link_lapses=deadline >= lapses)
+            redirect = self._await_redirect(ctx, started, deadline, sessions, link_lapses=deadline >= lapses)
             outcome = "approved"
             return redirect
         except ConsentLapsed:
@@ -401,7 +410,19 @@ asks again in the same session, and the agent answers with the user's token (its
             listener.stop()
             ctx.emit(ConsentClosed(self.key, outcome))
 
-    def _await_redirect(self, ctx: Context, started: float, deadline: float, link_lapses: bool) -> consent.Redirect:
+    @staticmethod
+    def _port_holder(ctx: Context, port: int, error: WizardError) -> str:
+        """Why the wizard cannot listen, for the consent box: who holds the port, when the claims can tell."""
+        holder = return_ports.claimed_by(port)
+        if holder and holder != str(ctx.project.resolve()):
+            return f"port {port} is claimed by another agentcore-wizard project, {holder}"
+        if return_ports.port_of(return_ports.TOOLKIT_RETURN_URL) == port:
+            return f"port {port} is in use, perhaps by the toolkit's `agentcore invoke` callback server"
+        return f"port {port} is in use by another program ({error.message.rstrip('.')})"
+
+    def _await_redirect(
+        self, ctx: Context, started: float, deadline: float, sessions: set[str] | None, link_lapses: bool
+    ) -> consent.Redirect:
         last_shown = -1
         total = deadline - started
         while True:
@@ -423,6 +444,15 @@ asks again in the same session, and the agent answers with the user's token (its
                 redirect = consent.parse_redirect(pasted, ctx.return_url)
             except WizardError as error:
                 ctx.log(f"{error.message} {error.fix}", "warning")
+                continue
+            if sessions is not None and redirect.session_uri not in sessions:
+                # A stale approval (an earlier link of this project) or another wizard's: completing it would
+                # fail, or complete the wrong session. The wait goes on for this link's.
+                ctx.log(
+                    "That address is for another session, not the one this link started: approve this link "
+                    "(the one shown now) and paste where the browser ends then.",
+                    "warning",
+                )
                 continue
             if redirect.denied:
                 raise WizardError(

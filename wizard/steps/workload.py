@@ -7,7 +7,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from wizard import names, ownership
+from wizard import consent, names, ownership
 from wizard.errors import WizardError, absent_as_none
 from wizard.files import agentcore_yaml
 from wizard.state import atomic_write
@@ -75,6 +75,7 @@ yourself, and it is what the quickstart's cleanup expects to find.
 
     def detect(self, ctx: Context) -> Detection:
         adopt_from_yaml(ctx, "workload_name", lambda identity: (identity.get("workload") or {}).get("name"))
+        adopt_from_yaml(ctx, "return_url", _listenable_return_url)
         found = self._get(ctx, workload_name(ctx))
         if found is None:
             return Detection("pending")
@@ -92,6 +93,7 @@ yourself, and it is what the quickstart's cleanup expects to find.
         )
 
     def run(self, ctx: Context) -> None:
+        adopt_from_yaml(ctx, "return_url", _listenable_return_url)
         name = names.check_workload_name(workload_name(ctx))
         control = ctx.client("bedrock-agentcore-control")
         return_url = ctx.return_url
@@ -208,3 +210,17 @@ yourself, and it is what the quickstart's cleanup expects to find.
 
     def _delete(self, ctx: Context, name: str) -> Any:
         return ctx.client("bedrock-agentcore-control").delete_workload_identity(name=name)
+
+
+def _listenable_return_url(identity: dict[str, Any]) -> str | None:
+    """The first return URL the folder's workload identity allows that the wizard can listen on: a folder the
+    agentcore CLI set up (its --return-urls, e.g. http://localhost:8081/oauth2/callback) keeps using it, as it did
+    when that was every project's default, instead of a port of its own added beside it."""
+    workload = identity.get("workload")
+    urls = workload.get("return_urls") if isinstance(workload, dict) else None
+    for url in urls if isinstance(urls, list) else []:
+        try:
+            return consent.check_return_url(url)
+        except WizardError:
+            continue
+    return None
