@@ -1,19 +1,28 @@
 """How fast the first screen paints, and what has been imported by then.
 
-Goal: the welcome screen paints before boto3 or moto are imported (they load off the UI thread).
-Prints figures; asserts nothing.
+Goals: the welcome screen paints before boto3 or moto are imported (they load off the UI thread); in a
+pseudo-terminal (120x36), process start to the stage list on screen takes at most half of the quickstart CLI's
+`agentcore --help` and at most 1.3x a bare Textual app. The three are measured in the same run, interleaved, so a
+busy machine slows them alike. Prints figures; asserts nothing.
 
-    python benchmarks/startup.py [--repeat 5]
+    python benchmarks/startup.py [--repeat 5] [--no-pty]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import select
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
+from pathlib import Path
+
+from tui_keys import Terminal  # the same pseudo-terminal the key benchmark drives
 
 PROBE = r"""
 import time, sys
@@ -54,10 +63,92 @@ asyncio.run(main())
 """
 
 
+BARE_APP = r"""
+from textual.app import App
+from textual.widgets import Static
+
+class Bare(App):
+    def compose(self):
+        yield Static("bare textual app painted")
+
+Bare().run()
+"""
+SIZE = (120, 36)
+
+
+def _env() -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env.update(TERM="xterm-256color", COLUMNS=str(SIZE[0]), LINES=str(SIZE[1]))
+    return env
+
+
+def _painted(command: list[str], needles: list[str], cwd: Path) -> float:
+    """Seconds from starting the process to every needle on screen (in order)."""
+    started = time.perf_counter()
+    terminal = Terminal(command, cwd, SIZE, _env())
+    try:
+        for needle in needles:
+            terminal.read_until(needle)
+        return time.perf_counter() - started
+    finally:
+        terminal.close()
+
+
+def _exited(command: list[str], cwd: Path) -> float:
+    """Seconds from starting the process until it has written everything and exited (a CLI's --help)."""
+    started = time.perf_counter()
+    terminal = Terminal(command, cwd, SIZE, _env())
+    try:
+        while True:
+            if select.select([terminal.master], [], [], 0.05)[0]:
+                try:
+                    if not os.read(terminal.master, 65536):
+                        break
+                except OSError:
+                    break  # the other end closed: it exited
+            elif terminal.process.poll() is not None:
+                break
+        terminal.process.wait(timeout=30)
+        return time.perf_counter() - started
+    finally:
+        terminal.close()
+
+
+def _summary(values: list[float]) -> str:
+    return f"median {statistics.median(values) * 1000:.0f} ms, max {max(values) * 1000:.0f} ms"
+
+
+def pty_figures(repeat: int) -> None:
+    agentcore = shutil.which("agentcore") or str(Path(sys.executable).with_name("agentcore"))
+    wizard: list[float] = []
+    bare: list[float] = []
+    cli: list[float] = []
+    for _ in range(repeat):
+        with tempfile.TemporaryDirectory() as folder:
+            # The stage list (its last row, then the button under it): the welcome screen has painted.
+            command = [sys.executable, "-m", "wizard", "--sandbox", "--dir", folder]
+            wizard.append(_painted(command, ["Invoke the agent", "Start at stage 0"], Path(folder)))
+            bare.append(_painted([sys.executable, "-c", BARE_APP], ["bare textual app painted"], Path(folder)))
+            if Path(agentcore).exists():
+                cli.append(_exited([agentcore, "--help"], Path(folder)))
+    print(f"pseudo-terminal {SIZE[0]}x{SIZE[1]}, {repeat} runs each, interleaved:")
+    print(f"  agentcore-wizard, process start -> stage list on screen: {_summary(wizard)}")
+    print(f"  bare Textual app, process start -> painted:               {_summary(bare)}")
+    if cli:
+        print(f"  agentcore --help, process start -> exited:                {_summary(cli)}")
+    ratio_bare = statistics.median(wizard) / statistics.median(bare)
+    print(f"  wizard / bare Textual app: {ratio_bare:.2f}x (goal <= 1.3x)")
+    if cli:
+        print(f"  wizard / agentcore --help: {statistics.median(wizard) / statistics.median(cli):.2f}x (goal <= 0.5x)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--no-pty", action="store_true", help="only the headless figures")
     args = parser.parse_args()
+    if not args.no_pty:
+        pty_figures(args.repeat)
     rows = []
     for _ in range(args.repeat):
         with tempfile.TemporaryDirectory() as folder:

@@ -14,9 +14,10 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
-from screens.modals import ChoiceModal, ConfirmModal, RegionModal
-from screens.stage import LOG_STYLES, StageScreen
+# What the first screen needs, and nothing more: the stage screen (Rich's Markdown, the log, the progress bar) and
+# the dialogs (Syntax, Pygments) are imported after the first paint, in a thread (_preload), or when first used.
 from screens.welcome import WelcomeScreen
+from screens.widgets import LOG_STYLES
 from wizard.errors import Busy, WizardError
 from wizard.events import (
     AnswerChunk,
@@ -37,6 +38,7 @@ from wizard.events import (
 from wizard.session import NOBODY, Session
 
 if TYPE_CHECKING:
+    from screens.stage import StageScreen
     from wizard.session import Outcome
     from wizard.settings import Options
     from wizard.steps import Check
@@ -87,7 +89,6 @@ class TuiPort:
 class WizardApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "agentcore-wizard"
-    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
     BINDINGS = [
         Binding("q", "quit", "Quit", id="app.quit", tooltip="Quit (asks first while a stage runs)"),
         Binding("d", "doctor", "Doctor", id="app.doctor", tooltip="Say what is wrong and how to fix it"),
@@ -103,6 +104,7 @@ class WizardApp(App[int]):
         self.consent: dict[str, ConsentRequested] = {}  # the consent a stage is waiting for
         self._starting: str | None = None  # asked for, its worker not yet inside the session
         self._quit_when_idle = False
+        self._stage_view: StageScreen | None = None  # the one screen every stage is shown on, once made
         self.sub_title = SANDBOX_TITLE if session.is_sandbox else "AWS"
         port = session.port if isinstance(session.port, TuiPort) else TuiPort()
         session.attach(port)
@@ -119,11 +121,28 @@ class WizardApp(App[int]):
 
     # --- start-up ---------------------------------------------------------------------------------
 
+    def get_default_screen(self) -> Screen[Any]:
+        # The welcome screen is the first on the stack, not pushed over an empty default one: one screen to
+        # compose, style and lay out before the first paint.
+        return WelcomeScreen()
+
     def on_mount(self) -> None:
-        self.push_screen(WelcomeScreen())
         self._port.attach(self)
+        # Nothing else until the welcome screen has painted: a worker thread importing boto3 meanwhile takes the
+        # interpreter from the first paint.
+        self.call_after_refresh(self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
         if self.detect_on_start:
             self.start_operation("looking at what already exists", self._detect_existing)
+        self._preload()
+
+    @work(thread=True, group="preload", description="Importing the stage screen and the dialogs")
+    def _preload(self) -> None:
+        """After the first paint, off the UI thread: what the first Enter (the stage screen) and the first
+        question (a dialog) need, so neither waits for an import."""
+        import screens.modals
+        import screens.stage  # noqa: F401
 
     def on_unmount(self) -> None:
         # The app is gone (a crash, a test that ended): a worker still waiting on a dialog's answer would wait
@@ -220,6 +239,8 @@ class WizardApp(App[int]):
                     self.session.cancel()  # asked to stop before this operation had begun
 
     def on_session_question(self, message: SessionQuestion) -> None:
+        from screens.modals import ChoiceModal, ConfirmModal, RegionModal
+
         question, answer = message.question, message.answer
         if isinstance(question, ChooseRegion):
             self.push_screen(RegionModal(), answer)
@@ -245,24 +266,38 @@ class WizardApp(App[int]):
             self.sub_title = SANDBOX_TITLE
 
     def _stage_screen(self, key: str) -> StageScreen | None:
-        screen = self.screen
-        if isinstance(screen, StageScreen) and screen.stage_key == key:
-            return screen
+        """The stage screen, if it shows this stage: on top, or under a dialog (its log keeps up meanwhile)."""
+        view = self._stage_view
+        if view is not None and view.is_mounted and view.stage_key == key and view in self.screen_stack:
+            return view
         return None
 
     def _refresh_active(self) -> None:
         screen = self.screen
-        if isinstance(screen, (StageScreen, WelcomeScreen)) and screen.is_mounted:
-            screen.refresh_view()
+        view = screen if isinstance(screen, WelcomeScreen) else self._stage_view
+        if view is not None and view is screen and view.is_mounted:
+            view.refresh_view()
 
     # --- navigation -------------------------------------------------------------------------------
 
     def goto(self, key: str) -> None:
-        name = f"stage-{key}"
-        if not self.is_screen_installed(name):
-            self.install_screen(StageScreen(key), name=name)
-        if isinstance(self.screen, WelcomeScreen) or self.screen is not self.get_screen(name):
-            self.switch_screen(name)
+        """Show a stage. Every stage shares one screen: a switch swaps what it shows (no screen switch, which
+        would restyle a whole screen and recompose its footer)."""
+        from screens.stage import StageScreen
+
+        screen = self._stage_view
+        if screen is None:
+            screen = self._stage_view = StageScreen(key)
+            self.install_screen(screen, name="stage")
+        if screen.is_mounted:
+            screen.show_stage(key)
+        else:
+            screen.stage_key = key  # composed for this stage when it first mounts
+        if screen not in self.screen_stack:
+            if len(self.screen_stack) == 1:
+                self.push_screen(screen)  # over the welcome screen, the first on the stack (it cannot be switched)
+            else:
+                self.switch_screen(screen)
 
     def goto_relative(self, key: str, step: int) -> None:
         target = self.relative_key(key, step)
@@ -386,9 +421,9 @@ class WizardApp(App[int]):
                 partial(self.goto, stage.key),
             )
         yield SystemCommand("Doctor", "Check credentials, regions and every finished stage", self.action_doctor)
-        if isinstance(screen, StageScreen):
+        if screen is self._stage_view and self._stage_view is not None:
             # Every footer action, with its key, as the footer shows it for the screen's state now.
-            for command, help_text, action in screen.palette_commands():
+            for command, help_text, action in self._stage_view.palette_commands():
                 yield SystemCommand(command, help_text, action)
 
     def action_doctor(self) -> None:
@@ -400,6 +435,8 @@ class WizardApp(App[int]):
     # --- quitting ---------------------------------------------------------------------------------
 
     async def action_quit(self) -> None:
+        from screens.modals import ConfirmModal
+
         if self.busy is None:
             self.exit(0)
             return

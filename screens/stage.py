@@ -8,11 +8,10 @@ from rich.markdown import Markdown as RichMarkdown
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, HorizontalScroll, Vertical, VerticalScroll
+from textual.containers import Horizontal, HorizontalScroll, Vertical, VerticalGroup, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import (
     Button,
-    Footer,
     Header,
     Input,
     Label,
@@ -24,7 +23,7 @@ from textual.widgets import (
 )
 
 from screens.modals import ConfirmModal
-from screens.widgets import Sidebar, ValuesTable, status_text
+from screens.widgets import QuietFooter, Sidebar, ValuesTable, status_text
 
 if TYPE_CHECKING:
     from screens.app import WizardApp
@@ -32,12 +31,16 @@ if TYPE_CHECKING:
     from wizard.steps import Stage
     from wizard.steps.base import Description
 
-LOG_STYLES = {"error": "red", "warning": "yellow", "success": "green", "info": ""}
 NARROW_COLUMNS = 110  # the app's -narrow breakpoint
+# A stage's explanation parsed once (Rich's Markdown), shown again on every visit.
+_EXPLANATIONS: dict[str, RichMarkdown] = {}
 SHELL_CHOICES = (("bash", "bash / zsh"), ("fish", "fish"), ("powershell", "PowerShell"))
 
 
 class StageScreen(Screen[None]):
+    # Only this screen changes with the width (the welcome screen and the dialogs do not): a breakpoint class
+    # restyles every widget of the screen it is set on.
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_COLUMNS, "-wide")]
     # One key, the thing needed now: while the agent waits for consent `c` copies the link and `o` opens it; on
     # stage 2 `c` copies the exports for the chosen shell; otherwise `c` copies the quickstart command. The footer
     # shows only the binding that applies (check_action), so what it says is what the key does.
@@ -52,14 +55,20 @@ class StageScreen(Screen[None]):
         Binding("n", "next_stage", "Next", id="stage.next"),
         # Not in the footer (80 columns need the room for Doctor): in the palette, and `p` works everywhere.
         Binding("p", "previous_stage", "Prev", id="stage.previous", show=False),
+        # Left/Right move between the buttons of a row, as Tab does; Left past the first button reaches the
+        # stage list (Up/Down move in it, Enter opens one) and Right comes back to the buttons. Widgets that use
+        # the arrows themselves (the list, a text field, a scrolling box) keep them.
+        Binding("left", "arrow(-1)", "", show=False),
+        Binding("right", "arrow(1)", "", show=False),
     ]
 
     def __init__(self, stage_key: str) -> None:
-        super().__init__(name=stage_key, id=f"stage-{stage_key}")
+        super().__init__(id="stage")
         self.stage_key = stage_key
         self.revealed = False
         self.shell = "bash"
         self.consent_link = ""
+        self._revealed: set[str] = set()  # the stages whose secrets were left revealed
         self._description: Description | None = None
         self._agent_code_stamp: tuple[float, int] | None = None
 
@@ -76,11 +85,12 @@ class StageScreen(Screen[None]):
         return self.session.stage(self.stage_key)
 
     def compose(self) -> ComposeResult:
-        app = self.wizard_app
-        stage = self.stage
+        # One screen for every stage: switching stages swaps what these widgets show (and which of the
+        # stage-specific parts are displayed) instead of switching screens, which restyles a whole screen and
+        # recomposes its footer. What a stage shows is cached or read once per switch.
         yield Header()
         with Horizontal(id="body"):
-            yield Sidebar(app.session, self.stage_key)
+            yield Sidebar(self.session, self.stage_key)
             with Vertical(id="main"):
                 # The head stays put while the body scrolls: status and actions are always in view.
                 with Vertical(id="stage-head"):
@@ -100,22 +110,22 @@ class StageScreen(Screen[None]):
                         yield ProgressBar(id="progress", show_eta=False)
                         yield Label("", id="progress-label")
                 with VerticalScroll(id="stage-body"):
-                    if self.stage_key == "invoke":
+                    with VerticalGroup(id="invoke-part", classes="stage-part"):
                         yield from self._compose_invoke()
                     # Rich's Markdown in one Static: Textual's Markdown widget makes a widget per block, and
                     # composing those is most of what the first visit of a stage costs.
-                    yield Static(RichMarkdown(stage.explanation), id="explanation")
+                    yield Static(id="explanation")
                     yield Label("The quickstart's command, with this project's values", classes="section")
                     with HorizontalScroll(classes="code-box"):
                         yield Static(id="command")
-                    if self.stage_key == "agent":
+                    with VerticalGroup(id="agent-part", classes="stage-part"):
                         # The code this stage wrote or kept, as it is on disk (read-only here).
                         yield Label("agent.py, as it is in the folder", classes="section")
                         with HorizontalScroll(classes="code-box"):
                             yield Static(id="agent-code")
-                    yield Label(stage.values_title, classes="section")
+                    yield Label("", id="values-title", classes="section")
                     yield ValuesTable(id="values")
-                    if self.stage_key == "env":
+                    with VerticalGroup(id="env-part", classes="stage-part"):
                         yield from self._compose_exports()
                     yield Label("Checks", classes="section")
                     yield Static("Not checked yet.", id="checks")
@@ -123,7 +133,7 @@ class StageScreen(Screen[None]):
                     # min_width 1: RichLog's default (78) wraps wider than a narrow log, and the scrollbar then
                     # hides the last characters of every wrapped line (a pool id, a link).
                     yield RichLog(id="log", markup=False, wrap=True, max_lines=2000, min_width=1)
-        yield Footer()
+        yield QuietFooter()
 
     def _compose_exports(self) -> ComposeResult:
         yield Label("Load them in your shell (quoted correctly, unlike `export $(… | xargs)`)", classes="section")
@@ -157,20 +167,56 @@ class StageScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#progress-row").display = False
-        if self.stage_key == "invoke":
-            self._render_invoke()
-        log = self.query_one("#log", RichLog)
-        for line in self.wizard_app.logs.get(self.stage_key, []):
-            log.write(line)
+        self._show_parts()
+        self._fill_log()
         self.refresh_view()
 
     def on_resize(self) -> None:
         # A narrow terminal: the footer's compact form, so Quit, Doctor and the palette still fit on 80 columns.
-        self.query_one(Footer).compact = self.app.size.width < NARROW_COLUMNS
+        self.query_one(QuietFooter).compact = self.app.size.width < NARROW_COLUMNS
 
     def on_screen_resume(self) -> None:
         # Textual refreshes the footer's bindings on resume by itself; a second refresh recomposes it again.
         self.refresh_view(bindings=False)
+
+    def show_stage(self, key: str) -> None:
+        """Show another stage on this screen: what the widgets show is swapped, the widgets stay."""
+        if key == self.stage_key:
+            return
+        if self.revealed:
+            self._revealed.add(self.stage_key)
+        else:
+            self._revealed.discard(self.stage_key)
+        self.stage_key = key
+        self.revealed = key in self._revealed
+        self.consent_link = ""
+        self.query_one(Sidebar).show_current(key)
+        self._show_parts()
+        focused = self.focused
+        if focused is not None and any(
+            not node.display for node in focused.ancestors_with_self if node is not self.app
+        ):
+            self._focus_first_button()  # it was on a part this stage does not have
+        self._fill_log()
+        self.query_one("#stage-body", VerticalScroll).scroll_home(animate=False, immediate=True)
+        self.refresh_view()
+
+    def _show_parts(self) -> None:
+        """The parts only some stages have; the stage's explanation and the title of its values."""
+        key = self.stage_key
+        for part, owner in (("#invoke-part", "invoke"), ("#agent-part", "agent"), ("#env-part", "env")):
+            self.query_one(part).display = key == owner
+        explanation = _EXPLANATIONS.get(key)
+        if explanation is None:
+            explanation = _EXPLANATIONS[key] = RichMarkdown(self.stage.explanation)
+        self.query_one("#explanation", Static).update(explanation)
+        self.query_one("#values-title", Label).update(self.stage.values_title)
+
+    def _fill_log(self) -> None:
+        log = self.query_one("#log", RichLog)
+        log.clear()
+        for line in self.wizard_app.logs.get(self.stage_key, []):
+            log.write(line)
 
     # --- rendering --------------------------------------------------------------------------------
 
@@ -253,7 +299,9 @@ class StageScreen(Screen[None]):
         """The footer's actions for the palette, each with its key, as they apply now."""
         found = []
         for binding in self.BINDINGS:
-            if not isinstance(binding, Binding) or not self.check_action(binding.action, ()):
+            if not isinstance(binding, Binding) or not binding.description:
+                continue  # the arrows: moving focus, not an action
+            if not self.check_action(binding.action, ()):
                 continue
             found.append(
                 (
@@ -496,6 +544,30 @@ class StageScreen(Screen[None]):
     def action_toggle_secrets(self) -> None:
         self.revealed = not self.revealed
         self.refresh_view()
+
+    def action_arrow(self, step: int) -> None:
+        sidebar = self.query_one(Sidebar)
+        focused = self.focused
+        if focused is sidebar:
+            if step > 0:
+                self._focus_first_button()
+            return
+        if not isinstance(focused, Button) or focused.parent is None:
+            return
+        row = [button for button in focused.parent.query_children(Button) if button.display and button.focusable]
+        index = row.index(focused) + step if focused in row else -1
+        if 0 <= index < len(row):
+            row[index].focus()
+        elif index < 0:
+            sidebar.focus()
+
+    def _focus_first_button(self) -> None:
+        """The first button of the stage's head that can be pressed (Run, or Verify while Run is blocked)."""
+        for button in self.query_one("#actions").query_children(Button):
+            if button.display and button.focusable:
+                button.focus()
+                return
+        self.query_one(Sidebar).focus()
 
     def action_next_stage(self) -> None:
         self.wizard_app.goto_relative(self.stage_key, +1)

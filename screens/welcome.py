@@ -10,21 +10,25 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Header, Markdown, Static
+from textual.widgets import Button, Header, Static
 
-from screens.widgets import status_text
+from screens.widgets import QuietFooter, status_text
 
 if TYPE_CHECKING:
     from screens.app import WizardApp
 
-INTRO = """\
-# AgentCore Identity, step by step
-
-This wizard performs the **Amazon Bedrock AgentCore Identity quickstart** with you: inbound JWT
-auth with Amazon Cognito, and outbound OAuth on behalf of a user. Each stage **does** its work
-with the AWS APIs, then **verifies** the result against AWS and this folder, and records progress
-so you can stop at any moment and pick up later, here or with the quickstart's own CLI.
-"""
+INTRO_TITLE = "AgentCore Identity, step by step"
+# Rich Text, not Markdown: the first screen paints before a Markdown parser is imported.
+INTRO = Text.assemble(
+    "This wizard performs the ",
+    ("Amazon Bedrock AgentCore Identity quickstart", "bold"),
+    " with you: inbound JWT auth with Amazon Cognito, and outbound OAuth on behalf of a user. Each stage ",
+    ("does", "bold"),
+    " its work with the AWS APIs, then ",
+    ("verifies", "bold"),
+    " the result against AWS and this folder, and records progress so you can stop at any moment and pick up "
+    "later, here or with the quickstart's own CLI.",
+)
 
 
 class WelcomeScreen(Screen[None]):
@@ -40,7 +44,8 @@ class WelcomeScreen(Screen[None]):
         session = self.wizard_app.session
         yield Header()
         with VerticalScroll(id="welcome"):
-            yield Markdown(INTRO, id="intro")
+            yield Static(INTRO_TITLE, id="intro-title")
+            yield Static(INTRO, id="intro")
             yield Static(self._mode_text(), id="mode")
             if session.load_problem:
                 yield Static(Text("! " + session.load_problem, style="bold yellow"), id="state-problem")
@@ -48,7 +53,7 @@ class WelcomeScreen(Screen[None]):
             yield Static(self._stage_table(), id="overview")
             with Horizontal(id="welcome-actions"):
                 yield Button(self._start_label(), id="start", variant="primary")
-        yield Footer()
+        yield QuietFooter()
 
     def on_mount(self) -> None:
         self.query_one("#start", Button).focus()

@@ -7,9 +7,11 @@ from typing import TYPE_CHECKING
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.message import Message
-from textual.widgets import Label, ListItem, ListView, Static
+from textual.widgets import Footer, Label, ListItem, ListView, Static
 
 if TYPE_CHECKING:
+    from textual.screen import Screen
+
     from wizard.session import Session
 
 STATUS_MARKS = {
@@ -22,6 +24,7 @@ STATUS_MARKS = {
 }
 
 SECRET_MASK = "••••••••"
+LOG_STYLES = {"error": "red", "warning": "yellow", "success": "green", "info": ""}
 
 
 def status_text(status: str) -> Text:
@@ -34,12 +37,16 @@ class StageItem(ListItem):
         super().__init__(id=f"nav-{key}")
         self.stage_key = key
         self._label = label
+        self._shown: Text | None = None
 
     def compose(self) -> ComposeResult:
         yield Label(self._label)
 
     def show(self, label: Text) -> None:
-        self.query_one(Label).update(label)
+        # Unchanged rows are left alone: an update is a layout refresh, and every stage switch asks for them all.
+        if label != self._shown:
+            self._shown = label
+            self.query_one(Label).update(label)
 
 
 class Sidebar(ListView):
@@ -59,6 +66,13 @@ class Sidebar(ListView):
 
     def on_mount(self) -> None:
         self.refresh_statuses()
+
+    def show_current(self, key: str) -> None:
+        """Another stage is on screen: its row is the underlined (and highlighted) one."""
+        self.current = key
+        keys = [stage.key for stage in self.session.stages]
+        if key in keys and self.index != keys.index(key):
+            self.index = keys.index(key)
 
     def refresh_statuses(self) -> None:
         for item in self.query(StageItem):
@@ -111,3 +125,24 @@ class ValuesTable(Static):
             else:
                 text.append(value)
         self.update(text)
+
+
+class QuietFooter(Footer):
+    """Textual's footer, recomposed only when what it shows changes. The stock one recomposes on every bindings
+    update (each focus change, each stage switch) even when the keys it shows are the same."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._shown: tuple[object, ...] | None = None
+
+    def bindings_changed(self, screen: Screen[object]) -> None:
+        shown = tuple(
+            (binding.key, binding.action, binding.description, enabled, tooltip)
+            for (_, binding, enabled, tooltip) in screen.active_bindings.values()
+            if binding.show
+        )
+        if shown == self._shown and self._bindings_ready:
+            return
+        if screen.app.app_focus and self.is_attached and screen is self.screen:
+            self._shown = shown  # what the recompose below shows
+        super().bindings_changed(screen)

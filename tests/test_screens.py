@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from rich.text import Text
 from textual.widgets import Button, Input, Label, RadioButton, RichLog, Static
 
 from screens.app import TuiPort, WizardApp
@@ -982,3 +983,92 @@ async def test_a_doctor_finding_is_fixed_from_the_dialog_and_its_dependents_chec
         # What needs stage 1 and was finished is checked again at once, with nothing pressed.
         checked = [stage.key for stage in app.session.stages.dependents("cognito") if stage.key in app.checks]
         assert "env" in checked and app.session.status_of("env") == "done", checked
+
+
+# --- stage switching, the keyboard's way to the stage list ------------------------------------------
+
+
+async def test_one_screen_shows_every_stage_and_keeps_each_stages_own_log_and_reveal(make_app) -> None:
+    """n and p swap what the one stage screen shows: the title, the parts only some stages have, the log."""
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, StageScreen) and screen.stage_key == "preflight"
+        app.logs["cognito"] = [Text("a line of stage 1's own")]
+        for key in ALL_KEYS[1:]:
+            await pilot.press("n")
+            await pilot.pause()
+            assert app.screen is screen and screen.stage_key == key
+            title = plain(screen.query_one("#stage-title", Static))
+            assert app.session.stage(key).title in title
+            assert screen.query_one("#invoke-part").display == (key == "invoke")
+            assert screen.query_one("#agent-part").display == (key == "agent")
+            assert screen.query_one("#env-part").display == (key == "env")
+            shown = [strip.text for strip in screen.query_one("#log", RichLog).lines]
+            assert any("stage 1's own" in line for line in shown) == (key == "cognito"), (key, shown)
+        assert screen.query_one("#sidebar").index == ALL_KEYS.index("cleanup")
+        assert not screen.query_one("#next").display  # no Next on the last stage
+        # Revealed on one stage stays revealed there only.
+        app.goto("env")
+        await pilot.pause()
+        await pilot.press("s")
+        await pilot.pause()
+        assert screen.revealed
+        await pilot.press("n")
+        await pilot.pause()
+        assert screen.stage_key == "agent" and not screen.revealed
+        await pilot.press("p")
+        await pilot.pause()
+        assert screen.stage_key == "env" and screen.revealed
+
+
+async def test_shift_tab_and_arrows_reach_the_stage_list_and_move_in_it(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("enter")
+        await pilot.pause()
+        screen = app.screen
+        assert isinstance(screen, StageScreen)
+        sidebar = screen.query_one("#sidebar")
+        run = screen.query_one("#run", Button)
+        run.focus()
+        await pilot.pause()
+        await pilot.press("shift+tab")
+        assert app.focused is sidebar
+        await pilot.press("right")
+        assert app.focused is run
+        await pilot.press("right")
+        assert app.focused is screen.query_one("#verify", Button)
+        await pilot.press("left", "left")
+        assert app.focused is sidebar
+        # Up and Down move in the list (the stage on screen stays until Enter opens another).
+        await pilot.press("down", "down")
+        assert sidebar.index == 2 and screen.stage_key == "preflight"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.stage_key == "env" and app.focused is sidebar
+        focused_edge = sidebar.styles.border_right
+        # Right comes back to the first button that can be pressed (Run is blocked on env here).
+        await pilot.press("right")
+        await pilot.pause()
+        assert isinstance(app.focused, Button) and app.focused.id == "verify"
+        # The list's focus shows: its edge changes when the focus leaves it.
+        assert sidebar.styles.border_right != focused_edge
+
+
+async def test_focus_leaves_a_part_the_next_stage_does_not_have(make_app) -> None:
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.goto("env")
+        await pilot.pause()
+        screen = app.screen
+        radio = screen.query_one("#shell-choice")
+        radio.focus()
+        await pilot.pause()
+        await pilot.press("n")
+        await pilot.pause()
+        assert screen.stage_key == "agent"
+        focused = app.focused
+        assert focused is not None and all(node.display for node in focused.ancestors_with_self if node is not app)

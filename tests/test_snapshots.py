@@ -272,3 +272,29 @@ def test_cleanup_lists_what_goes_and_what_stays(snap_compare, opened) -> None:
         state.record("cognito", f"{role}_origin", "created")
     app = make_app(folder, opened)
     assert snap_compare(app, terminal_size=SIZE, run_before=goto("cleanup", scroll_to="#values"))
+
+
+@pytest.mark.parametrize("size", [(120, 36), (80, 24)], ids=["120x36", "80x24"])
+def test_copy_toast_never_covers_the_consent_box(snap_compare, opened, monkeypatch, size: tuple[int, int]) -> None:
+    """`c` on stage 8 copies the link: the toast saying so sits over the stage list, not over the link."""
+    import pyperclip
+    from textual.widgets._toast import Toast
+
+    copied: list[str] = []
+    monkeypatch.setattr(pyperclip, "copy", copied.append)  # the system clipboard, never touched; the same toast
+    app = waiting_for_consent(fresh_folder(f"invoke-toast-{size[0]}"), opened)
+
+    async def run_before(pilot: Pilot) -> None:
+        await show_waiting()(pilot)
+        await pilot.press("c")
+        await pilot.pause(0.3)
+        assert copied == [FAKE_LINK]
+        box = pilot.app.screen.query_one("#consent-box").region
+        main = pilot.app.screen.query_one("#main").region
+        toasts = list(pilot.app.screen.query(Toast))
+        assert toasts
+        for toast in toasts:
+            assert not toast.region.overlaps(box), (toast.region, box)
+            assert not toast.region.overlaps(main), (toast.region, main)
+
+    assert snap_compare(app, terminal_size=size, run_before=run_before)
