@@ -48,6 +48,10 @@ class Options:
     sandbox_endpoint: str | None = None
     region: str | None = None
     profile: str | None = None
+    participant: str | None = None
+    # A workshop (`workshop serve`'s URL, join code included): progress is reported to it, and its sandbox used
+    # when it runs one (then sandbox_endpoint is its address).
+    workshop: str | None = None
     # Project parameters (see PARAMETERS).
     agent_name: str | None = None
     provider_name: str | None = None

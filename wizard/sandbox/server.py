@@ -281,12 +281,19 @@ class _LoadingApp:
         return self._app(environ, start_response)
 
 
-def make_sandbox_server(host: str = "127.0.0.1", port: int = 0, ready_delay: float = DEFAULT_READY_DELAY) -> Any:
-    """A bound, not yet serving, werkzeug server; tests run it in a thread."""
+def make_sandbox_server(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    ready_delay: float = DEFAULT_READY_DELAY,
+    in_front: Callable[[WSGIApp], WSGIApp] | None = None,
+) -> Any:
+    """A bound, not yet serving, werkzeug server; tests run it in a thread. `in_front` wraps the sandbox in an
+    app that answers some paths itself (the workshop's dashboard) and passes every other request on."""
     from werkzeug.serving import make_server
 
     server_ref: list[Any] = []
-    server = make_server(host, port, _LoadingApp(server_ref, ready_delay), threaded=True)
+    app: WSGIApp = _LoadingApp(server_ref, ready_delay)
+    server = make_server(host, port, in_front(app) if in_front else app, threaded=True)
     server_ref.append(server)
     return server
 
