@@ -42,6 +42,9 @@ _DEFAULTS: dict[str, Any] = {
     "ready_delay": 2.0,
     "wheelhouse": None,
     "stand_in_agent": False,
+    "name": None,
+    "state_dir": None,
+    "no_sandbox": False,
 }
 
 
@@ -69,6 +72,13 @@ def _common(parser: argparse.ArgumentParser, aws: bool = True) -> None:
         metavar="NAME",
         help="workshop participant: every name the wizard makes carries it, so a room can share one sandbox or "
         "account (letters and digits; recorded in the project)",
+    )
+    parser.add_argument(
+        "--workshop",
+        default=s,
+        metavar="URL",
+        help="the URL `agentcore-wizard workshop serve` printed: use its sandbox (when it runs one) and report "
+        "progress to its dashboard (needs --participant)",
     )
 
 
@@ -184,8 +194,41 @@ def build_parser() -> argparse.ArgumentParser:
     sandbox = commands.add_parser("sandbox", help="the offline sandbox")
     sandbox_commands = sandbox.add_subparsers(dest="sandbox_command", metavar="ACTION", required=True)
     serve = sandbox_commands.add_parser("serve", help="run a sandbox in the foreground and print its endpoint")
+    _serve_options(serve)
+    stop = sandbox_commands.add_parser("stop", help="stop this folder's sandbox")
+    _common(stop, aws=False)
+
+    workshop = commands.add_parser("workshop", help="run a room: one shared sandbox and a live dashboard")
+    workshop_commands = workshop.add_subparsers(dest="workshop_command", metavar="ACTION", required=True)
+    room = workshop_commands.add_parser(
+        "serve",
+        help="serve the room's sandbox and the facilitator's dashboard on one port, and print the line attendees run",
+    )
+    _serve_options(room, port_help="port (default: the one this room used last, so its URL stays; else any free one)")
+    room.add_argument("--name", default=argparse.SUPPRESS, help="the workshop's name, shown on the dashboard")
+    _switch(
+        room,
+        "--no-sandbox",
+        "serve only the dashboard and the reporting API: attendees use their own AWS accounts",
+    )
+    room.add_argument(
+        "--state-dir",
+        default=argparse.SUPPRESS,
+        metavar="DIR",
+        help="where the room is kept across restarts, join code included (default: one folder per --name under "
+        "~/.local/state/agentcore-wizard/workshops)",
+    )
+    room_status = workshop_commands.add_parser("status", help="what the dashboard shows, for scripts")
+    room_status.add_argument("--workshop", default=argparse.SUPPRESS, metavar="URL", help="the URL serve printed")
+    _switch(room_status, "--json", "print JSON")
+    _workshop_sweep_parser(workshop_commands)
+    return parser
+
+
+def _serve_options(serve: argparse.ArgumentParser, port_help: str = "port (default: any free one)") -> None:
+    """What `sandbox serve` takes; `workshop serve` takes the same (it serves the same sandbox)."""
     serve.add_argument("--host", default=argparse.SUPPRESS, help="address to bind (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=argparse.SUPPRESS, help="port (default: any free one)")
+    serve.add_argument("--port", type=int, default=argparse.SUPPRESS, help=port_help)
     serve.add_argument(
         "--ready-delay",
         type=float,
@@ -206,13 +249,6 @@ def build_parser() -> argparse.ArgumentParser:
         "front door only: a rehearsal then proves nothing about your agent)",
     )
     serve.add_argument("--ready-file", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    stop = sandbox_commands.add_parser("stop", help="stop this folder's sandbox")
-    _common(stop, aws=False)
-
-    workshop = commands.add_parser("workshop", help="a room of participants on one sandbox or account")
-    workshop_commands = workshop.add_subparsers(dest="workshop_command", metavar="ACTION", required=True)
-    _workshop_sweep_parser(workshop_commands)
-    return parser
 
 
 def _workshop_sweep_parser(workshop_commands: Any) -> None:
@@ -256,11 +292,13 @@ def options_from(args: argparse.Namespace) -> Options:
         return None if value is None else _checked(flag, value, check)
 
     timeout = given("consent_timeout", "--consent-timeout", _check_timeout)
-    return Options(
+    workshop = _get(args, "workshop")
+    options = Options(
         project=_project(args),
         region=given("region", "--region", check_region),
         profile=given("profile", "--profile", _check_profile),
         participant=given("participant", "--participant", names.check_participant),
+        workshop=workshop,
         sandbox=bool(_get(args, "sandbox")),
         sandbox_endpoint=given("sandbox_endpoint", "--sandbox-endpoint", check_endpoint),
         assume_yes=bool(_get(args, "yes")),
@@ -280,6 +318,36 @@ def options_from(args: argparse.Namespace) -> Options:
         auto_consent=bool(_get(args, "auto_consent")),
         consent_timeout=timeout,
     )
+    # Last, once every other value is known to be good: the one check that asks a server.
+    return options if workshop is None else _join_workshop(options, str(workshop))
+
+
+def _join_workshop(options: Options, url: str) -> Options:
+    """--workshop, checked with its server before any AWS call: the join code must be right, and when the workshop
+    runs the room's sandbox, that is where this project's work goes (its URL's scheme, host and port)."""
+    from dataclasses import replace
+
+    from wizard.workshop.link import join, parse_link
+
+    link = _checked("--workshop", url, parse_link)
+    if options.participant is None:
+        raise UsageError(
+            "--workshop: reporting your progress to the facilitator needs your participant name.",
+            fix=f"Add --participant NAME (lowercase letters and digits), e.g. agentcore-wizard --workshop "
+            f"'{link.url}' --participant alice",
+        )
+    try:
+        joined = join(link)
+    except UsageError as refused:  # a wrong code: named like every other bad option
+        raise UsageError(f"--workshop: {refused.message}", fix=refused.fix) from None
+    if not joined.sandbox:
+        return options  # attendees use their own AWS accounts: --profile/--region as usual
+    if options.sandbox_asked:
+        raise UsageError(
+            "--workshop: this workshop runs the room's sandbox; --sandbox and --sandbox-endpoint would use another.",
+            fix="Drop --sandbox/--sandbox-endpoint: --workshop already points the wizard at the room's sandbox.",
+        )
+    return replace(options, sandbox_endpoint=link.base)
 
 
 def _checked(flag: str, value: Any, check: Callable[[Any], Any]) -> Any:
@@ -555,29 +623,36 @@ def cmd_env(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _serve_settings(args: argparse.Namespace) -> tuple[str, int, float]:
+    """The host, port and ready delay `sandbox serve` and `workshop serve` were given, checked; the sandbox's
+    agent environment (--wheelhouse, --stand-in-agent) goes to the environment its agent host reads."""
+    host = str(_get(args, "host"))
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"warning: serving on {host}, reachable beyond this machine.", file=sys.stderr)
+    delay = float(_get(args, "ready_delay"))
+    if not (math.isfinite(delay) and delay >= 0):
+        raise UsageError("--ready-delay must be a number of seconds, 0 or more.", fix="For example --ready-delay 2")
+    port = int(_get(args, "port"))
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--port {port} is not a TCP port.", fix="Pass 0-65535 (0: any free port).")
+    from wizard.sandbox.agent_host import STAND_IN_ENV, WHEELHOUSE_ENV
+
+    wheelhouse = _get(args, "wheelhouse")
+    if wheelhouse:
+        if not Path(wheelhouse).expanduser().is_dir():
+            raise UsageError(f"--wheelhouse {wheelhouse} is not a folder.", fix="Pass a folder of .whl files.")
+        os.environ[WHEELHOUSE_ENV] = str(Path(wheelhouse).expanduser().resolve())
+    if _get(args, "stand_in_agent"):
+        os.environ[STAND_IN_ENV] = "stand-in"
+    return host, port, delay
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     if args.sandbox_command == "serve":
         from wizard.sandbox.server import serve
 
-        host = _get(args, "host")
-        if host not in ("127.0.0.1", "localhost", "::1"):
-            print(f"warning: serving the sandbox on {host}, reachable beyond this machine.", file=sys.stderr)
+        host, port, delay = _serve_settings(args)
         ready = _get(args, "ready_file")
-        delay = float(_get(args, "ready_delay"))
-        if not (math.isfinite(delay) and delay >= 0):
-            raise UsageError("--ready-delay must be a number of seconds, 0 or more.", fix="For example --ready-delay 2")
-        port = int(_get(args, "port"))
-        if not 0 <= port <= 65535:
-            raise UsageError(f"--port {port} is not a TCP port.", fix="Pass 0-65535 (0: any free port).")
-        from wizard.sandbox.agent_host import STAND_IN_ENV, WHEELHOUSE_ENV
-
-        wheelhouse = _get(args, "wheelhouse")
-        if wheelhouse:
-            if not Path(wheelhouse).expanduser().is_dir():
-                raise UsageError(f"--wheelhouse {wheelhouse} is not a folder.", fix="Pass a folder of .whl files.")
-            os.environ[WHEELHOUSE_ENV] = str(Path(wheelhouse).expanduser().resolve())
-        if _get(args, "stand_in_agent"):
-            os.environ[STAND_IN_ENV] = "stand-in"
         serve(host, port, Path(ready) if ready else None, ready_delay=delay)
         return EXIT_OK
     from wizard.sandbox.manager import stop_folder_sandbox
@@ -591,8 +666,12 @@ def cmd_sandbox(args: argparse.Namespace) -> int:
 
 
 def cmd_workshop(args: argparse.Namespace) -> int:
-    actions: dict[str, Callable[[argparse.Namespace], int]] = {"sweep": cmd_workshop_sweep}
-    return actions[args.workshop_command](args)
+    commands: dict[str, Callable[[argparse.Namespace], int]] = {
+        "serve": cmd_workshop_serve,
+        "status": cmd_workshop_status,
+        "sweep": cmd_workshop_sweep,
+    }
+    return commands[args.workshop_command](args)
 
 
 def cmd_workshop_sweep(args: argparse.Namespace) -> int:
@@ -639,3 +718,45 @@ def cmd_workshop_sweep(args: argparse.Namespace) -> int:
         aws = sweep.Aws(session, region)
     report = sweep.sweep(aws, participants, dry_run=dry_run, out=print)
     return EXIT_OK if report.ok else EXIT_ERROR
+
+
+def cmd_workshop_serve(args: argparse.Namespace) -> int:
+    from wizard.workshop.link import check_room_name
+    from wizard.workshop.room import ROOM_FILE, default_state_dir
+    from wizard.workshop.server import serve_workshop
+
+    host, port, delay = _serve_settings(args)
+    name = _get(args, "name")
+    name = None if name is None else _checked("--name", name, check_room_name)
+    state_dir = _get(args, "state_dir")
+    folder = Path(_checked("--state-dir", state_dir, _check_folder)) if state_dir else default_state_dir(name or "")
+    ready = _get(args, "ready_file")
+    serve_workshop(
+        host,
+        port if "port" in args else None,
+        state_file=folder.expanduser().resolve() / ROOM_FILE,
+        name=name,
+        sandbox=not _get(args, "no_sandbox"),
+        ready_file=Path(ready) if ready else None,
+        ready_delay=delay,
+    )
+    return EXIT_OK
+
+
+def cmd_workshop_status(args: argparse.Namespace) -> int:
+    from wizard.workshop.link import parse_link, room_status
+    from wizard.workshop.room import render_table
+
+    url = _get(args, "workshop")
+    if url is None:
+        raise UsageError(
+            "workshop status needs the workshop's URL.",
+            fix="Pass the URL `agentcore-wizard workshop serve` printed: agentcore-wizard workshop status "
+            "--workshop 'http://127.0.0.1:4566/workshop/?code=…'",
+        )
+    room = room_status(_checked("--workshop", str(url), parse_link))
+    if _get(args, "json"):
+        print(json.dumps(room, indent=2))
+    else:
+        print(render_table(room))
+    return EXIT_OK

@@ -112,6 +112,7 @@ class Session:
         self._waiters_lock = threading.Lock()
         self._account_confirmed = False
         self._looked: dict[str, Detection] = {}
+        self._reporter: Any = None  # a workshop's Reporter while the session is open with --workshop
 
     # --- lifecycle --------------------------------------------------------------------------------
 
@@ -136,6 +137,7 @@ class Session:
                 remove_stale_temps(self.state.path.parent, (STATE_NAME,))
             existed = self.state.exists
             self.state.load()
+            self._start_reporting()
             if not lock:
                 return self
             if self.state.recovered_from or (not existed and idfiles.read_identity_json(project) is not None):
@@ -152,6 +154,9 @@ class Session:
         return self
 
     def close(self) -> None:
+        if self._reporter is not None:
+            self._reporter.close()  # the last status reaches the dashboard before the command ends
+            self._reporter = None
         if self._locked:
             self.lock.release()
             self._locked = False
@@ -280,6 +285,38 @@ class Session:
 
     def _emit(self, event: Event) -> None:
         self.port.emit(event)
+        if self._reporter is not None:
+            self._reporter.see(event)
+
+    def _start_reporting(self) -> None:
+        """With --workshop: every stage's status from now on is also posted to the facilitator's server (from a
+        background thread; a server that does not answer costs a line in the log, never a stage)."""
+        if not self.options.workshop or self._reporter is not None:
+            return
+        from wizard.workshop.link import parse_link
+        from wizard.workshop.reporter import Reporter
+
+        if not self.options.participant:
+            raise UsageError(
+                "Reporting to a workshop needs your participant name.",
+                fix="Add --participant NAME (lowercase letters and digits, e.g. --participant alice).",
+            )
+
+        def say(text: str, level: str) -> None:
+            self.port.emit(LogLine("", text, level))
+
+        self._reporter = Reporter(
+            parse_link(self.options.workshop), self.options.participant, say, self._secrets_to_hide
+        ).start()
+        self._reporter.snapshot({stage.key: (self.status_of(stage), self.error_of(stage)) for stage in self.stages})
+
+    def _secrets_to_hide(self) -> list[str]:
+        """What must never leave this machine in a report, should an error message quote it."""
+        values = [self.settings.session_id or ""]
+        files = idfiles.read_identity_json(self.project)
+        if files is not None:
+            values += [files.runtime.password, files.identity.password, files.identity.client_secret or ""]
+        return [value for value in values if value]
 
     def _ask(self, question: Question) -> Any:
         waiter = _Waiter()

@@ -50,6 +50,9 @@ class Options:
     profile: str | None = None
     # A workshop participant: every name the wizard makes carries it, so a room shares one sandbox or account.
     participant: str | None = None
+    # A workshop (`workshop serve`'s URL, join code included): progress is reported to it, and its sandbox used
+    # when it runs one (then sandbox_endpoint is its address).
+    workshop: str | None = None
     # Project parameters (see PARAMETERS).
     agent_name: str | None = None
     provider_name: str | None = None

@@ -314,9 +314,12 @@ def make_sandbox_server(
     port: int = 0,
     ready_delay: float = DEFAULT_READY_DELAY,
     limits: dict[str, int] | None = None,
+    in_front: Callable[[WSGIApp], WSGIApp] | None = None,
 ) -> Any:
     """A bound, not yet serving, werkzeug server; tests run it in a thread. `limits` changes some of the account
-    quotas it enforces (by Service Quotas code); without it they come from the environment, else the defaults."""
+    quotas it enforces (by Service Quotas code); without it they come from the environment, else the defaults.
+    `in_front` wraps the sandbox in an app that answers some paths itself (the workshop's dashboard) and passes
+    every other request on."""
     from werkzeug.serving import make_server
 
     from wizard import quotas
@@ -324,7 +327,8 @@ def make_sandbox_server(
     # Read before binding: a bad AGENTCORE_WIZARD_SANDBOX_QUOTAS stops `sandbox serve` with its fix, not later.
     enforced = quotas.sandbox_limits() if limits is None else {**quotas.sandbox_limits(""), **limits}
     server_ref: list[Any] = []
-    server = make_server(host, port, _LoadingApp(server_ref, ready_delay, enforced), threaded=True)
+    app: WSGIApp = _LoadingApp(server_ref, ready_delay, enforced)
+    server = make_server(host, port, in_front(app) if in_front else app, threaded=True)
     server_ref.append(server)
     return server
 
