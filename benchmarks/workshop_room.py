@@ -67,7 +67,7 @@ def start_server(folder: Path, command: list[str]) -> tuple[subprocess.Popen[byt
             raise SystemExit(f"the server did not start: {out}")
         time.sleep(0.05)
     data = json.loads(ready.read_text())
-    return process, data["endpoint"], data.get("workshop_url")
+    return process, data["endpoint"], data.get("url")
 
 
 def run_one(folder: Path, participant: str, args: list[str]) -> Run:
@@ -95,7 +95,7 @@ def report(title: str, runs: list[Run], wall: float) -> None:
     print(
         f"{title}: {len(ok)} of {len(runs)} finished, {len(runs) - len(ok)} failed, "
         f"{sum(r.collided for r in runs)} collisions; wall {wall:.1f} s, "
-        f"median {statistics.median(times):.1f} s, slowest {times[-1]:.1f} s"
+        f"fastest {times[0]:.1f} s, median {statistics.median(times):.1f} s, slowest {times[-1]:.1f} s"
     )
     for run in runs:
         if run.code != 0:
@@ -149,6 +149,9 @@ def main() -> None:
     parser.add_argument("--participants", type=int, default=10)
     parser.add_argument("--through", default=None, help="last stage of each journey (default: the whole journey)")
     parser.add_argument("--no-cleanup", action="store_true", help="leave what the room made")
+    parser.add_argument(
+        "--sweep", action="store_true", help="reset the room with `workshop sweep` instead of N cleanups"
+    )
     args = parser.parse_args()
 
     sys.path.insert(0, str(ROOT / "tests"))
@@ -164,7 +167,7 @@ def main() -> None:
             [sys.executable, "-m", "wizard", "workshop", "serve", "--help"], env=wizard_env(), capture_output=True
         )
         if has_workshop.returncode == 0:
-            server = ["workshop", "serve", "--stand-in-agent"]
+            server = ["workshop", "serve", "--stand-in-agent", "--state-dir", str(folder / "room")]
         process, endpoint, workshop_url = start_server(folder, server)
         where = ["--workshop", workshop_url] if workshop_url else ["--sandbox-endpoint", endpoint]
         print(
@@ -188,7 +191,21 @@ def main() -> None:
                 )
                 print("the dashboard's view (workshop status):")
                 print(status.stdout.rstrip() or status.stderr.rstrip())
-            if not args.no_cleanup:
+            if args.sweep and workshop_url:
+                started = time.perf_counter()
+                swept = subprocess.run(
+                    [sys.executable, "-m", "wizard", "workshop", "sweep", "--workshop", workshop_url],
+                    env=wizard_env(),
+                    capture_output=True,
+                    text=True,
+                )
+                print(
+                    f"workshop sweep: exit {swept.returncode} in {time.perf_counter() - started:.1f} s; "
+                    + (swept.stdout.strip().splitlines() or [""])[-1]
+                )
+                left = leftovers(endpoint, participants)
+                print("left in the sandbox after the sweep: " + (json.dumps(left) if left else "nothing"))
+            elif not args.no_cleanup:
                 started = time.perf_counter()
                 cleanups = room(folder, participants, ["cleanup", "--yes", *where])
                 report("cleanups", cleanups, time.perf_counter() - started)

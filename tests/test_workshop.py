@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wizard_helpers import cli_env, free_port, open_session, unique_names
+from wizard_helpers import cli_env, client, free_port, open_session, unique_names
 
 from wizard.cli import dispatch
 from wizard.events import ConsentRequested, LogLine, OperationChanged, StatusChanged
@@ -579,6 +579,51 @@ def test_two_attendees_run_against_one_workshop_serve(tmp_path: Path) -> None:
         view = json.loads(urllib.request.urlopen(again["url"].replace("/?code", "/api/status?code"), timeout=10).read())
         assert {row["name"] for row in view["participants"]} == {"p1", "p2"}
         assert view["sandbox"] is False
+    finally:
+        _stop(process)
+
+
+@pytest.mark.cli
+def test_a_room_of_twelve_through_workload_on_one_workshop_serve(tmp_path: Path) -> None:
+    """Issue 15's room: 12 attendees at once with names of their own, no collision, all listed as done."""
+    participants = [f"p{k}" for k in range(1, 13)]
+    process, ready = _start_serve(tmp_path)
+    try:
+        url = ready["url"]
+        runs = {
+            name: subprocess.Popen(
+                [sys.executable, "-m", "wizard", "run", "--yes", "--through", "workload"]
+                + ["--workshop", url, "--participant", name, "--dir", str(tmp_path / name)],
+                env=cli_env(),
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for name in participants
+        }
+        for name, run in runs.items():
+            _out, err = run.communicate(timeout=600)
+            assert run.returncode == 0, (name, err[-3000:])
+        control = client("bedrock-agentcore-control", ready["endpoint"])
+        providers = control.list_oauth2_credential_providers(maxResults=20)["credentialProviders"]
+        workloads = control.list_workload_identities(maxResults=20)["workloadIdentities"]
+        assert sorted(p["name"] for p in providers) == sorted(f"{n}-ExternalServiceProvider" for n in participants)
+        assert sorted(w["name"] for w in workloads) == sorted(f"{n}-identity-demo-workload" for n in participants)
+        room = json.loads(
+            subprocess.run(
+                [sys.executable, "-m", "wizard", "workshop", "status", "--workshop", url, "--json"],
+                env=cli_env(),
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+            ).stdout
+        )
+        rows = {row["name"]: statuses(row) for row in room["participants"]}
+        assert set(rows) == set(participants)
+        through_workload = ("preflight", "cognito", "env", "agent", "configure", "provider", "workload")
+        for name, done in rows.items():
+            assert [done[key] for key in through_workload] == ["done"] * 7, (name, done)
     finally:
         _stop(process)
 
