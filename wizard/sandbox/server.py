@@ -354,20 +354,7 @@ def serve(
     if announce:
         print(f"AgentCore wizard sandbox listening on {endpoint}", flush=True)
         print("Nothing here reaches AWS. Use it with: agentcore-wizard --sandbox-endpoint " + endpoint, flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        server.serve_forever()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        server.server_close()
-        if ready_file is not None:
-            try:
-                data = json.loads(ready_file.read_text())
-                if data.get("pid") == os.getpid():
-                    ready_file.unlink()
-            except (OSError, ValueError):
-                pass
+    serve_until_stopped(server, ready_file)
 
 
 def _url_host(host: str) -> str:
@@ -377,3 +364,23 @@ def _url_host(host: str) -> str:
 def _agent_facing(endpoint: str) -> str:
     """The address an agent on this machine calls: a sandbox bound to every interface is reached on loopback."""
     return endpoint.replace("//0.0.0.0:", "//127.0.0.1:").replace("//[::]:", "//[::1]:")
+
+
+def serve_until_stopped(server: Any, ready_file: Path | None, on_close: Callable[[], None] | None = None) -> None:
+    """Serve until Ctrl-C or SIGTERM, then close the socket and take back the ready file (only if it is still
+    this process's: a newer server may have written its own)."""
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        server.serve_forever()
+    except (KeyboardInterrupt, SystemExit):
+        pass
+    finally:
+        server.server_close()
+        if on_close is not None:
+            on_close()
+        if ready_file is not None:
+            try:
+                if json.loads(ready_file.read_text()).get("pid") == os.getpid():
+                    ready_file.unlink()
+            except (OSError, ValueError):
+                pass

@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import shlex
-import signal
 import socket
 import sys
 import urllib.parse
@@ -237,17 +236,7 @@ def serve_workshop(
     print("", flush=True)
     print(f"agentcore-wizard --workshop {shlex.quote(link.url)} --participant NAME", flush=True)
     print("", flush=True)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    try:
-        server.serve_forever()
-    except (KeyboardInterrupt, SystemExit):
-        pass
-    finally:
-        server.server_close()
-        store.close()
-        if ready_file is not None:
-            try:
-                if json.loads(ready_file.read_text()).get("pid") == os.getpid():
-                    ready_file.unlink()
-            except (OSError, ValueError):
-                pass
+    # Imported here, as the sandbox's own server is only when serving (the CLI's start-up stays light).
+    from wizard.sandbox.server import serve_until_stopped
+
+    serve_until_stopped(server, ready_file, on_close=store.close)

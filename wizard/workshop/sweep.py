@@ -269,26 +269,23 @@ def _objects(aws: Aws, participants: list[str]) -> Found:
     return found
 
 
-def _workloads(aws: Aws, participants: list[str]) -> Found:
-    control = aws.client(CONTROL)
-    found = Found()
-    for workload in _listed(control.list_workload_identities, "workloadIdentities", maxResults=20):
-        name = str(workload["name"])
-        who, by = _whose(None, participants, name, "{p}-")
-        if who:
-            found.items.append(Item("workload identity", name, who, name, by))
-    return found
+def _named(kind: str, operation: str, key: str) -> Callable[[Aws, list[str]], Found]:
+    """Workload identities and credential providers: no tags can be read on them, so their names decide."""
+
+    def find(aws: Aws, participants: list[str]) -> Found:
+        found = Found()
+        for listed in _listed(getattr(aws.client(CONTROL), operation), key, maxResults=20):
+            name = str(listed["name"])
+            who, by = _whose(None, participants, name, "{p}-")
+            if who:
+                found.items.append(Item(kind, name, who, name, by))
+        return found
+
+    return find
 
 
-def _providers(aws: Aws, participants: list[str]) -> Found:
-    control = aws.client(CONTROL)
-    found = Found()
-    for provider in _listed(control.list_oauth2_credential_providers, "credentialProviders", maxResults=20):
-        name = str(provider["name"])
-        who, by = _whose(None, participants, name, "{p}-")
-        if who:
-            found.items.append(Item("credential provider", name, who, name, by))
-    return found
+_workloads = _named("workload identity", "list_workload_identities", "workloadIdentities")
+_providers = _named("credential provider", "list_oauth2_credential_providers", "credentialProviders")
 
 
 def _pools(aws: Aws, participants: list[str]) -> Found:
