@@ -93,9 +93,11 @@ class WizardApp(App[int]):
         Binding("d", "doctor", "Doctor", id="app.doctor", tooltip="Say what is wrong and how to fix it"),
     ]
 
-    def __init__(self, session: Session, detect_on_start: bool = True) -> None:
+    session: Session
+
+    def __init__(self, session: Session | None, detect_on_start: bool = True) -> None:
+        """session None: one is adopted later (a served tab asks for the participant first: screens/tab.py)."""
         super().__init__()
-        self.session = session
         self.detect_on_start = detect_on_start
         self.logs: dict[str, list[Text]] = {}
         self.checks: dict[str, list[Check]] = {}
@@ -103,6 +105,11 @@ class WizardApp(App[int]):
         self.consent: dict[str, ConsentRequested] = {}  # the consent a stage is waiting for
         self._starting: str | None = None  # asked for, its worker not yet inside the session
         self._quit_when_idle = False
+        if session is not None:
+            self.adopt(session)
+
+    def adopt(self, session: Session) -> None:
+        self.session = session
         self.sub_title = SANDBOX_TITLE if session.is_sandbox else "AWS"
         port = session.port if isinstance(session.port, TuiPort) else TuiPort()
         session.attach(port)
@@ -120,6 +127,9 @@ class WizardApp(App[int]):
     # --- start-up ---------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
+        self.begin()
+
+    def begin(self) -> None:
         self.push_screen(WelcomeScreen())
         self._port.attach(self)
         if self.detect_on_start:

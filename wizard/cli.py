@@ -21,7 +21,8 @@ from wizard.settings import Options
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_WAITING = 0, 1, 2, 3
 MAX_CONSENT_TIMEOUT = 86400.0  # a day: any longer is a typo (the link lasts 600 s)
 DEBUG_ENV = "AGENTCORE_WIZARD_DEBUG"  # set: an unexpected failure shows its traceback (for reporting bugs)
-FRONT_ENDS = "agentcore_wizard.front_ends"  # entry-point group: the terminal UI registers itself as "tui"
+# Entry-point group: the terminal UI registers itself as "tui", the browser tabs' server as "serve".
+FRONT_ENDS = "agentcore_wizard.front_ends"
 
 _DEFAULTS: dict[str, Any] = {
     "dir": ".",
@@ -209,10 +210,45 @@ def build_parser() -> argparse.ArgumentParser:
     stop = sandbox_commands.add_parser("stop", help="stop this folder's sandbox")
     _common(stop, aws=False)
 
+    _serve_parser(commands)
+
     workshop = commands.add_parser("workshop", help="a room of participants on one sandbox or account")
     workshop_commands = workshop.add_subparsers(dest="workshop_command", metavar="ACTION", required=True)
     _workshop_sweep_parser(workshop_commands)
     return parser
+
+
+def _serve_parser(commands: Any) -> None:
+    s = argparse.SUPPRESS
+    serve = commands.add_parser(
+        "serve",
+        help="serve the wizard to browser tabs: each tab runs its own wizard (in a workshop, each attendee's own)",
+    )
+    _common(serve)
+    _agent_options(serve)
+    serve.add_argument("--host", default=s, help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=s, help="port (default: a free one, printed)")
+    serve.add_argument(
+        "--root",
+        default=s,
+        metavar="DIR",
+        help="the folder the tabs work in (as --dir); with --workshop, each participant gets DIR/<name>",
+    )
+    serve.add_argument(
+        "--public-url",
+        default=s,
+        metavar="URL",
+        help="the address browsers open when it is not --host's (another machine, a proxy), e.g. "
+        "http://192.168.1.20:8000",
+    )
+    # `--workshop` may come with the options every command shares; the serve-only one is added when it does not.
+    if "--workshop" not in serve._option_string_actions:
+        serve.add_argument(
+            "--workshop",
+            default=s,
+            metavar="URL",
+            help="the workshop `workshop serve` printed: each tab first asks for a participant name",
+        )
 
 
 def _workshop_sweep_parser(workshop_commands: Any) -> None:
@@ -351,6 +387,7 @@ def dispatch(argv: list[str] | None = None) -> int:
         "doctor": cmd_doctor,
         "sandbox": cmd_sandbox,
         "workshop": cmd_workshop,
+        "serve": cmd_serve,
     }
     try:
         return commands[command](args)
@@ -385,17 +422,31 @@ def exit_code(error: WizardError | None) -> int:
 
 def cmd_tui(args: argparse.Namespace) -> int:
     """The terminal UI, registered by the front end itself: the core only knows the entry-point group."""
+    options = options_from(args)
+    return int(_front_end("tui", "The terminal UI")(options))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The wizard in browser tabs, served by the front end's `serve` (textual-serve imports Textual and Rich)."""
+    from wizard import served
+
+    plan = served.plan(vars(args))
+    options_from(argparse.Namespace(**plan.tab.arguments))  # every other flag checked once, not in each tab
+    return int(_front_end("serve", "The browser front end (textual-serve)")(plan))
+
+
+def _front_end(name: str, what: str) -> Callable[..., Any]:
     from importlib.metadata import entry_points
 
-    options = options_from(args)
-    found = [entry for entry in entry_points(group=FRONT_ENDS) if entry.name == "tui"]
+    found = [entry for entry in entry_points(group=FRONT_ENDS) if entry.name == name]
     if not found:
         raise WizardError(
-            "The terminal UI is not installed with this copy of agentcore-wizard.",
+            f"{what} is not installed with this copy of agentcore-wizard.",
             fix="Install the package (`pip install -e .` in a clone), or use the headless commands: "
             "agentcore-wizard run --help",
         )
-    return int(found[0].load()(options))
+    loaded: Callable[..., Any] = found[0].load()
+    return loaded
 
 
 def _banner(session: Any) -> None:
