@@ -94,9 +94,11 @@ class WizardApp(App[int]):
         Binding("d", "doctor", "Doctor", id="app.doctor", tooltip="Say what is wrong and how to fix it"),
     ]
 
-    def __init__(self, session: Session, detect_on_start: bool = True) -> None:
+    session: Session
+
+    def __init__(self, session: Session | None, detect_on_start: bool = True) -> None:
+        """session None: one is adopted later (a served tab asks for the participant first: screens/tab.py)."""
         super().__init__()
-        self.session = session
         self.detect_on_start = detect_on_start
         self.logs: dict[str, list[Text]] = {}
         self.checks: dict[str, list[Check]] = {}
@@ -105,6 +107,11 @@ class WizardApp(App[int]):
         self._starting: str | None = None  # asked for, its worker not yet inside the session
         self._quit_when_idle = False
         self._stage_view: StageScreen | None = None  # the one screen every stage is shown on, once made
+        if session is not None:
+            self.adopt(session)
+
+    def adopt(self, session: Session) -> None:
+        self.session = session
         self.sub_title = SANDBOX_TITLE if session.is_sandbox else "AWS"
         port = session.port if isinstance(session.port, TuiPort) else TuiPort()
         session.attach(port)
@@ -123,10 +130,18 @@ class WizardApp(App[int]):
 
     def get_default_screen(self) -> Screen[Any]:
         # The welcome screen is the first on the stack, not pushed over an empty default one: one screen to
-        # compose, style and lay out before the first paint.
+        # compose, style and lay out before the first paint. A served tab without its session yet (it asks for
+        # the participant first) starts on a blank one, and begin() pushes the welcome once it has one.
+        if getattr(self, "session", None) is None:
+            return Screen()
         return WelcomeScreen()
 
     def on_mount(self) -> None:
+        self.begin(welcome_shown=True)
+
+    def begin(self, welcome_shown: bool = False) -> None:
+        if not welcome_shown:
+            self.push_screen(WelcomeScreen())
         self._port.attach(self)
         # Nothing else until the welcome screen has painted: a worker thread importing boto3 meanwhile takes the
         # interpreter from the first paint.

@@ -21,7 +21,8 @@ from wizard.settings import Options
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_WAITING = 0, 1, 2, 3
 MAX_CONSENT_TIMEOUT = 86400.0  # a day: any longer is a typo (the link lasts 600 s)
 DEBUG_ENV = "AGENTCORE_WIZARD_DEBUG"  # set: an unexpected failure shows its traceback (for reporting bugs)
-FRONT_ENDS = "agentcore_wizard.front_ends"  # entry-point group: the terminal UI registers itself as "tui"
+# Entry-point group: the terminal UI registers itself as "tui", the browser tabs' server as "serve".
+FRONT_ENDS = "agentcore_wizard.front_ends"
 
 _DEFAULTS: dict[str, Any] = {
     "dir": ".",
@@ -222,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     room_status.add_argument("--workshop", default=argparse.SUPPRESS, metavar="URL", help="the URL serve printed")
     _switch(room_status, "--json", "print JSON")
     _workshop_sweep_parser(workshop_commands)
+    _serve_parser(commands)
     return parser
 
 
@@ -251,6 +253,31 @@ def _serve_options(serve: argparse.ArgumentParser, port_help: str = "port (defau
     serve.add_argument("--ready-file", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
+def _serve_parser(commands: Any) -> None:
+    s = argparse.SUPPRESS
+    serve = commands.add_parser(
+        "serve",
+        help="serve the wizard to browser tabs: each tab runs its own wizard (in a workshop, each attendee's own)",
+    )
+    _common(serve)
+    _agent_options(serve)
+    serve.add_argument("--host", default=s, help="address to listen on (default 127.0.0.1: this machine only)")
+    serve.add_argument("--port", type=int, default=s, help="port (default: a free one, printed)")
+    serve.add_argument(
+        "--root",
+        default=s,
+        metavar="DIR",
+        help="the folder the tabs work in (as --dir); with --workshop, each participant gets DIR/<name>",
+    )
+    serve.add_argument(
+        "--public-url",
+        default=s,
+        metavar="URL",
+        help="the address browsers open when it is not --host's (another machine, a proxy), e.g. "
+        "http://192.168.1.20:8000",
+    )
+
+
 def _workshop_sweep_parser(workshop_commands: Any) -> None:
     s = argparse.SUPPRESS
     sweep = workshop_commands.add_parser(
@@ -278,11 +305,12 @@ def _get(args: argparse.Namespace, name: str) -> Any:
     return getattr(args, name, _DEFAULTS.get(name))
 
 
-def options_from(args: argparse.Namespace) -> Options:
+def options_from(args: argparse.Namespace, participant_later: bool = False) -> Options:
     """The command line, checked, as frozen options: a bad value costs no AWS call and changes nothing.
 
     Every value is checked whole (an empty one, or one ending in a newline, is refused, never ignored), and the
-    message names the option and its rule."""
+    message names the option and its rule. `participant_later`: a workshop's browser tab asks for the participant
+    after its options are checked (the join code is checked now all the same)."""
     from wizard.consent import check_return_url
     from wizard.invocation import check_session_id
     from wizard.settings import check_endpoint, check_region
@@ -319,10 +347,10 @@ def options_from(args: argparse.Namespace) -> Options:
         consent_timeout=timeout,
     )
     # Last, once every other value is known to be good: the one check that asks a server.
-    return options if workshop is None else _join_workshop(options, str(workshop))
+    return options if workshop is None else _join_workshop(options, str(workshop), participant_later)
 
 
-def _join_workshop(options: Options, url: str) -> Options:
+def _join_workshop(options: Options, url: str, participant_later: bool = False) -> Options:
     """--workshop, checked with its server before any AWS call: the join code must be right, and when the workshop
     runs the room's sandbox, that is where this project's work goes (its URL's scheme, host and port)."""
     from dataclasses import replace
@@ -330,7 +358,7 @@ def _join_workshop(options: Options, url: str) -> Options:
     from wizard.workshop.link import join, parse_link
 
     link = _checked("--workshop", url, parse_link)
-    if options.participant is None:
+    if options.participant is None and not participant_later:
         raise UsageError(
             "--workshop: reporting your progress to the facilitator needs your participant name.",
             fix=f"Add --participant NAME (lowercase letters and digits), e.g. agentcore-wizard --workshop "
@@ -419,6 +447,7 @@ def dispatch(argv: list[str] | None = None) -> int:
         "doctor": cmd_doctor,
         "sandbox": cmd_sandbox,
         "workshop": cmd_workshop,
+        "serve": cmd_serve,
     }
     try:
         return commands[command](args)
@@ -453,17 +482,32 @@ def exit_code(error: WizardError | None) -> int:
 
 def cmd_tui(args: argparse.Namespace) -> int:
     """The terminal UI, registered by the front end itself: the core only knows the entry-point group."""
+    options = options_from(args)
+    return int(_front_end("tui", "The terminal UI")(options))
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """The wizard in browser tabs, served by the front end's `serve` (textual-serve imports Textual and Rich)."""
+    from wizard import served
+
+    plan = served.plan(vars(args))
+    # Every other flag checked once, not in each tab (the join code too; each tab asks for its participant).
+    options_from(argparse.Namespace(**plan.tab.arguments), participant_later=plan.tab.join_root is not None)
+    return int(_front_end("serve", "The browser front end (textual-serve)")(plan))
+
+
+def _front_end(name: str, what: str) -> Callable[..., Any]:
     from importlib.metadata import entry_points
 
-    options = options_from(args)
-    found = [entry for entry in entry_points(group=FRONT_ENDS) if entry.name == "tui"]
+    found = [entry for entry in entry_points(group=FRONT_ENDS) if entry.name == name]
     if not found:
         raise WizardError(
-            "The terminal UI is not installed with this copy of agentcore-wizard.",
+            f"{what} is not installed with this copy of agentcore-wizard.",
             fix="Install the package (`pip install -e .` in a clone), or use the headless commands: "
             "agentcore-wizard run --help",
         )
-    return int(found[0].load()(options))
+    loaded: Callable[..., Any] = found[0].load()
+    return loaded
 
 
 def _banner(session: Any) -> None:

@@ -20,6 +20,7 @@ SCHEMA_VERSION = 1
 WIZARD_DIR = ".agentcore-wizard"
 STATE_NAME = "state.json"
 LOCK_NAME = "lock"
+PROJECT_BUSY = "project_busy"  # the code of the error: another wizard holds this folder
 
 STATUSES = ("pending", "running", "done", "failed", "drifted", "needs_action")
 # Written by earlier versions for stages they could not perform yet; read as pending.
@@ -184,6 +185,7 @@ class ProjectLock:
             f"Another agentcore-wizard{who} is working in {self.project}.",
             fix="Finish or quit the other wizard first; two wizards in one folder would "
             "overwrite each other's progress.",
+            code=PROJECT_BUSY,
         )
 
     def release(self) -> None:
