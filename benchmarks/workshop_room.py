@@ -26,6 +26,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 # What a run's output says when two participants met on one name: the room's names are meant to make it zero.
+SERVER_LOG = Path(tempfile.gettempdir()) / "workshop_room_server.log"  # kept: what the server said, for failures
 COLLISIONS = re.compile(r"participant_name_taken|ConflictException|exists with other settings|BucketAlreadyOwned")
 
 
@@ -54,17 +55,17 @@ def wizard_env() -> dict[str, str]:
 def start_server(folder: Path, command: list[str]) -> tuple[subprocess.Popen[bytes], str, str | None]:
     """The room's server (`workshop serve` when there is one, else `sandbox serve`), its endpoint and join URL."""
     ready = folder / "ready.json"
+    log = open(SERVER_LOG, "wb")  # noqa: SIM115 (open for the server's whole life)
     process = subprocess.Popen(
         [sys.executable, "-m", "wizard", *command, "--ready-file", str(ready)],
         env=wizard_env(),
-        stdout=subprocess.PIPE,
+        stdout=log,
         stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while not ready.exists():
         if process.poll() is not None or time.monotonic() > deadline:
-            out = process.stdout.read().decode() if process.stdout else ""
-            raise SystemExit(f"the server did not start: {out}")
+            raise SystemExit(f"the server did not start: {SERVER_LOG.read_text()}")
         time.sleep(0.05)
     data = json.loads(ready.read_text())
     return process, data["endpoint"], data.get("url")
@@ -172,7 +173,7 @@ def main() -> None:
         where = ["--workshop", workshop_url] if workshop_url else ["--sandbox-endpoint", endpoint]
         print(
             f"server: {' '.join(server)} at {endpoint}; {args.participants} participants; "
-            f"journey through {args.through or 'invoke (deploy and consent included)'}"
+            f"journey through {args.through or 'invoke (deploy and consent included)'}; its log: {SERVER_LOG}"
         )
         try:
             participants = [f"p{k}" for k in range(1, args.participants + 1)]

@@ -57,26 +57,31 @@ class Account:
             if "BucketAlreadyOwnedByYou" not in str(exc):
                 raise
 
-    # What is there, by name, for the checks.
+    # What is there, by name, for the checks: every page (a region the whole suite shares holds many).
     def runtimes(self) -> set[str]:
-        return {r["agentRuntimeName"] for r in self("bedrock-agentcore-control").list_agent_runtimes()["agentRuntimes"]}
+        listed = _every(self("bedrock-agentcore-control").list_agent_runtimes, "agentRuntimes", maxResults=100)
+        return {r["agentRuntimeName"] for r in listed}
 
     def providers(self) -> set[str]:
-        answer = self("bedrock-agentcore-control").list_oauth2_credential_providers(maxResults=20)
-        return {p["name"] for p in answer["credentialProviders"]}
+        listed = _every(
+            self("bedrock-agentcore-control").list_oauth2_credential_providers, "credentialProviders", maxResults=20
+        )
+        return {p["name"] for p in listed}
 
     def workloads(self) -> set[str]:
-        answer = self("bedrock-agentcore-control").list_workload_identities(maxResults=20)
-        return {w["name"] for w in answer["workloadIdentities"]}
+        listed = _every(self("bedrock-agentcore-control").list_workload_identities, "workloadIdentities", maxResults=20)
+        return {w["name"] for w in listed}
 
     def pools(self) -> set[str]:
-        return {p["Name"] for p in self("cognito-idp").list_user_pools(MaxResults=60)["UserPools"]}
+        listed = _every(self("cognito-idp").list_user_pools, "UserPools", token="NextToken", MaxResults=60)
+        return {p["Name"] for p in listed}
 
     def roles(self) -> set[str]:
-        return {r["RoleName"] for r in self("iam").list_roles()["Roles"]}
+        return {r["RoleName"] for page in self("iam").get_paginator("list_roles").paginate() for r in page["Roles"]}
 
     def groups(self) -> set[str]:
-        return {g["logGroupName"] for g in self("logs").describe_log_groups()["logGroups"]}
+        pages = self("logs").get_paginator("describe_log_groups").paginate()
+        return {g["logGroupName"] for page in pages for g in page["logGroups"]}
 
     def objects(self) -> set[str] | None:
         try:
@@ -97,6 +102,16 @@ class Account:
             "groups": self.groups(),
             "objects": self.objects(),
         }
+
+
+def _every(call: Any, key: str, token: str = "nextToken", **arguments: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    while True:
+        page = call(**arguments)
+        items.extend(page.get(key) or [])
+        if not page.get(token):
+            return items
+        arguments[token] = page[token]
 
 
 def _client(service: str, endpoint: str, region: str) -> Any:
