@@ -170,3 +170,12 @@ def test_a_second_folder_with_a_taken_participant_name_stops_and_changes_nothing
     after_workload = control.get_workload_identity(name=workload)
     assert after_workload["allowedResourceOauth2ReturnUrls"] == before_workload["allowedResourceOauth2ReturnUrls"]
     assert not other.state.stage("provider").get("resources", {}).get("origin")
+
+
+def test_stage_0_shows_the_participant_and_the_workshop_without_its_join_code(options: Any, tmp_path: Path) -> None:
+    session = _open(options, tmp_path / "shown", "alice")
+    session.options = dataclasses.replace(session.options, workshop="http://127.0.0.1:9/workshop/?code=secretcode1")
+    session.settings.options = session.options
+    rows = {label: value for label, value, _secret in session.stages.get("preflight").values(session.ctx)}
+    assert rows["Participant"].startswith("alice")
+    assert rows["Workshop"].startswith("http://127.0.0.1:9/workshop/ ") and "secretcode1" not in rows["Workshop"]

@@ -1073,3 +1073,17 @@ async def test_focus_leaves_a_part_the_next_stage_does_not_have(make_app) -> Non
         assert screen.stage_key == "agent"
         focused = app.focused
         assert focused is not None and all(node.display for node in focused.ancestors_with_self if node is not app)
+
+
+async def test_a_long_progress_phase_ends_in_an_ellipsis_at_80_columns(make_app) -> None:
+    """At 80 columns a long phase is cut with "…", never silently mid-word."""
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        app.goto("cleanup")
+        await pilot.pause()
+        phase = "cleaning up stage 1 (Create Cognito pools): waiting for the identity pool to go (12s)"
+        app.screen.show_progress(0.86, phase)
+        await pilot.pause()
+        label = app.screen.query_one("#progress-label", Label)
+        shown = "".join(segment.text for segment in label.render_line(0)).rstrip()
+        assert shown.endswith("…") and phase.startswith(shown[:-1].rstrip()), shown

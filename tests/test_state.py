@@ -312,6 +312,14 @@ def test_running_stage_becomes_failed_interrupted(project: Path) -> None:
     assert state.data["project_id"] == "p1"
 
 
+def test_an_interrupted_cleanup_says_so_and_that_running_it_again_finishes_it(project: Path) -> None:
+    _write_state(project, {"schema_version": SCHEMA_VERSION, "stages": {"cleanup": {"status": "running"}}})
+    error = StateFile(project).load().stage("cleanup")["error"]
+    assert error["code"] == "interrupted"
+    assert "cleanup was interrupted" in error["message"] and "finish it" in error["fix"]
+    assert "creates no duplicates" not in error["fix"]  # a stage's wording, not a cleanup's
+
+
 def test_missing_top_level_keys_are_filled_in(project: Path) -> None:
     _write_state(project, {"schema_version": SCHEMA_VERSION, "stages": {}})
     state = StateFile(project).load()

@@ -346,14 +346,24 @@ class StateFile:
         if not isinstance(data.get("settings"), dict):  # base always has one: the empty default
             base["settings"] = _settings_of_earlier_versions(base)
         self.data = base
-        for record in self.data["stages"].values():
+        for key, record in self.data["stages"].items():
             if record.get("status") == "running":
                 # Nobody holds the lock for it any more: the previous process died mid-stage.
                 record["status"] = "failed"
-                record["error"] = {
-                    "message": "Interrupted while running.",
-                    "fix": "Run the stage again: it picks up what already exists and creates no duplicates.",
-                }
+                record["error"] = (
+                    {
+                        "message": "The cleanup was interrupted: some of what the wizard made is gone, the rest is "
+                        "still there.",
+                        "fix": "Run the cleanup again to finish it: it deletes what is left and skips what is gone.",
+                        "code": "interrupted",
+                    }
+                    if key == "cleanup"
+                    else {
+                        "message": "Interrupted while running.",
+                        "fix": "Run the stage again: it picks up what already exists and creates no duplicates.",
+                        "code": "interrupted",
+                    }
+                )
         return self
 
     def _set_aside(self, problem: str) -> None:

@@ -52,6 +52,12 @@ Checks what every later stage relies on, **before** anything is created:
         principal = self.resources(ctx).get("principal_arn")
         if principal:
             rows.append(("Principal", str(principal), False))
+        if ctx.settings.participant:
+            rows.append(("Participant", f"{ctx.settings.participant} (every name the wizard makes carries it)", False))
+        if ctx.settings.options.workshop:
+            # Its address only: the join code stays in the command that was given.
+            where = ctx.settings.options.workshop.split("?", 1)[0].split("#", 1)[0]
+            rows.append(("Workshop", f"{where} (your progress goes to its dashboard, never a secret)", False))
         return rows
 
     def detect(self, ctx: Context) -> Detection:
