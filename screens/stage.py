@@ -247,8 +247,15 @@ class StageScreen(Screen[None]):
         self.query_one(Sidebar).refresh_statuses()
         busy = app.busy is not None
         blocker = session.blocked_by(stage)
-        self.query_one("#run", Button).disabled = busy or blocker is not None
+        run = self.query_one("#run", Button)
+        run.disabled = busy or blocker is not None
         self.query_one("#verify", Button).disabled = busy
+        # The primary look goes to what to do now: Run until the stage is done, then Next (while a stage runs or
+        # waits on the browser, neither: the consent box's own button is the one).
+        done = session.status_of(stage) == "done"
+        run.variant = "primary" if not (busy or done) and blocker is None else "default"
+        next_button = self.query_one("#next", Button)
+        next_button.variant = "primary" if done and not busy and next_button.display else "default"
         reason = ""
         error = session.error_of(stage)
         if busy and app.stopping:

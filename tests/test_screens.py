@@ -1087,3 +1087,20 @@ async def test_a_long_progress_phase_ends_in_an_ellipsis_at_80_columns(make_app)
         label = app.screen.query_one("#progress-label", Label)
         shown = "".join(segment.text for segment in label.render_line(0)).rstrip()
         assert shown.endswith("…") and phase.startswith(shown[:-1].rstrip()), shown
+
+
+async def test_only_the_action_for_now_looks_primary(make_app, options: Options) -> None:
+    """Run while the stage is to do, Next once it is done; never both."""
+    state = StateFile(options.project).load()
+    state.data.update(region="us-east-1", mode="sandbox")
+    state.set_status("preflight", "done")
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        app.goto("preflight")
+        await pilot.pause()
+        variants = {b.id: b.variant for b in app.screen.query(Button) if b.id in ("run", "next")}
+        assert variants == {"run": "default", "next": "primary"}, variants
+        app.goto("cognito")
+        await pilot.pause()
+        variants = {b.id: b.variant for b in app.screen.query(Button) if b.id in ("run", "next")}
+        assert variants == {"run": "primary", "next": "default"}, variants
