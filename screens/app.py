@@ -177,6 +177,9 @@ class WizardApp(App[int]):
     @work(thread=True, group="session", description="Looking at what already exists")
     def _detect_existing(self) -> None:
         """After the first paint: adopt what the folder and AWS already hold (resume, hand-made steps)."""
+        # A new project's return URL is chosen on first read (a port claimed: a file lock, a scan of the claims,
+        # socket binds): here in the worker, not on the UI thread when stage 6 or 8 is first shown.
+        self.call_session(lambda: self.session.settings.return_url)
         self.call_session(self.session.detect_existing)
 
     def call_session(self, operation: Callable[[], Any]) -> Any:

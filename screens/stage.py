@@ -65,7 +65,6 @@ class StageScreen(Screen[None]):
     def __init__(self, stage_key: str) -> None:
         super().__init__(id="stage")
         self.stage_key = stage_key
-        self.revealed = False
         self.shell = "bash"
         self.consent_link = ""
         self._revealed: set[str] = set()  # the stages whose secrets were left revealed
@@ -183,12 +182,7 @@ class StageScreen(Screen[None]):
         """Show another stage on this screen: what the widgets show is swapped, the widgets stay."""
         if key == self.stage_key:
             return
-        if self.revealed:
-            self._revealed.add(self.stage_key)
-        else:
-            self._revealed.discard(self.stage_key)
         self.stage_key = key
-        self.revealed = key in self._revealed
         self.consent_link = ""
         self.query_one(Sidebar).show_current(key)
         self._show_parts()
@@ -548,8 +542,13 @@ class StageScreen(Screen[None]):
         if exports:
             self.wizard_app.copy_text(exports, f"the {self.shell} exports (they include the secrets)")
 
+    @property
+    def revealed(self) -> bool:
+        """Whether this stage's secrets show: each stage keeps its own choice while the screen is reused."""
+        return self.stage_key in self._revealed
+
     def action_toggle_secrets(self) -> None:
-        self.revealed = not self.revealed
+        self._revealed.symmetric_difference_update({self.stage_key})
         self.refresh_view()
 
     def action_arrow(self, step: int) -> None:

@@ -137,15 +137,17 @@ class Session:
                 remove_stale_temps(self.state.path.parent, (STATE_NAME,))
             existed = self.state.exists
             self.state.load()
-            self._start_reporting()
             if not lock:
-                return self
+                return self  # a read-only look (status, a dry run) reports nothing to a workshop
             if self.state.recovered_from or (not existed and idfiles.read_identity_json(project) is not None):
                 # Work was done here and its record is gone: what the rebuild may count as this project's
                 # (ownership.lost_record) differs from a folder whose record is whole.
                 self.state.data.setdefault(LOST_RECORD, time.strftime("%Y-%m-%dT%H:%M:%S"))
             self._settle_mode()
             self._settle_settings()
+            # Only once the project is accepted: a refused one (another participant's folder, a conflicting flag)
+            # never shows up on the dashboard under the name it was given.
+            self._start_reporting()
         except BaseException as exc:
             self.close()
             if isinstance(exc, OSError):
