@@ -73,18 +73,24 @@ TAGS_UNREADABLE = (
 )
 
 
-def agentcore_tag(ctx: Context, arn: str) -> str | None:
-    """The project id an AgentCore resource is tagged with: "" when it carries none, None when its tags cannot
-    be read (not allowed, or not supported)."""
+def agentcore_tags(control: Any, arn: str) -> dict[str, str] | None:
+    """An AgentCore resource's tags: None when they cannot be read (not allowed, or not supported)."""
     try:
-        answer = ctx.client("bedrock-agentcore-control").list_tags_for_resource(resourceArn=arn)
+        answer = control.list_tags_for_resource(resourceArn=arn)
     except Exception as exc:
         # Tagging works only on some AgentCore resources (the API's own note: runtimes, not credential
         # providers): a refusal means the tags cannot be read, and the recorded intent decides.
         if error_code(exc) in TAGS_UNREADABLE:
             return None
         raise
-    return str((answer.get("tags") or {}).get(PROJECT_TAG, ""))
+    return {str(key): str(value) for key, value in (answer.get("tags") or {}).items()}
+
+
+def agentcore_tag(ctx: Context, arn: str) -> str | None:
+    """The project id an AgentCore resource is tagged with: "" when it carries none, None when its tags cannot
+    be read."""
+    tags = agentcore_tags(ctx.client("bedrock-agentcore-control"), arn)
+    return None if tags is None else tags.get(PROJECT_TAG, "")
 
 
 def iam_tag(role: dict[str, Any]) -> str:

@@ -20,7 +20,6 @@ from wizard.errors import UsageError, WizardError
 from wizard.settings import ENDPOINT_PATTERN
 
 TAB_ENV = "AGENTCORE_WIZARD_TAB"  # a served tab's options, as JSON (set by `serve` for the processes it starts)
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 WILDCARD = ("0.0.0.0", "::", "")  # every address of the machine: no URL a browser can open
 # The flags of `serve` itself; every other one (--sandbox, --region, ...) is passed to each tab.
 SERVE_ONLY = ("command", "host", "port", "root", "public_url", "served_tab")

@@ -15,14 +15,13 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from wizard import __version__
-from wizard.errors import scrub
+from wizard.errors import REDACTED, scrub
 from wizard.events import ConsentClosed, ConsentRequested, Event, OperationChanged, StatusChanged
 from wizard.workshop.link import REPORT_PATH, Refused, WorkshopLink, call
 
 POST_TIMEOUT = 2.0  # seconds: a room's server answers in milliseconds; a slow one is treated as away
 RETRY_FIRST, RETRY_MOST = 1.0, 10.0  # seconds between tries while the server does not answer, doubling
 CLOSE_WAIT = 3.0  # seconds the end of a command waits for the last report to go out
-REDACTED = "[redacted]"
 MAX_TEXT = 1000
 # A link's query and fragment carry what identifies a session (a consent link's request_uri, a state).
 _URL_QUERY = re.compile(r"(https?://[^\s?#'\"<>]+)[?#][^\s'\"<>]*")

@@ -33,8 +33,8 @@ from typing import Any
 
 from wizard import names
 from wizard.agent_logs import log_group
-from wizard.errors import WizardError, absent_as_none, error_code, explain
-from wizard.ownership import PARTICIPANT_TAG, TAGS_UNREADABLE
+from wizard.errors import WizardError, absent_as_none, explain
+from wizard.ownership import PARTICIPANT_TAG, agentcore_tags
 from wizard.steps.base import deleted_or_gone
 from wizard.steps.cognito import delete_domain
 from wizard.steps.deploy import IAM_MISSING, READY_TIMEOUT, S3_MISSING, delete_role
@@ -168,34 +168,18 @@ def _whose(tags: dict[str, str] | None, participants: Iterable[str], name: str, 
     return "", ""
 
 
-def _listed(call: Callable[..., Any], items: str, token: str = "nextToken", **kwargs: Any) -> list[dict[str, Any]]:
-    """Every page of a list call that pages with a token."""
-    found: list[dict[str, Any]] = []
-    following = None
-    while True:
-        answer = call(**kwargs, **({token: following} if following else {}))
-        found.extend(answer.get(items) or [])
-        following = answer.get(token)
-        if not following:
-            return found
-
-
-def _agentcore_tags(control: Any, arn: str) -> dict[str, str] | None:
-    try:
-        return dict(control.list_tags_for_resource(resourceArn=arn).get("tags") or {})
-    except Exception as exc:
-        if error_code(exc) in TAGS_UNREADABLE:
-            return None
-        raise
+def _listed(client: Any, operation: str, items: str, **kwargs: Any) -> list[dict[str, Any]]:
+    """Every page of a list call (botocore's paginator)."""
+    return [item for page in client.get_paginator(operation).paginate(**kwargs) for item in page.get(items) or []]
 
 
 def _runtimes(aws: Aws, participants: list[str]) -> Found:
     """Runtimes, and the log groups of runtimes (of these, and of ones already gone)."""
     control, logs = aws.client(CONTROL), aws.client("logs")
     found = Found()
-    runtimes = _listed(control.list_agent_runtimes, "agentRuntimes", maxResults=100)
+    runtimes = _listed(control, "list_agent_runtimes", "agentRuntimes")
     with ThreadPoolExecutor(4) as pool:
-        tags = list(pool.map(lambda runtime: _agentcore_tags(control, runtime["agentRuntimeArn"]), runtimes))
+        tags = list(pool.map(lambda runtime: agentcore_tags(control, runtime["agentRuntimeArn"]), runtimes))
     groups: dict[str, tuple[str, str]] = {}
     others = {log_group(str(runtime["agentRuntimeId"])) for runtime in runtimes}  # less ours, below
     for runtime, tagged in zip(runtimes, tags, strict=True):
@@ -205,16 +189,15 @@ def _runtimes(aws: Aws, participants: list[str]) -> Found:
             found.items.append(Item("runtime", runtime_id, who, runtime_id, by))
             groups[log_group(runtime_id)] = (who, by)
             others.discard(log_group(runtime_id))
-    paginator = logs.get_paginator("describe_log_groups")
-    prefixes = [(f"{LOG_ROOT}{p}_", p) for p in participants]
-    prefixes += [(group, who) for group, (who, _by) in groups.items()]
-    for prefix, who in prefixes:
-        for page in paginator.paginate(logGroupNamePrefix=prefix):
-            for group in page.get("logGroups") or []:
-                name = str(group["logGroupName"])
-                # A group named like p's is theirs unless it is the group of a runtime that is not.
-                if name.endswith("-DEFAULT") and name not in groups and name not in others:
-                    groups[name] = (who, "name")
+    # Groups of runtimes already gone: one listing of the runtimes' groups, matched by name. A group named like
+    # p's is theirs unless it is the group of a runtime that is not.
+    for group in _listed(logs, "describe_log_groups", "logGroups", logGroupNamePrefix=LOG_ROOT):
+        name = str(group["logGroupName"])
+        if not name.endswith("-DEFAULT") or name in groups or name in others:
+            continue
+        who, _by = _whose(None, participants, name, LOG_ROOT + "{p}_")
+        if who:
+            groups[name] = (who, "name")
     found.items.extend(Item("log group", name, who, name, by) for name, (who, by) in sorted(groups.items()))
     return found
 
@@ -274,7 +257,7 @@ def _named(kind: str, operation: str, key: str) -> Callable[[Aws, list[str]], Fo
 
     def find(aws: Aws, participants: list[str]) -> Found:
         found = Found()
-        for listed in _listed(getattr(aws.client(CONTROL), operation), key, maxResults=20):
+        for listed in _listed(aws.client(CONTROL), operation, key):
             name = str(listed["name"])
             who, by = _whose(None, participants, name, "{p}-")
             if who:
@@ -290,7 +273,7 @@ _providers = _named("credential provider", "list_oauth2_credential_providers", "
 
 def _pools(aws: Aws, participants: list[str]) -> Found:
     cognito = aws.client("cognito-idp")
-    pools = _listed(cognito.list_user_pools, "UserPools", token="NextToken", MaxResults=60)
+    pools = _listed(cognito, "list_user_pools", "UserPools", MaxResults=60)
 
     def described(pool: dict[str, Any]) -> dict[str, Any] | None:
         answer = absent_as_none(lambda: cognito.describe_user_pool(UserPoolId=pool["Id"]))
