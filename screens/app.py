@@ -3,6 +3,7 @@ in dialogs, and calls its operations from worker threads; the policy of the jour
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -14,32 +15,20 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 
-# What the first screen needs, and nothing more: the stage screen (Rich's Markdown, the log, the progress bar) and
-# the dialogs (Syntax, Pygments) are imported after the first paint, in a thread (_preload), or when first used.
+# What the first screen needs, and nothing more: the session and the stage controllers (boto3 behind them) are
+# imported in the worker that opens the project, after the first paint; the stage screen (Rich's Markdown, the log,
+# the progress bar) and the dialogs (Syntax, Pygments) in a thread (_preload), or when first used.
 from screens.welcome import WelcomeScreen
 from screens.widgets import LOG_STYLES
 from wizard.errors import Busy, WizardError
-from wizard.events import (
-    AnswerChunk,
-    AwsCall,
-    Choose,
-    ChooseRegion,
-    Confirm,
-    ConsentClosed,
-    ConsentRequested,
-    Event,
-    LogLine,
-    OfferSandbox,
-    OperationChanged,
-    Progress,
-    Question,
-    StatusChanged,
-)
-from wizard.session import NOBODY, Session
+from wizard.state import PROJECT_BUSY
 
 if TYPE_CHECKING:
+    from screens.problem import ProblemScreen
     from screens.stage import StageScreen
-    from wizard.session import Outcome
+    from wizard.events import ConsentRequested, Event, Question
+    from wizard.outline import Outline, Standing
+    from wizard.session import Outcome, Session
     from wizard.settings import Options
     from wizard.steps import Check
 
@@ -94,21 +83,39 @@ class WizardApp(App[int]):
         Binding("d", "doctor", "Doctor", id="app.doctor", tooltip="Say what is wrong and how to fix it"),
     ]
 
+    PROBLEM_TITLE = "The wizard cannot open this project"
+
     session: Session
 
-    def __init__(self, session: Session | None, detect_on_start: bool = True) -> None:
-        """session None: one is adopted later (a served tab asks for the participant first: screens/tab.py)."""
+    def __init__(
+        self, session: Session | None = None, detect_on_start: bool = True, opening: Options | None = None
+    ) -> None:
+        """An open session; or `opening`, the options of a project to open once the first screen has painted
+        (the terminal UI: the stage list is painted from the state file while the stage controllers load); or
+        neither, and a project is opened later (a served tab asks for the participant first: screens/tab.py)."""
         super().__init__()
         self.detect_on_start = detect_on_start
+        self.opening = opening
+        self.outline: Outline | None = None  # what the welcome screen shows until the session is open
+        self.refusal: WizardError | None = None  # why the project could not be opened (shown, then said on exit)
         self.logs: dict[str, list[Text]] = {}
         self.checks: dict[str, list[Check]] = {}
         self.answers: dict[str, str] = {}  # the agent's answers as they streamed in, per stage
         self.consent: dict[str, ConsentRequested] = {}  # the consent a stage is waiting for
         self._starting: str | None = None  # asked for, its worker not yet inside the session
         self._quit_when_idle = False
+        self._start_when_open = False  # Enter on the welcome screen before the session was open
         self._stage_view: StageScreen | None = None  # the one screen every stage is shown on, once made
+        self._opening_done = threading.Event()  # the opening worker has finished (or there was none)
+        self._opening_done.set()
+        self._unclaimed: Session | None = None  # opened by the worker, not yet taken by the UI thread
         if session is not None:
             self.adopt(session)
+        elif opening is not None:
+            from wizard.outline import Outline
+
+            self.outline = Outline(opening)
+            self.sub_title = SANDBOX_TITLE if self.outline.is_sandbox else "AWS"
 
     def adopt(self, session: Session) -> None:
         self.session = session
@@ -118,13 +125,25 @@ class WizardApp(App[int]):
         self._port = port
 
     @property
+    def opened(self) -> bool:
+        return getattr(self, "session", None) is not None
+
+    @property
+    def standing(self) -> Standing[Any]:
+        """Where the project stands, for the welcome screen: the session, or the outline until it is open."""
+        if self.opened:
+            return self.session
+        assert self.outline is not None, "the welcome screen is shown only with a session or an outline"
+        return self.outline
+
+    @property
     def stopping(self) -> bool:
         """Asked to stop and quit: the operation ends at the next safe point."""
         return self._quit_when_idle
 
     @property
     def busy(self) -> str | None:
-        return self.session.busy or self._starting
+        return (self.session.busy or self._starting) if self.opened else None
 
     # --- start-up ---------------------------------------------------------------------------------
 
@@ -132,12 +151,16 @@ class WizardApp(App[int]):
         # The welcome screen is the first on the stack, not pushed over an empty default one: one screen to
         # compose, style and lay out before the first paint. A served tab without its session yet (it asks for
         # the participant first) starts on a blank one, and begin() pushes the welcome once it has one.
-        if getattr(self, "session", None) is None:
+        if not self.opened and self.outline is None:
             return Screen()
         return WelcomeScreen()
 
     def on_mount(self) -> None:
-        self.begin(welcome_shown=True)
+        if self.opened:
+            self.begin(welcome_shown=True)
+        elif self.opening is not None:
+            # After the first paint: opening imports every stage controller, which would hold the paint back.
+            self.call_after_refresh(self._open_in_worker, self.opening)
 
     def begin(self, welcome_shown: bool = False) -> None:
         if not welcome_shown:
@@ -157,12 +180,110 @@ class WizardApp(App[int]):
         """After the first paint, off the UI thread: what the first Enter (the stage screen) and the first
         question (a dialog) need, so neither waits for an import."""
         import screens.modals
-        import screens.stage  # noqa: F401
+        import screens.stage
+
+        self.from_worker(self._load_styles, screens.stage.StageScreen, screens.modals.ConfirmModal)
+
+    def _load_styles(self, *screens: type[Screen[Any]]) -> None:
+        """The stage screen's and the dialogs' stylesheets, parsed and applied while the person reads the welcome
+        screen: otherwise Textual does it when each is first shown (the first Enter)."""
+        import inspect
+        import os
+
+        added = False
+        for screen in screens:
+            for name in _css_paths(screen):
+                path = os.path.abspath(os.path.join(os.path.dirname(inspect.getfile(screen)), name))
+                if not self.stylesheet.has_source(path):
+                    self.stylesheet.read(path)
+                    added = True
+        if added:
+            self.stylesheet.reparse()
+            self.stylesheet.update(self)
+
+    # --- opening the project ----------------------------------------------------------------------
+
+    def open_project(self, options: Options) -> WizardError | None:
+        """Open the project now (on this thread); a refusal is returned to show."""
+        return self._took(self._open(options))
+
+    def _open_in_worker(self, options: Options) -> None:
+        self._opening_done.clear()
+        self._opening_worker(options)
+
+    @work(thread=True, group="open", description="Opening the project")
+    def _opening_worker(self, options: Options) -> None:
+        try:
+            self.from_worker(self._took, self._open(options))
+        finally:
+            self._opening_done.set()
+
+    def _open(self, options: Options) -> Session | WizardError:
+        """Any thread: the session, open (the folder locked, the state loaded, the flags settled), or why not."""
+        from wizard.errors import explain
+        from wizard.session import Session
+
+        session = Session(options, TuiPort())
+        try:
+            session.open()
+        except WizardError as error:
+            return self.explained(error, session)
+        except Exception as exc:  # a failure nothing explained yet: its message and fix, never a traceback
+            return explain(exc)
+        self._unclaimed = session  # closed by close_session if the app stops before it takes it
+        return session
+
+    def explained(self, error: WizardError, session: Session) -> WizardError:
+        """The core's refusal, as this front end says it (a browser tab speaks of tabs, not flags)."""
+        return error
+
+    def _took(self, result: Session | WizardError) -> WizardError | None:
+        """The UI thread: the opened session replaces the outline (or the problem screen), or the refusal is
+        shown in place of the wizard."""
+        if isinstance(result, WizardError):
+            from screens.problem import ProblemScreen
+
+            self.refusal = result
+            self._start_when_open = False
+            if not isinstance(self.screen, ProblemScreen) and self.opening is not None:
+                self.push_screen(ProblemScreen(result, can_retry=result.code == PROJECT_BUSY, title=self.PROBLEM_TITLE))
+            return result
+        self._unclaimed = None
+        self.refusal = None
+        welcome_shown = self.outline is not None
+        while len(self.screen_stack) > 1:  # a join or problem screen: the wizard takes over from here
+            self.pop_screen()
+        self.adopt(result)
+        self.outline = None
+        self.begin(welcome_shown=welcome_shown)
+        self._refresh_active()
+        if self._start_when_open and isinstance(self.screen, WelcomeScreen):
+            self._start_when_open = False
+            self.screen.action_start()
+        return None
+
+    def retry_opening(self, screen: ProblemScreen) -> None:
+        if self.opening is None:
+            return
+        refused = self.open_project(self.opening)
+        if refused is not None:
+            screen.show(refused)
+
+    def start_when_open(self) -> None:
+        """Enter before the session was open (a fraction of a second): it is acted on as soon as it is."""
+        self._start_when_open = True
+
+    def close_session(self) -> None:
+        """After the app has stopped: the session closed (its lock released), also one opened too late for it."""
+        self._opening_done.wait(timeout=30)
+        for session in (getattr(self, "session", None), self._unclaimed):
+            if session is not None:
+                session.close()
 
     def on_unmount(self) -> None:
         # The app is gone (a crash, a test that ended): a worker still waiting on a dialog's answer would wait
         # forever and keep the process from exiting. Stopping the operation makes the session give up asking.
-        if self.session.busy is not None:
+        if self.opened and self.session.busy is not None:
             self.session.cancel()
 
     def start_operation(self, what: str, worker: Callable[[], Any]) -> bool:
@@ -212,6 +333,19 @@ class WizardApp(App[int]):
     # --- events and questions from the session (any thread, delivered as messages) ----------------
 
     def on_session_event(self, message: SessionEvent) -> None:
+        # Imported here, not with the app: the first screen paints before the session's modules are loaded (by
+        # the first event they are, and this costs a dictionary lookup).
+        from wizard.events import (
+            AnswerChunk,
+            AwsCall,
+            ConsentClosed,
+            ConsentRequested,
+            LogLine,
+            OperationChanged,
+            Progress,
+            StatusChanged,
+        )
+
         event = message.event
         screen = self._stage_screen(event.stage)
         if isinstance(event, (LogLine, AwsCall)):
@@ -258,6 +392,8 @@ class WizardApp(App[int]):
 
     def on_session_question(self, message: SessionQuestion) -> None:
         from screens.modals import ChoiceModal, ConfirmModal, RegionModal
+        from wizard.events import Choose, ChooseRegion, Confirm, OfferSandbox
+        from wizard.session import NOBODY
 
         question, answer = message.question, message.answer
         if isinstance(question, ChooseRegion):
@@ -432,6 +568,8 @@ class WizardApp(App[int]):
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
+        if not self.opened:
+            return  # nothing to go to or examine until the project is open
         for stage in self.session.stages:
             yield SystemCommand(
                 f"Go to stage {stage.label}: {stage.title}" if stage.number is not None else f"Go to {stage.title}",
@@ -443,6 +581,10 @@ class WizardApp(App[int]):
             # Every footer action, with its key, as the footer shows it for the screen's state now.
             for command, help_text, action in self._stage_view.palette_commands():
                 yield SystemCommand(command, help_text, action)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # The doctor examines the open project (False also takes its key out of the footer until there is one).
+        return self.opened if action == "doctor" else super().check_action(action, parameters)
 
     def action_doctor(self) -> None:
         from screens.doctor import DoctorModal
@@ -479,13 +621,25 @@ class WizardApp(App[int]):
         )
 
 
+def _css_paths(screen: type[Screen[Any]]) -> list[str]:
+    paths = screen.CSS_PATH
+    if paths is None:
+        return []
+    return [str(path) for path in (paths if isinstance(paths, list) else [paths])]
+
+
 def run_tui(options: Options) -> int:
-    """The `tui` front end (entry point agentcore_wizard.front_ends): one session, opened before the UI starts
-    so a second wizard in this folder, or a refused flag, is reported on the plain terminal."""
-    port = TuiPort()
-    session = Session(options, port).open()
+    """The `tui` front end (entry point agentcore_wizard.front_ends). The stage list paints first, from the state
+    file; the session opens behind it. A refusal (another wizard holds the folder, a flag the project refuses) is
+    shown in the app, and said again on the terminal once it has stopped, with the command's exit code."""
+    app = WizardApp(opening=options)
     try:
-        result = WizardApp(session).run()
+        result = app.run()
     finally:
-        session.close()
+        app.close_session()
+    if app.refusal is not None and not app.opened:
+        from wizard.cli import exit_code, print_error
+
+        print_error(app.refusal)
+        return exit_code(app.refusal)
     return int(result or 0)

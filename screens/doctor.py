@@ -20,6 +20,7 @@ STYLES = {"ok": ("✓ ", "green"), "warning": ("! ", "yellow"), "error": ("✗ "
 
 
 class DoctorModal(ModalScreen[None]):
+    CSS_PATH = "dialogs.tcss"
     BINDINGS = [Binding("escape", "close", "Close", id="doctor.close")]
 
     def compose(self) -> ComposeResult:

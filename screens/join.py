@@ -5,25 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
+from screens.problem import error_text
 from wizard import names
 from wizard.errors import WizardError
 
 if TYPE_CHECKING:
     from screens.tab import TabApp
-
-
-def error_text(error: WizardError) -> Text:
-    """An error as the wizard shows it everywhere: what went wrong, then what to do."""
-    text = Text(error.message, style="bold")
-    if error.fix:
-        text.append("\n→ ", style="bold").append(error.fix)
-    return text
 
 
 class JoinScreen(Screen[None]):

@@ -39,6 +39,7 @@ def as_code(detail: str) -> Syntax | Text:
 
 
 class ConfirmModal(ModalScreen[bool]):
+    CSS_PATH = "dialogs.tcss"
     BINDINGS = [
         Binding("escape", "answer(False)", "No", id="confirm.no"),
         Binding("y", "answer(True)", "Yes", id="confirm.yes"),
@@ -83,6 +84,8 @@ class ConfirmModal(ModalScreen[bool]):
 class ChoiceModal(ModalScreen[str | None]):
     """One of several ways forward, each a button; Escape takes the safe default."""
 
+    CSS_PATH = "dialogs.tcss"
+
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="choice.cancel"), *ARROWS]
 
     def __init__(self, question: str, choices: tuple[tuple[str, str], ...], default: str) -> None:
@@ -111,6 +114,8 @@ class ChoiceModal(ModalScreen[str | None]):
 
 class RegionModal(ModalScreen[str | None]):
     """Asked when no region comes from a flag, the state file or the profile: never guessed."""
+
+    CSS_PATH = "dialogs.tcss"
 
     BINDINGS = [Binding("escape", "cancel", "Cancel", id="region.cancel")]
 

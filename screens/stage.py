@@ -23,7 +23,8 @@ from textual.widgets import (
 )
 
 from screens.modals import ConfirmModal
-from screens.widgets import QuietFooter, Sidebar, ValuesTable, status_text
+from screens.sidebar import Sidebar
+from screens.widgets import QuietFooter, ValuesTable, status_text
 
 if TYPE_CHECKING:
     from screens.app import WizardApp
@@ -38,6 +39,7 @@ SHELL_CHOICES = (("bash", "bash / zsh"), ("fish", "fish"), ("powershell", "Power
 
 
 class StageScreen(Screen[None]):
+    CSS_PATH = "stage.tcss"  # its rules are parsed when it is first shown, not before the first paint
     # Only this screen changes with the width (the welcome screen and the dialogs do not): a breakpoint class
     # restyles every widget of the screen it is set on.
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (NARROW_COLUMNS, "-wide")]

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from rich.table import Table
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Button, Header, Static
 
@@ -41,18 +40,13 @@ class WelcomeScreen(Screen[None]):
         return cast("WizardApp", self.app)
 
     def compose(self) -> ComposeResult:
-        session = self.wizard_app.session
+        # Few widgets: each one costs the first paint a millisecond or so (styling, layout, its message queue).
         yield Header()
         with VerticalScroll(id="welcome"):
             yield Static(INTRO_TITLE, id="intro-title")
             yield Static(INTRO, id="intro")
-            yield Static(self._mode_text(), id="mode")
-            if session.load_problem:
-                yield Static(Text("! " + session.load_problem, style="bold yellow"), id="state-problem")
-            yield Static(self._resume_text(), id="resume")
-            yield Static(self._stage_table(), id="overview")
-            with Horizontal(id="welcome-actions"):
-                yield Button(self._start_label(), id="start", variant="primary")
+            yield Static(self._overview(), id="overview")
+            yield Button(self._start_label(), id="start", variant="primary")
         yield QuietFooter()
 
     def on_mount(self) -> None:
@@ -60,13 +54,22 @@ class WelcomeScreen(Screen[None]):
 
     def refresh_view(self) -> None:
         """Statuses change behind this screen while existing work is detected."""
-        self.query_one("#resume", Static).update(self._resume_text())
-        self.query_one("#overview", Static).update(self._stage_table())
-        self.query_one("#mode", Static).update(self._mode_text())
+        self.query_one("#overview", Static).update(self._overview())
         self.query_one("#start", Button).label = self._start_label()
 
+    def _overview(self) -> Text:
+        """Where the project stands: the mode, a damaged record, progress and the next step, every stage."""
+        problem = self.wizard_app.standing.load_problem
+        parts = [
+            self._mode_text(),
+            *([Text("! " + problem, style="bold yellow")] if problem else []),
+            self._resume_text(),
+            self._stage_table(),
+        ]
+        return Text("\n\n").join(parts)
+
     def _start_label(self) -> str:
-        session = self.wizard_app.session
+        session = self.wizard_app.standing
         target = session.first_unfinished()
         if session.cleanup_interrupted():
             return "Finish the cleanup (it was interrupted)"
@@ -78,11 +81,11 @@ class WelcomeScreen(Screen[None]):
         return f"Start at stage {first.label}: {first.title}"
 
     def _has_progress(self) -> bool:
-        session = self.wizard_app.session
+        session = self.wizard_app.standing
         return any(session.status_of(stage) == "done" for stage in session.stages)
 
     def _mode_text(self) -> Text:
-        session = self.wizard_app.session
+        session = self.wizard_app.standing
         if session.is_sandbox:
             return Text(
                 "SANDBOX MODE: everything runs against an offline sandbox on 127.0.0.1. "
@@ -94,7 +97,7 @@ class WelcomeScreen(Screen[None]):
         return Text(f"AWS MODE: resources are created in your AWS account ({account}; {profile}).", style="bold")
 
     def _resume_text(self) -> Text:
-        session = self.wizard_app.session
+        session = self.wizard_app.standing
         if not self._has_progress():
             return Text(f"New project in {session.project}.", style="dim")
         done = [stage for stage in session.stages if session.status_of(stage) == "done"]
@@ -118,15 +121,30 @@ class WelcomeScreen(Screen[None]):
                 text.append(f"\n{error.get('message', '')} {error.get('fix', '')}".rstrip(), style="yellow")
         return text
 
-    def _stage_table(self) -> Table:
-        session = self.wizard_app.session
-        table = Table(box=None, show_header=True, header_style="bold", pad_edge=False)
-        table.add_column("#", justify="right")
-        table.add_column("Stage")
-        table.add_column("Quickstart")
-        table.add_column("Status")
-        for stage in session.stages:
-            table.add_row(stage.label, stage.title, stage.quickstart_step, status_text(session.status_of(stage)))
+    def _stage_table(self) -> Text:
+        """Every stage and its status, in columns. Plain text laid out here, not a Rich Table: a table is measured
+        and rendered several times over while the first screen is laid out, which costs its paint a tenth."""
+        session = self.wizard_app.standing
+        header = [Text("#"), Text("Stage"), Text("Quickstart"), Text("Status")]
+        rows = [
+            [Text(stage.label), Text(stage.title), Text(stage.quickstart_step), status_text(session.status_of(stage))]
+            for stage in session.stages
+        ]
+        widths = [max(row[column].cell_len for row in (header, *rows)) for column in range(len(header))]
+        table = Text()
+        for index, row in enumerate((header, *rows)):
+            if index:
+                table.append("\n")
+            for column, cell in enumerate(row):
+                if column:
+                    table.append("  ")
+                padding = " " * (widths[column] - cell.cell_len)
+                # The number is right-aligned; the last column is not padded (no trailing spaces).
+                if column == 0:
+                    table.append(padding)
+                table.append_text(cell if index else Text(cell.plain, style="bold"))
+                if 0 < column < len(row) - 1:
+                    table.append(padding)
         return table
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -134,6 +152,9 @@ class WelcomeScreen(Screen[None]):
             self.action_start()
 
     def action_start(self) -> None:
-        session = self.wizard_app.session
+        if not self.wizard_app.opened:
+            self.wizard_app.start_when_open()  # the stage screens need the session: a moment more
+            return
+        session = self.wizard_app.standing
         target = session.first_unfinished() if self._has_progress() else session.stages.run_order[0]
         self.wizard_app.goto(target.key if target is not None else "cleanup")

@@ -1,18 +1,16 @@
-"""Widgets shared by the screens: the stage sidebar and the masked values table."""
+"""What the screens share: status marks, the masked values table and the footer. The stage list is in
+screens/sidebar.py, with the stage screen: the welcome screen paints before ListView is imported."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
 from rich.text import Text
-from textual.app import ComposeResult
-from textual.message import Message
-from textual.widgets import Footer, Label, ListItem, ListView, Static
+from textual.widgets import Footer, Static
 
 if TYPE_CHECKING:
     from textual.screen import Screen
 
-    from wizard.session import Session
 
 STATUS_MARKS = {
     "pending": ("○", "dim"),
@@ -30,64 +28,6 @@ LOG_STYLES = {"error": "red", "warning": "yellow", "success": "green", "info": "
 def status_text(status: str) -> Text:
     mark, style = STATUS_MARKS.get(status, ("?", ""))
     return Text.assemble((mark, style), " ", (status.replace("_", " "), style))
-
-
-class StageItem(ListItem):
-    def __init__(self, key: str, label: str) -> None:
-        super().__init__(id=f"nav-{key}")
-        self.stage_key = key
-        self._label = label
-        self._shown: Text | None = None
-
-    def compose(self) -> ComposeResult:
-        yield Label(self._label)
-
-    def show(self, label: Text) -> None:
-        # Unchanged rows are left alone: an update is a layout refresh, and every stage switch asks for them all.
-        if label != self._shown:
-            self._shown = label
-            self.query_one(Label).update(label)
-
-
-class Sidebar(ListView):
-    """Every stage at once, with its live status; selecting one opens its screen."""
-
-    class StageChosen(Message):
-        def __init__(self, key: str) -> None:
-            super().__init__()
-            self.key = key
-
-    def __init__(self, session: Session, current: str) -> None:
-        self.session = session
-        self.current = current
-        items = [StageItem(stage.key, "") for stage in session.stages]
-        keys = [stage.key for stage in session.stages]
-        super().__init__(*items, id="sidebar", initial_index=keys.index(current) if current in keys else 0)
-
-    def on_mount(self) -> None:
-        self.refresh_statuses()
-
-    def show_current(self, key: str) -> None:
-        """Another stage is on screen: its row is the underlined (and highlighted) one."""
-        self.current = key
-        keys = [stage.key for stage in self.session.stages]
-        if key in keys and self.index != keys.index(key):
-            self.index = keys.index(key)
-
-    def refresh_statuses(self) -> None:
-        for item in self.query(StageItem):
-            stage = self.session.stage(item.stage_key)
-            status = self.session.status_of(stage)
-            mark, style = STATUS_MARKS.get(status, ("?", ""))
-            label = Text.assemble((f"{mark} ", style), (f"{stage.label:>1} ", "bold"), stage.title)
-            if item.stage_key == self.current:
-                label.stylize("underline", 2)
-            item.show(label)
-
-    def on_list_view_selected(self, event: ListView.Selected) -> None:
-        event.stop()
-        if isinstance(event.item, StageItem):
-            self.post_message(self.StageChosen(event.item.stage_key))
 
 
 class ValuesTable(Static):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -167,10 +168,16 @@ async def test_welcome_lists_every_stage_and_enter_starts_at_preflight(make_app)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, WelcomeScreen)
-        table = app.screen.query_one("#overview", Static).content
-        rows = list(zip(*(column.cells for column in table.columns), strict=True))  # type: ignore[union-attr]
+        lines = plain(app.screen.query_one("#overview", Static)).splitlines()
+        header = next(
+            index for index, line in enumerate(lines) if line.split()[:4] == ["#", "Stage", "Quickstart", "Status"]
+        )
+        # Columns are two spaces or more apart (a title has single spaces).
+        rows = [re.split(r"\s{2,}", line.strip()) for line in lines[header + 1 :]]
         assert [row[0] for row in rows] == ["0", "1", "2", "3", "4", "5", "6", "7", "8", "–"]
+        assert {row[3] for row in rows} == {"○ pending"}
         titles = [row[1] for row in rows]
+        assert [row[2] for row in rows] == [stage.quickstart_step for stage in app.session.stages]
         assert titles == [stage.title for stage in app.session.stages]
         assert "Cleanup" in titles and "Invoke the agent" in titles
         assert "Start at stage 0" in button_label(app.screen.query_one("#start", Button))
@@ -259,7 +266,7 @@ async def test_resume_offers_stage_4_which_is_runnable(make_app, options: Option
         assert isinstance(second.screen, WelcomeScreen)
         label = button_label(second.screen.query_one("#start", Button))
         assert "stage 4" in label and label.startswith("Continue"), label
-        assert "Welcome back" in plain(second.screen.query_one("#resume", Static))
+        assert "Welcome back" in plain(second.screen.query_one("#overview", Static))
 
         await pilot.press("enter")
         await pilot.pause()
@@ -936,7 +943,7 @@ async def test_an_interrupted_cleanup_is_the_one_next_step_everywhere(make_app, 
         await pilot.pause()
         label = button_label(app.screen.query_one("#start", Button))
         assert label == "Finish the cleanup (it was interrupted)", label
-        assert "The cleanup was interrupted" in plain(app.screen.query_one("#resume", Static))
+        assert "The cleanup was interrupted" in plain(app.screen.query_one("#overview", Static))
         await pilot.press("enter")
         await pilot.pause()
         assert isinstance(app.screen, StageScreen) and app.screen.stage_key == "cleanup"

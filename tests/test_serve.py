@@ -288,7 +288,13 @@ def test_a_tab_runs_the_wizard_and_a_second_tab_on_the_folder_is_told_why_not(
             assert f'data-session-websocket-url="{server.url.replace("http://", "ws://")}ws"' in html
             first = await open_tab(http, server.url)
             await first.wait_for("AgentCore Identity, step by step", "Start at stage")
-            assert (project / ".agentcore-wizard" / "lock").exists()
+            # The stage list paints first; the project is opened (its folder locked) right after.
+            lock = project / ".agentcore-wizard" / "lock"
+            for _ in range(200):
+                if lock.exists():
+                    break
+                await asyncio.sleep(0.05)
+            assert lock.exists()
             second = await open_tab(http, server.url)
             shown = await second.wait_for("The wizard cannot start in this tab", "Try again")
             assert "Another agentcore-wizard" in shown

@@ -12,7 +12,7 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from wizard import __version__, names
 from wizard.errors import Declined, UsageError, WaitingOnUser, WizardError, explain, scrub
@@ -23,6 +23,8 @@ MAX_CONSENT_TIMEOUT = 86400.0  # a day: any longer is a typo (the link lasts 600
 DEBUG_ENV = "AGENTCORE_WIZARD_DEBUG"  # set: an unexpected failure shows its traceback (for reporting bugs)
 # Entry-point group: the terminal UI registers itself as "tui", the browser tabs' server as "serve".
 FRONT_ENDS = "agentcore_wizard.front_ends"
+# The subcommands (build_parser makes their parsers): a command line with none of them opens the terminal UI.
+COMMANDS = ("run", "status", "env", "cleanup", "doctor", "sandbox", "workshop", "serve")
 
 _DEFAULTS: dict[str, Any] = {
     "dir": ".",
@@ -127,8 +129,30 @@ def _agent_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+class _Misparsed(Exception):
+    """The terminal UI's parser did not understand the command line: the full parser says why."""
+
+
+class _TuiParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        raise _Misparsed(message)
+
+
+def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line. Without a command (the terminal UI) only the top-level options are built: the
+    subcommands' parsers take a few milliseconds of the first paint. Anything that parser does not understand,
+    and any command or help, goes to the full parser, which says what is wrong as it always does."""
+    given = sys.argv[1:] if argv is None else argv
+    if not any(arg in COMMANDS or arg in ("-h", "--help") for arg in given):
+        try:
+            return _top_level(_TuiParser).parse_args(given)
+        except _Misparsed:
+            pass
+    return build_parser().parse_args(given)
+
+
+def _top_level(kind: type[argparse.ArgumentParser] = argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser = kind(
         prog="agentcore-wizard",
         description="Perform and verify the Amazon Bedrock AgentCore Identity quickstart. "
         "Without a command, opens the terminal UI.",
@@ -136,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"agentcore-wizard {__version__}")
     _common(parser)
     _agent_options(parser)
+    parser.set_defaults(command=None)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _top_level()
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     run = commands.add_parser("run", help="perform the pending stages headless, in order")
@@ -311,8 +341,6 @@ def options_from(args: argparse.Namespace, participant_later: bool = False) -> O
     Every value is checked whole (an empty one, or one ending in a newline, is refused, never ignored), and the
     message names the option and its rule. `participant_later`: a workshop's browser tab asks for the participant
     after its options are checked (the join code is checked now all the same)."""
-    from wizard.consent import check_return_url
-    from wizard.invocation import check_session_id
     from wizard.settings import check_endpoint, check_region
 
     def given(name: str, flag: str, check: Callable[[Any], Any]) -> Any:
@@ -337,8 +365,8 @@ def options_from(args: argparse.Namespace, participant_later: bool = False) -> O
         workload_name=given("workload_name", "--workload-name", names.check_workload_name),
         scopes=given("scopes", "--scopes", names.check_scopes),
         model_id=given("model_id", "--model-id", names.check_model_id),
-        session_id=given("session_id", "--session-id", check_session_id),
-        return_url=given("return_url", "--return-url", check_return_url),
+        session_id=given("session_id", "--session-id", _check_session_id),
+        return_url=given("return_url", "--return-url", _check_return_url),
         reconfigure=bool(_get(args, "reconfigure")),
         repair=bool(_get(args, "repair")),
         start_fresh=bool(_get(args, "start_fresh")),
@@ -348,6 +376,19 @@ def options_from(args: argparse.Namespace, participant_later: bool = False) -> O
     )
     # Last, once every other value is known to be good: the one check that asks a server.
     return options if workshop is None else _join_workshop(options, str(workshop), participant_later)
+
+
+# These two checks live with what they check, in modules the terminal UI loads only after its first paint.
+def _check_session_id(value: str) -> str:
+    from wizard.invocation import check_session_id
+
+    return check_session_id(value)
+
+
+def _check_return_url(value: str) -> str:
+    from wizard.consent import check_return_url
+
+    return check_return_url(value)
 
 
 def _join_workshop(options: Options, url: str, participant_later: bool = False) -> Options:
@@ -435,10 +476,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def dispatch(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_arguments(argv)
     command = args.command
-    commands = {
+    commands: dict[str | None, Callable[[argparse.Namespace], int]] = {
         None: cmd_tui,
         "run": cmd_run,
         "status": cmd_status,
@@ -452,19 +492,19 @@ def dispatch(argv: list[str] | None = None) -> int:
     try:
         return commands[command](args)
     except UsageError as error:
-        _print_error(error)
+        print_error(error)
         return EXIT_USAGE
     except WizardError as error:
-        _print_error(error)
+        print_error(error)
         return EXIT_ERROR
     except Exception as exc:  # a failure nothing explained yet: its message and fix, never a traceback
         if os.environ.get(DEBUG_ENV):
             raise
-        _print_error(explain(exc))
+        print_error(explain(exc))
         return EXIT_ERROR
 
 
-def _print_error(error: WizardError) -> None:
+def print_error(error: WizardError) -> None:
     print(f"error: {scrub(error.message)}", file=sys.stderr)
     if error.fix:
         print(f"  fix: {scrub(error.fix)}", file=sys.stderr)
@@ -497,17 +537,52 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _front_end(name: str, what: str) -> Callable[..., Any]:
-    from importlib.metadata import entry_points
+    target = _own_entry_point(FRONT_ENDS, name)
+    if target is None:  # installed some other way (a wheel of another version, a zip): the full lookup
+        from importlib.metadata import entry_points
 
-    found = [entry for entry in entry_points(group=FRONT_ENDS) if entry.name == name]
-    if not found:
+        target = next((entry.value for entry in entry_points(group=FRONT_ENDS) if entry.name == name), None)
+    if target is None:
         raise WizardError(
             f"{what} is not installed with this copy of agentcore-wizard.",
             fix="Install the package (`pip install -e .` in a clone), or use the headless commands: "
             "agentcore-wizard run --help",
         )
-    loaded: Callable[..., Any] = found[0].load()
+    from importlib import import_module
+
+    module, _, attribute = target.partition(":")
+    loaded: Callable[..., Any] = getattr(import_module(module.strip()), attribute.strip())
     return loaded
+
+
+def _own_entry_point(group: str, name: str) -> str | None:
+    """This package's entry point, read from its own metadata where importlib.metadata would find it first (the
+    first folder on sys.path that holds it). importlib.metadata itself (email, zipfile, csv, and a scan of every
+    installed package) costs the terminal UI a tenth of its start-up."""
+    for folder in sys.path:
+        for metadata in (f"agentcore_wizard-{__version__}.dist-info", "agentcore_wizard.egg-info"):
+            path = os.path.join(folder or ".", metadata, "entry_points.txt")
+            try:
+                with open(path, encoding="utf-8") as file:
+                    lines = file.read().splitlines()
+            except OSError:
+                continue
+            return _entry_point_in(lines, group, name)
+    return None
+
+
+def _entry_point_in(lines: list[str], group: str, name: str) -> str | None:
+    """`name = module:attribute` under `[group]` in an entry_points.txt (the format pip and setuptools write)."""
+    current = None
+    for line in lines:
+        line = line.strip()
+        if line.startswith("[") and line.endswith("]"):
+            current = line[1:-1].strip()
+        elif current == group and "=" in line:
+            key, _, value = line.partition("=")
+            if key.strip() == name:
+                return value.strip()
+    return None
 
 
 def _banner(session: Any) -> None:
@@ -547,7 +622,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             port.say("\nStopped. Run the same command again to resume.")
             return 130
         if outcome.error is not None:
-            _print_error(outcome.error)
+            print_error(outcome.error)
         return _finish(args, session, exit_code(outcome.error))
     finally:
         session.close()
@@ -611,7 +686,7 @@ def cmd_cleanup(args: argparse.Namespace) -> int:
             port.say(error.message)  # the person said no at the terminal: nothing to report but that
             return EXIT_OK
         if error is not None:
-            _print_error(error)
+            print_error(error)
         return _finish(args, session, exit_code(error))
     finally:
         session.close()

@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Protocol
 
 from wizard import names
@@ -43,6 +42,7 @@ from wizard.events import (
     Summary,
 )
 from wizard.files import identity as idfiles
+from wizard.outline import Standing
 from wizard.ownership import LOST_RECORD
 from wizard.settings import Conflict, Options, Settings
 from wizard.settings import parameter as settings_parameter
@@ -96,7 +96,9 @@ class _Waiter:
     value: Any = None
 
 
-class Session:
+class Session(Standing[Stage]):
+    stages: Registry
+
     def __init__(self, options: Options, port: Port | None = None) -> None:
         self.options = options
         self.port: Port = port or QuietPort()
@@ -349,34 +351,8 @@ class Session:
         return self._busy
 
     @property
-    def project(self) -> Path:
-        return self.options.project
-
-    @property
     def is_sandbox(self) -> bool:
         return self.settings.is_sandbox
-
-    @property
-    def load_problem(self) -> str | None:
-        return self.state.load_problem
-
-    @property
-    def account(self) -> str | None:
-        return self.state.data.get("account")
-
-    @property
-    def pinned_region(self) -> str | None:
-        return self.state.data.get("region")
-
-    def stage(self, ref: str | Stage) -> Stage:
-        return ref if isinstance(ref, Stage) else self.stages.get(ref)
-
-    def status_of(self, ref: str | Stage) -> str:
-        return str(self.state.stage(self.stage(ref).key).get("status", "pending"))
-
-    def error_of(self, ref: str | Stage) -> dict[str, str] | None:
-        error = self.state.stage(self.stage(ref).key).get("error")
-        return dict(error) if error else None
 
     def blocked_by(self, ref: str | Stage) -> Stage | None:
         """The first stage that must be done before this one can run."""
@@ -384,17 +360,6 @@ class Session:
             if self.status_of(required) != "done":
                 return required
         return None
-
-    def first_unfinished(self) -> Stage | None:
-        """The one next step: finishing an interrupted cleanup comes first, else the first stage not done."""
-        if self.cleanup_interrupted():
-            return self._cleanup_stage()
-        return next((stage for stage in self.stages.run_order if self.status_of(stage) != "done"), None)
-
-    def cleanup_interrupted(self) -> bool:
-        """A cleanup that began and did not finish (stopped, killed, or an AWS call failed): part of the
-        project is gone, and every front end says so until it is finished (or the project is built again)."""
-        return self.status_of("cleanup") in ("failed", "running")
 
     def describe(self, ref: str | Stage) -> Description:
         return self.stage(ref).describe(self.ctx)
@@ -555,7 +520,8 @@ class Session:
         with self._operation("listing what cleanup deletes"):
             self.ctx.current_stage = "cleanup"
             self._rebuild_records()
-            return self._cleanup_stage().plan(self.ctx)
+            cleanup: Any = self.stages.get("cleanup")  # the CleanupStage: its plan is its own
+            return cleanup.plan(self.ctx)
 
     def doctor(self, deep: bool = False) -> list[Any]:
         from wizard.doctor import diagnose
@@ -730,9 +696,6 @@ class Session:
         finally:
             self.ctx.cleaning_up = False
             self.ctx.current_stage = "cleanup"
-
-    def _cleanup_stage(self) -> Any:
-        return self.stages.get("cleanup")
 
     # --- helpers for the screens ------------------------------------------------------------------
 

@@ -1,34 +1,26 @@
-"""The stage registry, in the quickstart's order. Adding a stage is its module and one line here."""
+"""The stage controllers, in the order of the table of contents (wizard.contents). Adding a stage is its module and
+one line there."""
 
 from __future__ import annotations
 
-from wizard.steps.agent import AgentStage
+from importlib import import_module
+
+from wizard.contents import CONTENTS, Entry
 from wizard.steps.base import Check, Detection, Stage
-from wizard.steps.cleanup import CleanupStage
-from wizard.steps.cognito import CognitoStage
-from wizard.steps.configure import ConfigureStage
-from wizard.steps.deploy import DeployStage
-from wizard.steps.env import EnvStage
-from wizard.steps.invoke import InvokeStage
-from wizard.steps.preflight import PreflightStage
-from wizard.steps.provider import ProviderStage
 from wizard.steps.registry import Registry
-from wizard.steps.workload import WorkloadStage
 
 __all__ = ["REGISTRY", "STAGES", "Check", "Detection", "Registry", "Stage"]
 
-STAGES: tuple[type[Stage], ...] = (
-    PreflightStage,
-    CognitoStage,
-    EnvStage,
-    AgentStage,
-    ConfigureStage,
-    ProviderStage,
-    WorkloadStage,
-    DeployStage,
-    InvokeStage,
-    CleanupStage,
-)
+
+def _controller(entry: Entry) -> type[Stage]:
+    module, _, name = entry.controller.partition(":")
+    found = getattr(import_module(module), name)
+    if not (isinstance(found, type) and issubclass(found, Stage) and found.key == entry.key):
+        raise TypeError(f"{entry.controller} is not the Stage of {entry.key!r}")
+    return found
+
+
+STAGES: tuple[type[Stage], ...] = tuple(_controller(entry) for entry in CONTENTS)
 
 # For names and declared facts; each session makes its own stage objects with Registry(STAGES).
 REGISTRY = Registry(STAGES)

@@ -23,8 +23,6 @@ _REQUIREMENT_NAME = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 class AgentStage(Stage):
     key = "agent"
-    title = "Create agent code"
-    quickstart_step = "Step 3"
     adoptable = True
     needs_aws = False
     uses = ("provider_name", "scopes", "model_id")

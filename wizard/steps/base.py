@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from wizard.contents import BY_KEY
 from wizard.errors import absent_as_none, render_stage_refs
 
 if TYPE_CHECKING:
@@ -71,6 +72,15 @@ class Stage:
     uses: tuple[str, ...] = ()
     writes: tuple[str, ...] = ()
     number: int | None = None  # set by the registry from the stage's place in the run order
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        # What a stage is called, and whether `run` goes through it, is said once, in the table of contents (the
+        # first screen shows it before any stage module is imported). A stage that is not listed (a test's)
+        # declares its own.
+        super().__init_subclass__(**kwargs)
+        entry = BY_KEY.get(cls.key)
+        if entry is not None:
+            cls.title, cls.quickstart_step, cls.in_run = entry.title, entry.quickstart_step, entry.in_run
 
     def describe(self, ctx: Context) -> Description:
         return Description(

@@ -19,9 +19,6 @@ class CleanupStage(Stage):
     since they are the only record of the pools."""
 
     key = "cleanup"
-    title = "Cleanup"
-    quickstart_step = "Cleanup"
-    in_run = False
     values_title = "Deletes and keeps (from the records; Run asks AWS and you first)"
     explanation = """\
 Deletes **exactly what the wizard created**, in dependency order: the runtime (and waits until it

@@ -53,8 +53,6 @@ def agentcore_callback_url(region: str) -> str:
 
 class CognitoStage(Stage):
     key = "cognito"
-    title = "Create Cognito pools"
-    quickstart_step = "Step 1"
     requires = ("preflight",)
     adoptable = True
     creates_in_aws = True

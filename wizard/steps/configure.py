@@ -61,8 +61,6 @@ def expected_authorizer(files: idfiles.IdentityFiles) -> dict[str, Any]:
 
 class ConfigureStage(Stage):
     key = "configure"
-    title = "Configure agent with JWT auth"
-    quickstart_step = "Step 4"
     requires = ("cognito", "agent")
     adoptable = True
     needs_aws = False

@@ -40,8 +40,6 @@ def runtime_python(entry: dict[str, Any]) -> tuple[str, str]:
 
 class DeployStage(Stage):
     key = "deploy"
-    title = "Deploy agent"
-    quickstart_step = "Step 7"
     requires = ("provider", "workload")
     adoptable = True  # a runtime the toolkit deployed, or one whose record was lost, is found from the YAML
     creates_in_aws = True

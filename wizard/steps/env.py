@@ -22,8 +22,6 @@ DISCOVERY_PATTERN = re.compile(
 
 class EnvStage(Stage):
     key = "env"
-    title = "Load environment variables"
-    quickstart_step = "Step 2"
     requires = ("cognito",)
     explanation = f"""\
 Reads `{idfiles.ENV_NAME}` with python-dotenv (never through a shell), checks that all **11

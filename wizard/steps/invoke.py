@@ -47,8 +47,6 @@ PRINTED_LINK_GRACE = 8.0  # an agent that logged the link and still answers with
 
 class InvokeStage(Stage):
     key = "invoke"
-    title = "Invoke the agent"
-    quickstart_step = "Step 8"
     requires = ("deploy",)
     uses = ("return_url", "session_id")
     explanation = """\

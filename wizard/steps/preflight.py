@@ -23,8 +23,6 @@ ROOM_SIZE_ENV = "AGENTCORE_WIZARD_ROOM_SIZE"
 
 class PreflightStage(Stage):
     key = "preflight"
-    title = "Prerequisites"
-    quickstart_step = "Prerequisites"
     explanation = """\
 Checks what every later stage relies on, **before** anything is created:
 

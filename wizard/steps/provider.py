@@ -52,8 +52,6 @@ class ProviderStage(OwnedByName):
     resource_label = "credential provider"
     arn_field = "credentialProviderArn"
     key = "provider"
-    title = "Create credential provider"
-    quickstart_step = "Step 5"
     requires = ("configure",)
     adoptable = True
     creates_in_aws = True

@@ -3,47 +3,24 @@ numbers, the run order, the gate, the teardown order and the stages that may be 
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
+from wizard.contents import StageList
 from wizard.errors import UsageError
 from wizard.steps.base import Stage
 
 
-class Registry:
+class Registry(StageList[Stage]):
     """Fresh stage objects in order (a stage may keep per-session state, such as a bearer token)."""
 
     def __init__(self, classes: Sequence[type[Stage]]) -> None:
-        self.stages: list[Stage] = [cls() for cls in classes]
-        self._by_key = {stage.key: stage for stage in self.stages}
-        if len(self._by_key) != len(self.stages):
-            raise ValueError("two stages share a key")
-        number = 0
+        super().__init__([cls() for cls in classes])
         for index, stage in enumerate(self.stages):
             for required in stage.requires:
                 position = next((i for i, s in enumerate(self.stages) if s.key == required), None)
                 if position is None or position >= index:
                     # The order of the registry must be an order the stages can run in.
                     raise ValueError(f"stage {stage.key} requires {required!r}, which does not come before it")
-            if stage.in_run:
-                stage.number = number
-                number += 1
-            else:
-                stage.number = None
-        self.keys = tuple(self._by_key)
-
-    def __iter__(self) -> Iterator[Stage]:
-        return iter(self.stages)
-
-    def __len__(self) -> int:
-        return len(self.stages)
-
-    def get(self, ref: str) -> Stage:
-        """A stage by key ("cognito") or number ("1")."""
-        for stage in self.stages:
-            if stage.key == ref or (stage.number is not None and str(stage.number) == ref):
-                return stage
-        known = ", ".join(f"{s.key} ({s.number})" if s.number is not None else s.key for s in self.stages)
-        raise KeyError(f"no stage {ref!r}; known: {known}")
 
     def run_target(self, ref: str | None) -> Stage:
         """The last stage `run --through REF` performs (None: the last of all); a bad REF is a usage error."""
@@ -61,11 +38,6 @@ class Registry:
                 fix="Use its own command: agentcore-wizard cleanup [--dry-run] [--yes].",
             )
         return stage
-
-    @property
-    def run_order(self) -> list[Stage]:
-        """What `run` goes through, in order."""
-        return [stage for stage in self.stages if stage.in_run]
 
     @property
     def teardown_order(self) -> list[Stage]:
@@ -93,14 +65,3 @@ class Registry:
 
     def users_of(self, setting: str) -> list[Stage]:
         return [stage for stage in self.stages if setting in stage.uses]
-
-    def name(self, key: str, capital: bool = False) -> str:
-        """How a message names a stage: "stage 5 (Create credential provider)", or "cleanup"."""
-        stage = self._by_key[key]
-        text = stage.title.lower() if stage.number is None else f"stage {stage.number} ({stage.title})"
-        return text[0].upper() + text[1:] if capital else text
-
-    def names(self, keys: Sequence[str]) -> str:
-        """ "stage 3 (…), stage 5 (…) and stage 7 (…)"."""
-        parts = [self.name(key) for key in keys]
-        return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]

@@ -40,8 +40,6 @@ class WorkloadStage(OwnedByName):
     resource_label = "workload identity"
     arn_field = "workloadIdentityArn"
     key = "workload"
-    title = "Create workload identity"
-    quickstart_step = "Step 6"
     requires = ("configure",)
     adoptable = True
     creates_in_aws = True
