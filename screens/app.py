@@ -3,6 +3,7 @@ in dialogs, and calls its operations from worker threads; the policy of the jour
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterable
 from functools import partial
@@ -20,8 +21,7 @@ from textual.screen import Screen
 # the progress bar) and the dialogs (Syntax, Pygments) in a thread (_preload), or when first used.
 from screens.welcome import WelcomeScreen
 from screens.widgets import LOG_STYLES
-from wizard.errors import Busy, WizardError
-from wizard.state import PROJECT_BUSY
+from wizard.errors import Busy, UsageError, WizardError
 
 if TYPE_CHECKING:
     from screens.problem import ProblemScreen
@@ -188,12 +188,13 @@ class WizardApp(App[int]):
         """The stage screen's and the dialogs' stylesheets, parsed and applied while the person reads the welcome
         screen: otherwise Textual does it when each is first shown (the first Enter)."""
         import inspect
-        import os
+        from pathlib import Path
 
         added = False
         for screen in screens:
             for name in _css_paths(screen):
-                path = os.path.abspath(os.path.join(os.path.dirname(inspect.getfile(screen)), name))
+                # Resolved as Textual resolves a screen's CSS_PATH (symlinks too), so it finds it already read.
+                path = str((Path(inspect.getfile(screen)).parent / name).resolve())
                 if not self.stylesheet.has_source(path):
                     self.stylesheet.read(path)
                     added = True
@@ -220,6 +221,7 @@ class WizardApp(App[int]):
 
     def _open(self, options: Options) -> Session | WizardError:
         """Any thread: the session, open (the folder locked, the state loaded, the flags settled), or why not."""
+        from wizard.cli import DEBUG_ENV
         from wizard.errors import explain
         from wizard.session import Session
 
@@ -229,6 +231,8 @@ class WizardApp(App[int]):
         except WizardError as error:
             return self.explained(error, session)
         except Exception as exc:  # a failure nothing explained yet: its message and fix, never a traceback
+            if os.environ.get(DEBUG_ENV):
+                raise
             return explain(exc)
         self._unclaimed = session  # closed by close_session if the app stops before it takes it
         return session
@@ -246,17 +250,24 @@ class WizardApp(App[int]):
             self.refusal = result
             self._start_when_open = False
             if not isinstance(self.screen, ProblemScreen) and self.opening is not None:
-                self.push_screen(ProblemScreen(result, can_retry=result.code == PROJECT_BUSY, title=self.PROBLEM_TITLE))
+                # A refused flag stays refused; another wizard may quit, a folder may become writable.
+                can_retry = not isinstance(result, UsageError)
+                self.push_screen(ProblemScreen(result, can_retry=can_retry, title=self.PROBLEM_TITLE))
             return result
         self._unclaimed = None
         self.refusal = None
         welcome_shown = self.outline is not None
-        while len(self.screen_stack) > 1:  # a join or problem screen: the wizard takes over from here
+        from screens.join import JoinScreen
+        from screens.problem import ProblemScreen
+
+        # The join or problem screen gives way to the wizard (a palette the person opened meanwhile stays).
+        while isinstance(self.screen, (JoinScreen, ProblemScreen)):
             self.pop_screen()
         self.adopt(result)
         self.outline = None
         self.begin(welcome_shown=welcome_shown)
         self._refresh_active()
+        self.refresh_bindings()  # the doctor's key, which had nothing to examine, joins the footer
         if self._start_when_open and isinstance(self.screen, WelcomeScreen):
             self._start_when_open = False
             self.screen.action_start()

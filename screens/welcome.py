@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -75,14 +75,18 @@ class WelcomeScreen(Screen[None]):
             return "Finish the cleanup (it was interrupted)"
         if target is None:
             return "All stages done: clean up when you are finished"
-        if self._has_progress():
+        if self._built():
             return f"Continue at stage {target.label}: {target.title}"
-        first = session.stages.run_order[0]
-        return f"Start at stage {first.label}: {first.title}"
+        again = "Start again" if session.status_of("cleanup") == "done" else "Start"
+        return f"{again} at stage {target.label}: {target.title}"
+
+    def _built(self) -> list[Any]:
+        """The stages of the run that are done (cleanup is not one: it undoes them)."""
+        session = self.wizard_app.standing
+        return [stage for stage in session.stages.run_order if session.status_of(stage) == "done"]
 
     def _has_progress(self) -> bool:
-        session = self.wizard_app.standing
-        return any(session.status_of(stage) == "done" for stage in session.stages)
+        return bool(self._built()) or self.wizard_app.standing.status_of("cleanup") != "pending"
 
     def _mode_text(self) -> Text:
         session = self.wizard_app.standing
@@ -100,19 +104,27 @@ class WelcomeScreen(Screen[None]):
         session = self.wizard_app.standing
         if not self._has_progress():
             return Text(f"New project in {session.project}.", style="dim")
-        done = [stage for stage in session.stages if session.status_of(stage) == "done"]
+        built = self._built()
         target = session.first_unfinished()
         text = Text(f"Welcome back. Project {session.project}", style="bold")
         region = session.pinned_region
         if region:
             text.append(f", region {region}")
-        count = f"{len(done)} {'stage' if len(done) == 1 else 'stages'}"
-        text.append(f": {count} done (" + ", ".join(stage.label for stage in done) + ").")
+        if built:
+            count = f"{len(built)} {'stage' if len(built) == 1 else 'stages'}"
+            text.append(f": {count} done (" + ", ".join(stage.label for stage in built) + ").")
+        else:
+            text.append(".")
         if session.cleanup_interrupted():
             text.append(
                 "\nThe cleanup was interrupted: some of what the wizard made is gone, the rest is still there. "
                 "Next: finish the cleanup.",
                 style="yellow",
+            )
+        elif target is not None and not built and session.status_of("cleanup") == "done":
+            text.append(
+                f"\nIt was cleaned up: nothing the wizard made is left. Next: build it again from "
+                f"{session.stages.name(target.key)}."
             )
         elif target is not None:
             text.append(f"\nNext: {session.stages.name(target.key)}.")

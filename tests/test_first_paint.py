@@ -6,18 +6,20 @@ the app with a way to try again, and said on the terminal once it stops; and not
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.app import App
 from textual.widgets import Button, Static
+from textual.widgets._footer import FooterKey
 
 from screens.app import WizardApp
 from screens.problem import ProblemScreen
@@ -47,6 +49,10 @@ async def until(pilot: Any, predicate: Any, what: str) -> None:
     pytest.fail(f"gave up waiting for {what}")
 
 
+def footer_keys(app: WizardApp) -> set[str]:
+    return {key.key for key in app.screen.query(FooterKey)}
+
+
 async def until_shown(pilot: Any, screen_type: type, what: str) -> None:
     """The screen is on top and composed (pushed is not enough to query it)."""
     app = pilot.app
@@ -71,6 +77,21 @@ def held_open() -> Iterator[threading.Event]:
     finally:
         release.set()
         Session.open = original  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def opening_app(options: Options) -> Iterator[Callable[[], WizardApp]]:
+    """The terminal UI as run_tui makes it (the project opened after the first paint), made once the test has
+    written the state it wants; its session is closed after the test."""
+    made: list[WizardApp] = []
+
+    def make() -> WizardApp:
+        made.append(WizardApp(opening=options, detect_on_start=False))
+        return made[-1]
+
+    yield make
+    for app in made:
+        app.close_session()
 
 
 def write_statuses(project: Path, statuses: dict[str, str], **data: Any) -> None:
@@ -142,6 +163,24 @@ def test_the_outline_says_what_the_open_session_says(name: str, options: Options
         assert answers(outline) == answers(session)
 
 
+@pytest.mark.parametrize("own_sandbox", [True, False], ids=["with its own sandbox", "without"])
+def test_a_lost_record_carries_on_where_the_folder_says_before_and_after_opening(
+    own_sandbox: bool, options: Options
+) -> None:
+    """No --sandbox, a damaged state file: the folder's own sandbox (if it has one) is where its work is."""
+    aws = dataclasses.replace(options, sandbox_endpoint=None)
+    folder = options.project / ".agentcore-wizard"
+    folder.mkdir(parents=True)
+    (folder / "state.json").write_text("{not json", encoding="utf-8")
+    if own_sandbox:
+        (folder / "sandbox.json").write_text("{}", encoding="utf-8")
+    outline = Outline(aws)
+    assert outline.load_problem is not None
+    with Session(aws) as session:
+        assert session.load_problem is not None and "moved to" in session.load_problem
+        assert outline.is_sandbox is session.is_sandbox is own_sandbox
+
+
 def test_the_outline_of_a_damaged_state_file_reports_it_and_moves_nothing(options: Options) -> None:
     state = options.project / ".agentcore-wizard" / "state.json"
     state.parent.mkdir(parents=True)
@@ -157,10 +196,10 @@ def test_the_outline_of_a_damaged_state_file_reports_it_and_moves_nothing(option
 
 
 async def test_the_stage_list_paints_from_the_state_file_then_the_session_takes_over(
-    options: Options, held_open: threading.Event
+    options: Options, opening_app: Callable[[], WizardApp], held_open: threading.Event
 ) -> None:
     write_statuses(options.project, {"preflight": "done", "cognito": "done"}, mode="sandbox")
-    app = WizardApp(opening=options, detect_on_start=False)
+    app = opening_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert isinstance(app.screen, WelcomeScreen) and not app.opened
@@ -168,19 +207,53 @@ async def test_the_stage_list_paints_from_the_state_file_then_the_session_takes_
         assert "2 stages done (0, 1)" in before and "Next: stage 2 (Load environment variables)" in before
         assert "Continue at stage 2" in str(app.screen.query_one("#start", Button).label)
         assert not app.check_action("doctor", ())  # nothing to examine yet, and no key for it in the footer
+        assert "d" not in footer_keys(app)
         held_open.set()
         await until(pilot, lambda: app.opened, "the session to open")
         await pilot.pause()
         assert app.screen is app.screen_stack[0] and isinstance(app.screen, WelcomeScreen)
         assert plain(app.screen.query_one("#overview", Static)) == before  # nothing jumps when it opens
         assert app.check_action("doctor", ())
-    app.close_session()
+        await until(pilot, lambda: "d" in footer_keys(app), "the doctor's key in the footer")
+
+
+@pytest.mark.parametrize(
+    ("statuses", "said", "button"),
+    [
+        ({}, "New project in", "Start at stage 0: Prerequisites"),
+        ({"cleanup": "done"}, "It was cleaned up: nothing the wizard made is left", "Start again at stage 0"),
+        ({"preflight": "done", "cleanup": "failed"}, "The cleanup was interrupted", "Finish the cleanup"),
+        ({"cleanup": "failed"}, "The cleanup was interrupted", "Finish the cleanup"),
+        ({"preflight": "done"}, "1 stage done (0).\nNext: stage 1 (Create Cognito pools)", "Continue at stage 1"),
+    ],
+    ids=["new", "cleaned up", "cleanup interrupted", "cleanup interrupted, nothing left", "part way"],
+)
+async def test_the_welcome_says_where_the_project_stands_before_and_after_it_opens(
+    options: Options,
+    opening_app: Callable[[], WizardApp],
+    held_open: threading.Event,
+    statuses: dict[str, str],
+    said: str,
+    button: str,
+) -> None:
+    if statuses:
+        write_statuses(options.project, statuses, mode="sandbox")
+    app = opening_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        for _ in ("before", "after"):
+            overview = plain(app.screen.query_one("#overview", Static))
+            assert said in overview and "0 stages" not in overview and "()" not in overview
+            assert str(app.screen.query_one("#start", Button).label).startswith(button)
+            held_open.set()
+            await until(pilot, lambda: app.opened, "the session to open")
+            await pilot.pause()
 
 
 async def test_enter_pressed_before_the_session_is_open_is_acted_on_once_it_is(
-    options: Options, held_open: threading.Event
+    opening_app: Callable[[], WizardApp], held_open: threading.Event
 ) -> None:
-    app = WizardApp(opening=options, detect_on_start=False)
+    app = opening_app()
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         await pilot.press("enter")
@@ -189,7 +262,22 @@ async def test_enter_pressed_before_the_session_is_open_is_acted_on_once_it_is(
         held_open.set()
         await until_shown(pilot, StageScreen, "the first stage")
         assert app.screen.stage_key == "preflight"
-    app.close_session()
+
+
+async def test_a_palette_opened_before_the_session_is_open_stays_open(
+    opening_app: Callable[[], WizardApp], held_open: threading.Event
+) -> None:
+    from textual.command import CommandPalette
+
+    app = opening_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await until_shown(pilot, CommandPalette, "the command palette")
+        held_open.set()
+        await until(pilot, lambda: app.opened, "the session to open")
+        await pilot.pause()
+        assert isinstance(app.screen, CommandPalette)
 
 
 async def test_quitting_before_the_session_is_open_leaves_the_folder_unlocked(
@@ -206,9 +294,13 @@ async def test_quitting_before_the_session_is_open_leaves_the_folder_unlocked(
         pass
 
 
-async def test_another_wizard_in_the_folder_is_shown_in_the_app_and_try_again_opens_it(options: Options) -> None:
+async def test_another_wizard_in_the_folder_is_shown_in_the_app_and_try_again_opens_it(
+    options: Options, monkeypatch: pytest.MonkeyPatch
+) -> None:
     other = Session(options).open()
     app = WizardApp(opening=options, detect_on_start=False)
+    notes: list[str] = []
+    monkeypatch.setattr(app, "notify", lambda message, **_: notes.append(str(message)))
     try:
         async with app.run_test(size=SIZE) as pilot:
             await until_shown(pilot, ProblemScreen, "the refusal")
@@ -218,6 +310,7 @@ async def test_another_wizard_in_the_folder_is_shown_in_the_app_and_try_again_op
             await pilot.press("r")  # still held: still refused, said again
             await pilot.pause()
             assert isinstance(app.screen, ProblemScreen) and not app.opened
+            assert notes == ["Still refused: see what to do."]
             other.close()
             await pilot.press("r")
             await until(pilot, lambda: app.opened, "the folder to open")
@@ -311,7 +404,8 @@ TUI_LINES = [
     [],
     ["--sandbox"],
     ["--sandbox", "--dir", "/tmp/x", "--region", "eu-west-1"],
-    ["--dir=run"],  # a value that is a command's name: the full parser, same answer
+    ["--dir", "run"],  # a value that is a command's name: the full parser, same answer
+    ["--dir=run"],  # one word: the terminal UI's parser
     ["--dir", "status", "--no-browser", "--agent-name", "a1"],
     ["--sandbox-endpoint", "http://127.0.0.1:9", "--participant", "alice", "--reconfigure"],
     ["--sandbox-e", "http://127.0.0.1:9"],  # an abbreviation, as argparse allows
@@ -346,6 +440,17 @@ def test_a_command_line_it_does_not_understand_gets_the_full_parsers_message(
     assert "COMMAND" in expected  # the usage of the full parser, which lists the commands
 
 
+@pytest.mark.parametrize("argv", [["--help"], ["--he"], ["-h"], ["--sandbox", "--hel"]], ids=" ".join)
+def test_help_is_the_full_parsers_with_every_command(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["--help"])
+    expected = capsys.readouterr().out
+    with pytest.raises(SystemExit) as quick:
+        cli.parse_arguments(argv)
+    assert quick.value.code == 0 and capsys.readouterr().out == expected
+    assert "COMMAND" in expected and "cleanup" in expected
+
+
 def test_the_commands_it_knows_are_the_full_parsers() -> None:
     parser = cli.build_parser()
     commands = next(action for action in parser._actions if isinstance(action, argparse._SubParsersAction))
@@ -361,6 +466,26 @@ def test_the_front_ends_are_read_from_the_package_metadata_as_importlib_finds_th
     for entry in entry_points(group=cli.FRONT_ENDS):
         assert cli._own_entry_point(cli.FRONT_ENDS, entry.name) == entry.value
     assert cli._own_entry_point(cli.FRONT_ENDS, "no-such-front-end") is None
+
+
+def test_only_this_version_s_metadata_is_read_and_importlib_is_the_fallback(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from wizard import __version__
+
+    other = tmp_path / "other" / "agentcore_wizard-0.0.0.dist-info"
+    other.mkdir(parents=True)
+    (other / "entry_points.txt").write_text("[agentcore_wizard.front_ends]\ntui = elsewhere:run\n", encoding="utf-8")
+    ours = tmp_path / "ours" / f"agentcore_wizard-{__version__}.dist-info"
+    ours.mkdir(parents=True)
+    (ours / "entry_points.txt").write_text("[agentcore_wizard.front_ends]\ntui = first:run\n", encoding="utf-8")
+    with monkeypatch.context() as patched:
+        patched.setattr(sys, "path", [str(tmp_path / "other"), str(tmp_path / "ours"), *sys.path])
+        assert cli._own_entry_point(cli.FRONT_ENDS, "tui") == "first:run"  # another version's is passed over
+    monkeypatch.setattr(cli, "_own_entry_point", lambda group, name: None)
+    from screens.app import run_tui
+
+    assert cli._front_end("tui", "The terminal UI") is run_tui  # found by importlib.metadata instead
 
 
 def test_an_entry_points_file_is_read_by_group() -> None:

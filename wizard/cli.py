@@ -137,6 +137,10 @@ class _TuiParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise _Misparsed(message)
 
+    def print_help(self, file: Any = None) -> None:
+        # --he, --hel: abbreviations of --help. The full parser's help lists the commands.
+        raise _Misparsed("help")
+
 
 def parse_arguments(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line. Without a command (the terminal UI) only the top-level options are built: the

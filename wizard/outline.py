@@ -13,7 +13,7 @@ from typing import Generic
 
 from wizard.contents import Entry, ItemT, StageList, table_of_contents
 from wizard.settings import Options
-from wizard.state import StateFile
+from wizard.state import StateFile, sandbox_file
 
 
 class Standing(ABC, Generic[ItemT]):
@@ -59,6 +59,15 @@ class Standing(ABC, Generic[ItemT]):
             return self.stages.get("cleanup")
         return next((stage for stage in self.stages.run_order if self.status_of(stage) != "done"), None)
 
+    def lost_record_in_a_sandbox_folder(self) -> bool:
+        """The state file was unreadable (the session sets it aside), but this folder has its own sandbox: that
+        is where its work lives, so it carries on in the sandbox."""
+        return (
+            self.state.data.get("mode") is None
+            and self.state.load_problem is not None
+            and sandbox_file(self.project).exists()
+        )
+
     def cleanup_interrupted(self) -> bool:
         """A cleanup that began and did not finish (stopped, killed, or an AWS call failed): part of the
         project is gone, and every front end says so until it is finished (or the project is built again)."""
@@ -77,5 +86,10 @@ class Outline(Standing[Entry]):
 
     @property
     def is_sandbox(self) -> bool:
-        # What the session settles on open, where it does not ask anything: a flag, or the recorded mode.
-        return self.options.sandbox_asked or self.state.data.get("mode") == "sandbox"
+        # What the session settles on open, where it does not ask anything: a flag, the recorded mode, or the
+        # folder's own sandbox when the record is lost.
+        return (
+            self.options.sandbox_asked
+            or self.state.data.get("mode") == "sandbox"
+            or self.lost_record_in_a_sandbox_folder()
+        )

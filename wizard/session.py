@@ -172,11 +172,8 @@ class Session(Standing[Stage]):
         self.close()
 
     def _settle_mode(self) -> None:
-        from wizard.sandbox.manager import sandbox_file
-
         recorded = self.state.data.get("mode")
-        if recorded is None and self.state.recovered_from and sandbox_file(self.options.project).exists():
-            # The state was lost, but this folder has its own sandbox: that is where its work lives.
+        if self.lost_record_in_a_sandbox_folder():
             self.settings.sandbox_chosen = True
             recorded = "sandbox"
         if recorded == "sandbox" and not self.options.sandbox_asked:

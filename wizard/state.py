@@ -37,6 +37,11 @@ def wizard_dir(project: Path) -> Path:
     return project / WIZARD_DIR
 
 
+def sandbox_file(project: Path) -> Path:
+    """Where a folder's own (detached) sandbox says where it listens, while it runs."""
+    return wizard_dir(project) / "sandbox.json"
+
+
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from wizard.errors import WizardError
 from wizard.sandbox.server import HEALTH_PATH, SANDBOX_KIND
 from wizard.settings import seconds_from_env
-from wizard.state import wizard_dir
+from wizard.state import sandbox_file, wizard_dir
 
 START_TIMEOUT = 30.0
 # How long this folder's sandbox keeps a new runtime CREATING (default: `sandbox serve`'s 2 s). A rehearsal or a
@@ -26,10 +26,6 @@ READY_DELAY_ENV = "AGENTCORE_WIZARD_SANDBOX_READY_DELAY"
 def _ready_delay_option() -> list[str]:
     delay = seconds_from_env(READY_DELAY_ENV, "0.5")
     return [] if delay is None else ["--ready-delay", str(delay)]
-
-
-def sandbox_file(project: Path) -> Path:
-    return wizard_dir(project) / "sandbox.json"
 
 
 def sandbox_log(project: Path) -> Path:
