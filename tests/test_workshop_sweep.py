@@ -336,10 +336,6 @@ def test_names_that_are_not_participants_are_refused() -> None:
     for bad in ("p-1", "1p", ""):
         with pytest.raises(sw.WizardError):
             sw.check_participant(bad)
-    assert sw.workshop_origin("http://127.0.0.1:9/workshop/?code=abc") == ("http://127.0.0.1:9", "abc")
-    assert sw.workshop_origin("https://room.example:8443/workshop/#code=x1") == ("https://room.example:8443", "x1")
-    with pytest.raises(sw.WizardError):
-        sw.workshop_origin("ftp://127.0.0.1/")
 
 
 # --- the command: --workshop URL is the sandbox and the list of participants ---------------------------------
@@ -367,7 +363,7 @@ def workshop(region: str) -> Iterator[tuple[str, list[str], list[str]]]:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"{endpoint_of(server)}/workshop/?code=join42", names, asked
+        yield f"{endpoint_of(server)}/workshop/?code=join4242", names, asked
     finally:
         server.shutdown()
         server.server_close()
@@ -388,7 +384,7 @@ def test_the_command_sweeps_the_workshops_participants(
 
     args = ["workshop", "sweep", "--workshop", url, "--region", region]
     assert dispatch([*args, "--dry-run"]) == 0
-    assert asked == ["code=join42"]
+    assert asked == ["code=join4242"]
     assert f"{p1}_identity_demo" in aws.runtimes()
     # A participant named on the command line is swept besides the workshop's.
     assert dispatch([*args, "--participant", p3]) == 0, capsys.readouterr()
@@ -427,3 +423,19 @@ def test_a_real_journey_of_a_participant_is_swept(sandbox_endpoint: str, tmp_pat
     swept = run_cli(folder, "workshop", "sweep", "--participant", p, "--sandbox-endpoint", sandbox_endpoint)
     assert swept.returncode == 0, swept.stdout[-3000:] + swept.stderr[-3000:]
     assert theirs(aws, p) == []
+
+
+def test_a_workshop_that_does_not_answer_is_said_with_what_the_facilitator_can_do(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import socket
+
+    from wizard.cli import dispatch
+
+    with socket.socket() as probe:  # a port nobody listens on once it is closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    assert dispatch(["workshop", "sweep", "--workshop", f"http://127.0.0.1:{port}/workshop/?code=join4242"]) == 1
+    said = capsys.readouterr().err
+    assert "does not answer" in said and "`workshop serve` is running" in said and "--participant NAME" in said
+    assert "ask the facilitator" not in said

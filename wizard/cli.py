@@ -810,9 +810,11 @@ def cmd_workshop_sweep(args: argparse.Namespace) -> int:
         _checked("--participant", name, sweep.check_participant) for name in _get(args, "participants") or []
     ]
     if url is not None:
-        origin, _code = _checked("--workshop", url, sweep.workshop_origin)
-        endpoint = endpoint or origin
-        participants = sweep.workshop_participants(url) + participants
+        from wizard.workshop.link import parse_link
+
+        link = _checked("--workshop", url, parse_link)
+        endpoint = endpoint or link.base
+        participants = sweep.workshop_participants(link) + participants
     if not participants:
         raise UsageError(
             "Nobody to sweep: no workshop and no participant named.",

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from wizard.errors import WizardError
+from wizard.state import machine_state_dir
 
 REGISTRY_ENV = "AGENTCORE_WIZARD_RETURN_PORTS"  # the claims' folder (tests give each run its own)
 RETURN_PATH = "/oauth2/callback"
@@ -35,8 +36,7 @@ def registry_dir() -> Path:
     chosen = os.environ.get(REGISTRY_ENV)
     if chosen:
         return Path(chosen).expanduser()
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base).expanduser() / "agentcore-wizard" / "return-ports"
+    return machine_state_dir() / "return-ports"
 
 
 def return_url(port: int) -> str:

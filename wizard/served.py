@@ -181,9 +181,9 @@ def _check_workshop(arguments: Mapping[str, Any]) -> None:
             f"{flags} would give every participant the same name, and the room would fight over one resource.",
             fix=f"Drop {flags}: each participant's names are made from their own name.",
         )
-    from wizard.workshop.sweep import workshop_origin
+    from wizard.workshop.link import parse_link
 
     try:
-        workshop_origin(arguments["workshop"])
+        parse_link(arguments["workshop"])
     except WizardError as error:
         raise UsageError(f"--workshop: {error.message}", fix=error.fix) from None

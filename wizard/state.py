@@ -37,6 +37,13 @@ def wizard_dir(project: Path) -> Path:
     return project / WIZARD_DIR
 
 
+def machine_state_dir() -> Path:
+    """What the wizard keeps for this machine's user, not a project: $XDG_STATE_HOME/agentcore-wizard (by default
+    ~/.local/state/agentcore-wizard): the return-URL port claims, the workshops a facilitator runs."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base).expanduser() / "agentcore-wizard"
+
+
 def sandbox_file(project: Path) -> Path:
     """Where a folder's own (detached) sandbox says where it listens, while it runs."""
     return wizard_dir(project) / "sandbox.json"

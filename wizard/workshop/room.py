@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from wizard.state import STATUSES, atomic_write
+from wizard.state import STATUSES, atomic_write, machine_state_dir
 from wizard.steps import REGISTRY
 from wizard.workshop.link import CODE_PATTERN, PARTICIPANT_PATTERN, new_code
 
@@ -244,9 +244,8 @@ def participant_view(record: dict[str, Any], now: float) -> dict[str, Any]:
 
 def default_state_dir(name: str) -> Path:
     """Where a room called `name` is kept unless --state-dir says: one folder per room name."""
-    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
     slug = "".join(ch if ch.isalnum() else "-" for ch in name.lower()).strip("-") or "workshop"
-    return base / "agentcore-wizard" / "workshops" / slug[:60]
+    return machine_state_dir() / "workshops" / slug[:60]
 
 
 @dataclass

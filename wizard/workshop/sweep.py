@@ -21,11 +21,8 @@ a final look lists what is left."""
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -38,6 +35,7 @@ from wizard.ownership import PARTICIPANT_TAG, agentcore_tags
 from wizard.steps.base import deleted_or_gone
 from wizard.steps.cognito import delete_domain
 from wizard.steps.deploy import IAM_MISSING, READY_TIMEOUT, S3_MISSING, delete_role
+from wizard.workshop.link import WorkshopLink, room_status
 
 ROLE_PREFIX = "AgentCoreWizard-"
 S3_ROOT = "agentcore-wizard/"
@@ -45,7 +43,6 @@ LOG_ROOT = log_group("").removesuffix("-DEFAULT")  # /aws/bedrock-agentcore/runt
 CONTROL = "bedrock-agentcore-control"
 SERVICES = (CONTROL, "iam", "s3", "logs", "cognito-idp", "sts")
 WORKERS = 8
-STATUS_TIMEOUT = 10.0
 
 # The order of deletion: what a phase deletes, the next one's things may need gone first.
 PHASES: dict[str, int] = {
@@ -512,37 +509,19 @@ def _summary(report: Report) -> list[str]:
 # --- the workshop's participants ----------------------------------------------------------------------------
 
 
-def workshop_origin(url: str) -> tuple[str, str]:
-    """A workshop URL's origin (scheme://host:port: its sandbox's endpoint) and join code ("" if it has none)."""
-    parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise WizardError(
-            f"Workshop URL {url!r} is not an http(s) URL.",
-            fix="Pass the URL `agentcore-wizard workshop serve` printed, with its join code.",
-        )
+def workshop_participants(link: WorkshopLink) -> list[str]:
+    """The names of the workshop's participants, from its status (what its dashboard shows)."""
+    origin = link.base
     try:
-        parts.port  # noqa: B018 (a bad port raises)
-    except ValueError:
-        raise WizardError(
-            f"Workshop URL {url!r} has a bad port.", fix="Pass the URL `workshop serve` printed."
-        ) from None
-    query = urllib.parse.parse_qs(parts.query) or urllib.parse.parse_qs(parts.fragment)
-    code = (query.get("code") or [""])[0]
-    return f"{parts.scheme}://{parts.netloc}", code
-
-
-def workshop_participants(url: str, timeout: float = STATUS_TIMEOUT) -> list[str]:
-    """The names of the workshop's participants, from its status (GET /workshop/api/status?code=...)."""
-    origin, code = workshop_origin(url)
-    status = f"{origin}/workshop/api/status" + (f"?{urllib.parse.urlencode({'code': code})}" if code else "")
-    try:
-        with urllib.request.urlopen(status, timeout=timeout) as answer:  # noqa: S310 (http(s), checked above)
-            data = json.loads(answer.read().decode("utf-8"))
-    except Exception as exc:
-        raise WizardError(
-            f"The workshop at {origin} did not say who its participants are ({exc}).",
-            fix="Check the URL (with its join code) and that `workshop serve` is running, or name them with "
-            "--participant NAME and --sandbox-endpoint URL.",
+        data = room_status(link)
+    except WizardError as error:
+        if error.code != "workshop_unreachable":
+            raise
+        raise WizardError(  # said to the facilitator, who runs the sweep: not "ask the facilitator"
+            error.message,
+            fix="Check that `workshop serve` is running at that URL, or name the participants with --participant "
+            "NAME and the sandbox with --sandbox-endpoint URL.",
+            code=error.code,
         ) from None
     people = data.get("participants") if isinstance(data, dict) else None
     if not isinstance(people, list):
