@@ -18,6 +18,7 @@ from wizard_helpers import (
     cli_env,
     client,
     free_port,
+    headless_chromium,
     make_unique,
     open_session,
     reopen,
@@ -110,6 +111,64 @@ def test_consent_in_a_browser_reaches_the_listener(deployed: Any) -> None:
     again = consent.ReturnListener(deployed.ctx.return_url, deployed.ctx.consent_inbox, sessions=None)
     again.start()
     again.stop()
+
+
+def sign_in(browser: Any, username: str, password: str) -> str:
+    """Type into the sandbox's sign-in form and send it; the page's text after."""
+    from selenium.webdriver.common.by import By
+
+    browser.find_element(By.ID, "username").send_keys(username)
+    browser.find_element(By.ID, "password").send_keys(password)
+    browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    return str(browser.find_element(By.TAG_NAME, "body").text)
+
+
+def approve(browser: Any, return_url: str) -> str:
+    """Press Approve once it is there; wait until the browser has landed on the return URL; the page's text."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "button[value=approve]"))
+    browser.find_element(By.CSS_SELECTOR, "button[value=approve]").click()
+    WebDriverWait(browser, 20).until(lambda d: d.current_url.startswith(return_url))
+    return str(browser.find_element(By.TAG_NAME, "body").text)
+
+
+def test_consent_in_headless_chromium_signs_in_approves_and_lands_on_the_wizard(deployed: Any) -> None:
+    """A real browser, as a person uses it: the link the stage shows, the sign-in form, Approve; the browser is
+    sent to the wizard's listener, which says what happens next, and the stage finishes with the agent's answer."""
+    browser = headless_chromium()
+    try:
+        thread, result = run_in_thread(deployed)
+        user = identity_user(deployed)
+        browser.get(consent_url(deployed))
+        sign_in(browser, user.username, user.password)
+        landed = approve(browser, deployed.ctx.return_url)
+        assert "Approved" in landed and "Go back to the terminal" in landed
+        assert user.password not in browser.page_source
+    finally:
+        browser.quit()
+    thread.join(60)
+    outcome = result["outcome"]
+    assert outcome.ok, outcome.error and outcome.error.message
+    assert "Authenticated to external service" in deployed.state.resources("invoke")["answer"]
+
+
+def test_a_wrong_password_in_the_browser_is_said_there_and_the_stage_keeps_waiting(deployed: Any) -> None:
+    browser = headless_chromium()
+    try:
+        thread, result = run_in_thread(deployed)
+        user = identity_user(deployed)
+        browser.get(consent_url(deployed))
+        assert "Incorrect username or password." in sign_in(browser, user.username, user.password + "-wrong")
+        assert thread.is_alive()  # still waiting for the approval: a typo costs nothing
+        sign_in(browser, user.username, user.password)
+        approve(browser, deployed.ctx.return_url)
+    finally:
+        browser.quit()
+    thread.join(60)
+    outcome = result["outcome"]
+    assert outcome.ok, outcome.error and outcome.error.message
 
 
 def test_pasted_url_completes_when_the_port_is_taken(deployed: Any) -> None:

@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wizard_helpers import cli_env, free_port
+from wizard_helpers import cli_env, free_port, headless_chromium
 
 from wizard import served
 from wizard.cli import EXIT_USAGE, dispatch
@@ -34,8 +33,6 @@ pytestmark = pytest.mark.cli
 JOIN_CODE = "joincode7f3a"  # in the workshop URL: must reach the tabs, never on a command line
 STARTUP_TIMEOUT = 60.0
 SCREEN_TIMEOUT = 60.0
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 
 
 # --- the flags --------------------------------------------------------------------------------
@@ -372,25 +369,6 @@ if (navigator.clipboard) navigator.clipboard.writeText = async (text) => { windo
 """
 
 
-def _chromium() -> Any:
-    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
-        pytest.skip(f"no headless Chromium here ({CHROMIUM}, {CHROMEDRIVER})")
-    webdriver = pytest.importorskip("selenium.webdriver")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,900",
-        # The page asks Google for a font: nothing but 127.0.0.1 may be reached from a test.
-        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
-    ):
-        options.add_argument(argument)
-    service = webdriver.ChromeService(executable_path=CHROMEDRIVER)
-    return webdriver.Chrome(options=options, service=service)
-
-
 def _wait_in_browser(browser: Any, *texts: str, timeout: float = SCREEN_TIMEOUT) -> str:
     deadline = time.monotonic() + timeout
     shown = ""
@@ -405,7 +383,7 @@ def _wait_in_browser(browser: Any, *texts: str, timeout: float = SCREEN_TIMEOUT)
 def test_a_browser_tab_joins_the_workshop_and_runs_stages_0_to_3(
     tmp_path: Path, workshop_room: str, sandbox_flags: list[str], servers: list[Server]
 ) -> None:
-    browser = _chromium()
+    browser = headless_chromium()
     try:
         root = tmp_path / "room"
         workshop = workshop_room

@@ -6,7 +6,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from wizard_helpers import cli_env, client, free_port, open_session, unique_names
+from wizard_helpers import cli_env, client, free_port, headless_chromium, open_session, unique_names
 
 from wizard.cli import dispatch
 from wizard.events import ConsentRequested, LogLine, OperationChanged, StatusChanged
@@ -634,27 +633,11 @@ STATUS_OF_ALICES_COGNITO = (
     "const cell = document.querySelector('tr[data-participant=alice] td[data-stage=cognito]');"
     "return cell ? cell.dataset.status : null;"
 )
-CHROMIUM, CHROMEDRIVER = shutil.which("chromium") or "/usr/bin/chromium", shutil.which("chromedriver") or ""
 
 
 @pytest.fixture
 def browser() -> Iterator[Any]:
-    if not (os.path.exists(CHROMIUM) and CHROMEDRIVER):
-        pytest.skip("needs Chromium and chromedriver (apt install chromium chromium-driver)")
-    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install selenium)")
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--window-size=1400,600",
-    ):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver = headless_chromium(window="1400,600")
     try:
         yield driver
     finally:

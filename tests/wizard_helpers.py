@@ -256,3 +256,38 @@ def agent_wheelhouse(into: Path) -> Path:
     except OSError:
         shutil.rmtree(building, ignore_errors=True)  # another worker published it first
     return folder
+
+
+# --- a real browser ----------------------------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+def headless_chromium(window: str = "1400,900") -> Any:
+    """Debian's Chromium, headless, driven by selenium through its own chromedriver (never selenium's manager,
+    which would look for one on the internet). It reaches nothing but this machine: no background networking,
+    no component updates, and every host name but 127.0.0.1 and localhost resolves to nothing (a page's web font
+    included). Skips the test where there is no Chromium (apt install chromium chromium-driver) or no selenium."""
+    import pytest
+
+    if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
+        pytest.skip(f"no headless Chromium here ({CHROMIUM}, {CHROMEDRIVER})")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (the test extras)")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--window-size={window}",
+        "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1, EXCLUDE localhost",
+    ):
+        options.add_argument(argument)
+    return webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=CHROMEDRIVER))
