@@ -254,12 +254,12 @@ class WizardApp(App[int]):
                 can_retry = not isinstance(result, UsageError)
                 self.push_screen(ProblemScreen(result, can_retry=can_retry, title=self.PROBLEM_TITLE))
             return result
-        self._unclaimed = None
-        self.refusal = None
-        welcome_shown = self.outline is not None
         from screens.join import JoinScreen
         from screens.problem import ProblemScreen
 
+        self._unclaimed = None
+        self.refusal = None
+        welcome_shown = self.outline is not None
         # The join or problem screen gives way to the wizard (a palette the person opened meanwhile stays).
         while isinstance(self.screen, (JoinScreen, ProblemScreen)):
             self.pop_screen()

@@ -143,21 +143,15 @@ class WelcomeScreen(Screen[None]):
             for stage in session.stages
         ]
         widths = [max(row[column].cell_len for row in (header, *rows)) for column in range(len(header))]
-        table = Text()
+        lines = []
         for index, row in enumerate((header, *rows)):
-            if index:
-                table.append("\n")
-            for column, cell in enumerate(row):
-                if column:
-                    table.append("  ")
-                padding = " " * (widths[column] - cell.cell_len)
-                # The number is right-aligned; the last column is not padded (no trailing spaces).
-                if column == 0:
-                    table.append(padding)
-                table.append_text(cell if index else Text(cell.plain, style="bold"))
-                if 0 < column < len(row) - 1:
-                    table.append(padding)
-        return table
+            cells = [cell.copy() if index else Text.assemble((cell.plain, "bold")) for cell in row]
+            # The number is right-aligned; the last column is not padded (no trailing spaces).
+            cells[0].align("right", widths[0])
+            for cell, width in zip(cells[1:-1], widths[1:-1], strict=True):
+                cell.align("left", width)
+            lines.append(Text("  ").join(cells))
+        return Text("\n").join(lines)
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "start":
